@@ -1,0 +1,40 @@
+# Parlay: `make run` serves with embedded defaults (SQLite, one process); `make test` runs the suite.
+# Both bootstrap .venv from requirements.lock on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/parlay serve --demo
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check parlay tests bench
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check parlay tests bench
+	$(BIN)/python -m ruff format --check parlay tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+# Re-resolve the lock file after changing dependencies in pyproject.toml.
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

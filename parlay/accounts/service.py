@@ -1,0 +1,314 @@
+"""Use cases of the accounts domain. Framework-free: each takes a session and plain values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
+from parlay.accounts.permissions import Role, Scope
+from parlay.accounts.secrets import hash_password, new_access_token, new_api_key, verify_password
+from parlay.errors import (
+    Conflict,
+    FieldError,
+    NoSuchSkill,
+    NotFound,
+    Unauthenticated,
+    invalid_field,
+)
+
+ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+USER_TYPES = ("human", "bot")
+MIN_PASSWORD_LENGTH = 8
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+async def create_account(
+    session: AsyncSession, account_id: str, name: str, *, now: datetime, rate_limit_per_second: int
+) -> Account:
+    if not ACCOUNT_ID_PATTERN.match(account_id):
+        raise invalid_field("accountId", "1-64 letters, digits, '-' or '_', starting alphanumeric")
+    if await session.get(Account, account_id) is not None:
+        raise Conflict(f"account {account_id!r} already exists")
+    account = Account(
+        id=account_id,
+        name=name,
+        rate_limit_per_second=rate_limit_per_second,
+        welcome_enabled=False,
+        created_at=now,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: str) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id!r}")
+    return account
+
+
+async def account_exists(session: AsyncSession) -> bool:
+    return (await session.execute(select(Account.id).limit(1))).first() is not None
+
+
+# --- skills -------------------------------------------------------------------------------
+
+
+async def create_skill(session: AsyncSession, account_id: str, name: str, now: datetime) -> Skill:
+    if await find_skill(session, account_id, name) is not None:
+        raise Conflict(f"skill {name!r} already exists")
+    skill = Skill(account_id=account_id, name=name, created_at=now)
+    session.add(skill)
+    await session.flush()
+    return skill
+
+
+async def list_skills(session: AsyncSession, account_id: str) -> Sequence[Skill]:
+    result = await session.execute(
+        select(Skill).where(Skill.account_id == account_id).order_by(Skill.name)
+    )
+    return result.scalars().all()
+
+
+async def find_skill(session: AsyncSession, account_id: str, name: str) -> Skill | None:
+    result = await session.execute(
+        select(Skill).where(Skill.account_id == account_id, Skill.name == name)
+    )
+    return result.scalar_one_or_none()
+
+
+async def require_skill(
+    session: AsyncSession, account_id: str, name: str, field: str = "skill"
+) -> Skill:
+    """The account's skill of that name, or 400 with errorCode 1300."""
+    skill = await find_skill(session, account_id, name)
+    if skill is None:
+        raise NoSuchSkill(
+            f"{field}: no skill named {name!r} in this account",
+            errors=[FieldError(field, f"no skill named {name!r}")],
+        )
+    return skill
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserView:
+    user: User
+    skills: list[str]
+
+
+def _check_roles(roles: Sequence[str]) -> list[str]:
+    valid = {r.value for r in Role}
+    unknown = [r for r in roles if r not in valid]
+    if unknown:
+        raise invalid_field("roles", f"unknown role(s) {unknown}; use {sorted(valid)}")
+    if not roles:
+        raise invalid_field("roles", "at least one role")
+    return sorted(set(roles))
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise invalid_field("password", f"at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+async def _skill_ids(session: AsyncSession, account_id: str, names: Sequence[str]) -> list[int]:
+    ids = []
+    for name in dict.fromkeys(names):
+        ids.append((await require_skill(session, account_id, name, "skills")).id)
+    return ids
+
+
+async def _user_skill_names(session: AsyncSession, user_id: int) -> list[str]:
+    result = await session.execute(
+        select(Skill.name)
+        .join(UserSkill, UserSkill.skill_id == Skill.id)
+        .where(UserSkill.user_id == user_id)
+        .order_by(Skill.name)
+    )
+    return list(result.scalars().all())
+
+
+async def create_user(
+    session: AsyncSession,
+    account_id: str,
+    *,
+    username: str,
+    password: str,
+    roles: Sequence[str],
+    type: str = "human",
+    skills: Sequence[str] = (),
+    max_concurrent_conversations: int = 3,
+    now: datetime,
+) -> UserView:
+    existing = await session.execute(
+        select(User.id).where(User.account_id == account_id, User.username == username)
+    )
+    if existing.first() is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(
+        account_id=account_id,
+        username=username,
+        password_hash=hash_password(_check_password(password)),
+        roles=_check_roles(roles),
+        type=type,
+        max_concurrent_conversations=max_concurrent_conversations,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    for skill_id in await _skill_ids(session, account_id, skills):
+        session.add(UserSkill(user_id=user.id, skill_id=skill_id))
+    await session.flush()
+    return UserView(user, sorted(set(skills)))
+
+
+async def get_user(session: AsyncSession, account_id: str, user_id: int) -> UserView:
+    user = await session.get(User, user_id)
+    if user is None or user.account_id != account_id:
+        raise NotFound(f"no user {user_id}")
+    return UserView(user, await _user_skill_names(session, user.id))
+
+
+async def list_users(session: AsyncSession, account_id: str) -> list[UserView]:
+    users = (
+        await session.execute(select(User).where(User.account_id == account_id).order_by(User.id))
+    ).scalars()
+    return [UserView(u, await _user_skill_names(session, u.id)) for u in users]
+
+
+async def update_user(
+    session: AsyncSession, account_id: str, user_id: int, changes: dict[str, Any], now: datetime
+) -> UserView:
+    """Apply the given fields only; changing the password or disabling ends the user's sessions."""
+    view = await get_user(session, account_id, user_id)
+    user = view.user
+    end_sessions = False
+    if "password" in changes:
+        user.password_hash = hash_password(_check_password(changes["password"]))
+        end_sessions = True
+    if "roles" in changes:
+        user.roles = _check_roles(changes["roles"])
+    if "max_concurrent_conversations" in changes:
+        user.max_concurrent_conversations = changes["max_concurrent_conversations"]
+    if "disabled" in changes:
+        user.disabled = changes["disabled"]
+        end_sessions = end_sessions or user.disabled
+    if "skills" in changes:
+        ids = await _skill_ids(session, account_id, changes["skills"])
+        await session.execute(delete(UserSkill).where(UserSkill.user_id == user.id))
+        for skill_id in ids:
+            session.add(UserSkill(user_id=user.id, skill_id=skill_id))
+    if end_sessions:
+        await session.execute(delete(AccessToken).where(AccessToken.user_id == user.id))
+    user.updated_at = now
+    await session.flush()
+    return UserView(user, await _user_skill_names(session, user.id))
+
+
+# --- login --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    access_token: str
+    expires_in: int
+
+
+async def login(
+    session: AsyncSession,
+    account_id: str,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+) -> LoginResult:
+    """A bearer token for the user, or 401 without saying whether the user exists."""
+    user = (
+        await session.execute(
+            select(User).where(User.account_id == account_id, User.username == username)
+        )
+    ).scalar_one_or_none()
+    ok = verify_password(password, user.password_hash if user else None)
+    if user is None or not ok or user.disabled:
+        raise Unauthenticated("invalid username or password")
+    token, token_digest = new_access_token()
+    await session.execute(delete(AccessToken).where(AccessToken.expires_at <= now))
+    session.add(
+        AccessToken(
+            digest=token_digest,
+            user_id=user.id,
+            account_id=account_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    await session.flush()
+    return LoginResult(token, int(ttl.total_seconds()))
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def _check_scopes(scopes: Sequence[str]) -> list[str]:
+    valid = {s.value for s in Scope}
+    unknown = [s for s in scopes if s not in valid]
+    if unknown:
+        raise invalid_field("scopes", f"unknown scope(s) {unknown}; use {sorted(valid)}")
+    if not scopes:
+        raise invalid_field("scopes", "at least one scope")
+    return sorted(set(scopes))
+
+
+async def create_api_key(
+    session: AsyncSession, account_id: str, name: str, scopes: Sequence[str], now: datetime
+) -> tuple[str, ApiKey]:
+    """A new key: the full secret (to show once) and its stored record."""
+    checked = _check_scopes(scopes)
+    key, prefix, key_digest = new_api_key()
+    record = ApiKey(
+        account_id=account_id,
+        name=name,
+        prefix=prefix,
+        digest=key_digest,
+        scopes=checked,
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    return key, record
+
+
+async def list_api_keys(session: AsyncSession, account_id: str) -> Sequence[ApiKey]:
+    result = await session.execute(
+        select(ApiKey)
+        .where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.id)
+    )
+    return result.scalars().all()
+
+
+async def revoke_api_key(
+    session: AsyncSession, account_id: str, key_id: int, now: datetime
+) -> None:
+    record = await session.get(ApiKey, key_id)
+    if record is None or record.account_id != account_id or record.revoked_at is not None:
+        raise NotFound(f"no API key {key_id}")
+    record.revoked_at = now
+    await session.flush()

@@ -1,0 +1,110 @@
+"""Account settings (SPEC §3): rate limit, default skill, welcome message, consumer JWT auth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.accounts.models import Account
+from parlay.accounts.service import get_account, require_skill
+from parlay.errors import invalid_field
+from parlay.text import message_text_problem
+
+# Asymmetric only: HMAC with a public key and "none" are classic JWT forgeries (SPEC §3).
+ALLOWED_JWT_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+MAX_RATE_LIMIT_PER_SECOND = 10_000
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    rate_limit_per_second: int
+    default_skill: str | None
+    welcome_enabled: bool
+    welcome_text: str | None
+    consumer_auth: dict[str, Any] | None
+
+
+def settings_of(account: Account) -> AccountSettings:
+    return AccountSettings(
+        rate_limit_per_second=account.rate_limit_per_second,
+        default_skill=account.default_skill,
+        welcome_enabled=account.welcome_enabled,
+        welcome_text=account.welcome_text,
+        consumer_auth=account.consumer_auth,
+    )
+
+
+def check_consumer_auth(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate a consumerAuth document; returns it normalised (API casing)."""
+    field = "consumerAuth"
+    for name in ("issuer", "audience"):
+        value = config.get(name)
+        if not isinstance(value, str) or not value:
+            raise invalid_field(f"{field}.{name}", "required")
+    algorithms = config.get("algorithms") or []
+    bad = [a for a in algorithms if a not in ALLOWED_JWT_ALGORITHMS]
+    if not algorithms or bad:
+        raise invalid_field(
+            f"{field}.algorithms",
+            f"one or more asymmetric algorithms of {sorted(ALLOWED_JWT_ALGORITHMS)}"
+            + (f"; refused {bad}" if bad else ""),
+        )
+    jwks_url, pem = config.get("jwksUrl"), config.get("publicKeyPem")
+    if (jwks_url is None) == (pem is None):
+        raise invalid_field(field, "give exactly one of jwksUrl or publicKeyPem")
+    if jwks_url is not None:
+        parsed = urlparse(jwks_url)
+        loopback = parsed.hostname in _LOOPBACK_HOSTS
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
+            raise invalid_field(f"{field}.jwksUrl", "must be an https URL")
+    if pem is not None:
+        try:
+            load_pem_public_key(pem.encode())
+        except (ValueError, TypeError) as exc:
+            raise invalid_field(f"{field}.publicKeyPem", "not a PEM public key") from exc
+    return {
+        "issuer": config["issuer"],
+        "audience": config["audience"],
+        "algorithms": sorted(set(algorithms)),
+        **({"jwksUrl": jwks_url} if jwks_url is not None else {}),
+        **({"publicKeyPem": pem} if pem is not None else {}),
+    }
+
+
+async def update_settings(
+    session: AsyncSession, account_id: str, changes: dict[str, Any]
+) -> AccountSettings:
+    """Apply the fields given; the ones left out keep their value."""
+    account = await get_account(session, account_id)
+    if "rate_limit_per_second" in changes:
+        rate = changes["rate_limit_per_second"]
+        if not 1 <= rate <= MAX_RATE_LIMIT_PER_SECOND:
+            raise invalid_field("rateLimitPerSecond", f"1 to {MAX_RATE_LIMIT_PER_SECOND}")
+        account.rate_limit_per_second = rate
+    if "default_skill" in changes:
+        skill = changes["default_skill"]
+        if skill is not None:
+            await require_skill(session, account_id, skill, "defaultSkill")
+        account.default_skill = skill
+    if "welcome_message" in changes:
+        welcome = changes["welcome_message"]
+        enabled, text = bool(welcome["enabled"]), welcome.get("text")
+        if enabled and text is None:
+            raise invalid_field(
+                "welcomeMessage.text", "required when the welcome message is enabled"
+            )
+        if text is not None and (problem := message_text_problem(text)):
+            raise invalid_field("welcomeMessage.text", problem)
+        account.welcome_enabled, account.welcome_text = enabled, text
+    if "consumer_auth" in changes:
+        config = changes["consumer_auth"]
+        account.consumer_auth = None if config is None else check_consumer_auth(config)
+    await session.flush()
+    return settings_of(account)

@@ -1,0 +1,88 @@
+"""Every error response, from one place: RFC 9457 problem+json with ``errorCode``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from parlay.errors import ErrorCode, FieldError, InvalidRequest, NotFound, ParlayError
+from parlay.observability.logging import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger("parlay.errors")
+
+
+def problem_response(error: ParlayError, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        error.problem(instance),
+        status_code=error.status,
+        headers=error.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "body"
+
+
+def _validation_message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if kind == "json_invalid":
+        return "body is not valid JSON"
+    message = str(err.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def validation_problem(exc: RequestValidationError) -> InvalidRequest:
+    errors = [
+        FieldError(_field_name(tuple(e["loc"])), _validation_message(e)) for e in exc.errors()
+    ]
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return InvalidRequest(summary or "invalid request", errors=errors)
+
+
+_STATUS_TITLES = {
+    404: ("Not found", ErrorCode.NOT_FOUND),
+    405: ("Method not allowed", ErrorCode.INVALID_REQUEST),
+    415: ("Unsupported media type", ErrorCode.INVALID_REQUEST),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ParlayError)
+    async def _parlay_error(request: Request, exc: ParlayError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(validation_problem(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return problem_response(NotFound(), request)
+        title, code = _STATUS_TITLES.get(exc.status_code, ("Error", ErrorCode.INVALID_REQUEST))
+        error = ParlayError(str(exc.detail) if exc.detail else title, code=code)
+        error.status = exc.status_code
+        error.title = title
+        return problem_response(error, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        error = ParlayError("internal error", code=ErrorCode.INTERNAL)
+        error.status = 500
+        error.title = "Internal error"
+        return problem_response(error, request)

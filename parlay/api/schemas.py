@@ -1,0 +1,30 @@
+"""Base shapes of the JSON API: camelCase on the wire, unknown fields refused on input."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class RequestModel(BaseModel):
+    """A request body: only the documented camelCase fields, nothing else (400, 1000)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        extra="forbid",
+        str_strip_whitespace=False,
+    )
+
+
+class ResponseModel(BaseModel):
+    """A response body: built from Python names, serialized camelCase."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        from_attributes=True,
+    )

@@ -1,0 +1,114 @@
+"""Engine factory: one place that knows SQLite and PostgreSQL apart.
+
+SQLite: WAL, busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every write transaction:
+pysqlite opens transactions lazily, so a read-then-write is not atomic without it (updates are
+silently lost, see research/python-stack.md). Writers in one process also queue on an asyncio lock
+so they wait in order instead of spinning in SQLite's busy handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_SQLITE_MODE = "parlay_sqlite_begin"
+
+
+def to_async_url(url: str) -> URL:
+    """``sqlite:///x.db`` or ``postgresql://...`` (any driver) → the async driver Parlay uses."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:// or postgresql://")
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver; the "begin" hook below issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=15000",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA cache_size=-65536",
+            "PRAGMA temp_store=MEMORY",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_MODE, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The engine plus the two ways to open a unit of work: ``write()`` and ``read()``."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = to_async_url(url)
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database in ("", ":memory:"):
+                raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
+            kwargs["pool_size"] = pool_size
+            kwargs["connect_args"] = {"timeout": 15}
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+            reader = self.engine.execution_options(**{_SQLITE_MODE: "DEFERRED"})
+        else:
+            reader = self.engine
+        self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
+        self._sqlite_write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        if self._sqlite_write_lock is not None:
+            async with self._sqlite_write_lock:
+                async with self._writer_sessions.begin() as session:
+                    yield session
+        else:
+            async with self._writer_sessions.begin() as session:
+                yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work (a consistent snapshot; never takes SQLite's write lock)."""
+        async with self._reader_sessions.begin() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

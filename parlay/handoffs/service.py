@@ -1,0 +1,204 @@
+"""Handoffs: saved outbound configurations, and every rule of SPEC §5."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.accounts.service import require_skill
+from parlay.errors import ErrorCode, NoSuchHandoff, NotFound, invalid_field
+from parlay.handoffs.models import Handoff
+from parlay.phone import normalize_e164
+from parlay.text import message_text_problem
+
+DEFAULT_LOOKBACK_DAYS = 30
+MIN_LOOKBACK_HOURS = 1
+MAX_LOOKBACK_HOURS = 30 * 24
+MAX_NOTIFICATION_TITLE = 100
+_TEMPLATE_FIELDS = ("templateName", "templateLanguage", "templateVariables")
+
+
+@dataclass(frozen=True)
+class HandoffSpec:
+    """A handoff as the caller wrote it, before the rules are checked."""
+
+    name: str
+    skill: str | None
+    lookback_period_day: int | None
+    lookback_period_hour: int | None
+    route_all_within_lookback: bool
+    push_when_logged_in: bool
+    push_when_logged_out: bool
+    # Each channel in API casing with unset fields left out.
+    channels: list[dict[str, Any]]
+
+
+def resolve_lookback(day: int | None, hour: int | None) -> tuple[int, int]:
+    """Default 30 days; otherwise the total must lie within 1 hour and 30 days."""
+    if day is None and hour is None:
+        return DEFAULT_LOOKBACK_DAYS, 0
+    day, hour = day or 0, hour or 0
+    total = day * 24 + hour
+    if not MIN_LOOKBACK_HOURS <= total <= MAX_LOOKBACK_HOURS:
+        raise invalid_field(
+            "lookbackPeriodDay",
+            f"the lookback period must total 1 hour to 30 days, not {day} d {hour} h",
+        )
+    return day, hour
+
+
+def _refuse(path: str, fields: Sequence[str], channel: dict[str, Any], why: str) -> None:
+    for name in fields:
+        if channel.get(name) is not None:
+            raise invalid_field(f"{path}.{name}", why)
+
+
+def check_channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The channel rules of SPEC §5. Returns the channels normalised (numbers in E.164)."""
+    types = [c["type"] for c in channels]
+    if len(set(types)) != len(types):
+        raise invalid_field("channels", "each channel type may appear once")
+    if "inapp" in types and len(types) > 1:
+        raise invalid_field("channels", "inapp cannot be combined with sms or wa in one handoff")
+    checked = []
+    for i, channel in enumerate(channels):
+        path = f"channels[{i}]"
+        kind = channel["type"]
+        out = dict(channel)
+        if kind == "inapp":
+            app_ids = channel.get("appIds") or []
+            if not app_ids:
+                raise invalid_field(
+                    f"{path}.appIds", "an inapp channel names the app IDs it may push to"
+                )
+            if any(not isinstance(a, str) or not 1 <= len(a) <= 255 for a in app_ids):
+                raise invalid_field(f"{path}.appIds", "each app ID is 1-255 characters")
+            out["appIds"] = list(dict.fromkeys(app_ids))
+            _refuse(path, _TEMPLATE_FIELDS, channel, "message templates are refused on inapp")
+            _refuse(path, ("outboundNumber",), channel, "inapp sends from the app, not a number")
+        else:
+            _refuse(path, ("appIds",), channel, f"app IDs belong to inapp, not {kind}")
+            _refuse(path, ("notificationTitle",), channel, f"no notification title on {kind}")
+            if kind == "sms":
+                _refuse(path, _TEMPLATE_FIELDS, channel, "message templates are refused on sms")
+            else:
+                for name in ("templateName", "templateLanguage"):
+                    if not channel.get(name):
+                        raise invalid_field(
+                            f"{path}.{name}",
+                            "a wa channel must name an approved template for sends outside "
+                            "WhatsApp's 24-hour window",
+                        )
+            number = channel.get("outboundNumber")
+            if number is not None:
+                normalized = normalize_e164(number)
+                if normalized is None:
+                    raise invalid_field(
+                        f"{path}.outboundNumber",
+                        "not a valid E.164 number",
+                        code=ErrorCode.INVALID_PHONE_NUMBER,
+                    )
+                out["outboundNumber"] = normalized
+        text = channel.get("messageText")
+        if text is not None and (problem := message_text_problem(text)):
+            raise invalid_field(f"{path}.messageText", problem)
+        title = channel.get("notificationTitle")
+        if title is not None and (
+            problem := message_text_problem(title, max_length=MAX_NOTIFICATION_TITLE)
+        ):
+            raise invalid_field(f"{path}.notificationTitle", problem)
+        checked.append(out)
+    return checked
+
+
+async def _new_handoff_id(session: AsyncSession) -> str:
+    while True:
+        candidate = "H" + "".join(secrets.choice("0123456789") for _ in range(15))
+        if await session.get(Handoff, candidate) is None:
+            return candidate
+
+
+async def _checked(session: AsyncSession, account_id: str, spec: HandoffSpec) -> dict[str, Any]:
+    day, hour = resolve_lookback(spec.lookback_period_day, spec.lookback_period_hour)
+    channels = check_channels(spec.channels)
+    if spec.skill is not None:
+        await require_skill(session, account_id, spec.skill)
+    return {
+        "name": spec.name,
+        "skill": spec.skill,
+        "lookback_period_day": day,
+        "lookback_period_hour": hour,
+        "route_all_within_lookback": spec.route_all_within_lookback,
+        "push_when_logged_in": spec.push_when_logged_in,
+        "push_when_logged_out": spec.push_when_logged_out,
+        "channels": channels,
+    }
+
+
+async def create_handoff(
+    session: AsyncSession, account_id: str, spec: HandoffSpec, now: datetime
+) -> Handoff:
+    fields = await _checked(session, account_id, spec)
+    handoff = Handoff(
+        id=await _new_handoff_id(session),
+        account_id=account_id,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(handoff)
+    await session.flush()
+    return handoff
+
+
+async def replace_handoff(
+    session: AsyncSession, account_id: str, handoff_id: str, spec: HandoffSpec, now: datetime
+) -> Handoff:
+    handoff = await get_handoff(session, account_id, handoff_id)
+    for name, value in (await _checked(session, account_id, spec)).items():
+        setattr(handoff, name, value)
+    handoff.updated_at = now
+    await session.flush()
+    return handoff
+
+
+async def get_handoff(session: AsyncSession, account_id: str, handoff_id: str) -> Handoff:
+    """The account's live handoff, or 404."""
+    handoff = await session.get(Handoff, handoff_id)
+    if handoff is None or handoff.account_id != account_id or handoff.deleted_at is not None:
+        raise NotFound(f"no handoff {handoff_id!r}")
+    return handoff
+
+
+async def require_handoff(
+    session: AsyncSession, account_id: str, handoff_id: str, field: str = "handoffId"
+) -> Handoff:
+    """For campaigns and calls naming a handoff: 400 with errorCode 1500 when there is none."""
+    try:
+        return await get_handoff(session, account_id, handoff_id)
+    except NotFound:
+        raise NoSuchHandoff(f"{field}: no handoff {handoff_id!r} in this account") from None
+
+
+async def list_handoffs(session: AsyncSession, account_id: str) -> Sequence[Handoff]:
+    result = await session.execute(
+        select(Handoff)
+        .where(Handoff.account_id == account_id, Handoff.deleted_at.is_(None))
+        .order_by(Handoff.created_at, Handoff.id)
+    )
+    return result.scalars().all()
+
+
+async def delete_handoff(
+    session: AsyncSession, account_id: str, handoff_id: str, now: datetime
+) -> None:
+    """Soft delete: new sends cannot name it; past campaigns and calls keep their history."""
+    handoff = await get_handoff(session, account_id, handoff_id)
+    handoff.deleted_at = now
+    await session.flush()

@@ -1,0 +1,29 @@
+"""Prometheus metrics, one registry per running Parlay (so tests can build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "parlay_http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "parlay_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.rate_limited = Counter(
+            "parlay_rate_limited_total",
+            "Requests refused with 429, by account and API family.",
+            ["account", "family"],
+            registry=self.registry,
+        )

@@ -1,0 +1,55 @@
+"""Assembling a running Parlay: the app plus its background parts, and the start-up report."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from parlay.accounts.service import account_exists
+from parlay.api.app import create_app
+from parlay.bootstrap import build_container
+from parlay.config import Settings
+from parlay.db.engine import Database
+from parlay.seed import seed_demo
+
+
+def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = True) -> FastAPI:
+    """The ASGI app for ``parlay serve`` / ``parlay api``; background parts start with it."""
+    container = build_container(settings)
+
+    async def lifecycle() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await container.close()
+
+    return create_app(container, on_startup=lifecycle)
+
+
+async def startup_report(
+    db: Database, settings: Settings, *, demo: bool, host: str, port: int
+) -> list[str]:
+    """What an operator needs to read at start: where it serves, and how to get in."""
+    base = f"http://{host}:{port}"
+    lines = [f"Parlay on {base}  (API docs: {base}/docs, database: {db.url.render_as_string()})"]
+    if demo:
+        creds = await seed_demo(db, settings)
+        lines += [
+            f"demo account {creds.account_id!r}:",
+            f"  admin login  POST {base}/api/account/{creds.account_id}/login "
+            f'{{"username": "{creds.username}", "password": "{creds.password}"}}',
+            f"  API key      {creds.api_key}   (all scopes; send as 'Authorization: Bearer <key>')",
+        ]
+        return lines
+    async with db.read() as session:
+        has_account = await account_exists(session)
+    if not has_account:
+        lines += [
+            "no account yet. Create one with:",
+            "  parlay account create ACCOUNT_ID --name 'Brand' --admin-user admin "
+            "--admin-password '<8+ chars>'",
+            "  parlay apikey create ACCOUNT_ID --name ivr --scopes c2m,proactive,reporting",
+            "or start with --demo to seed a demo account.",
+        ]
+    return lines

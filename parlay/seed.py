@@ -1,0 +1,107 @@
+"""Bootstrap data: the first account and admin, API keys from the CLI, the demo account."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from parlay.accounts import service
+from parlay.accounts.models import Account, User
+from parlay.accounts.permissions import Role, Scope
+from parlay.accounts.secrets import hash_password
+from parlay.clock import SystemClock
+from parlay.config import Settings
+from parlay.db.engine import Database
+
+DEMO_ACCOUNT = "demo"
+DEMO_ADMIN = "admin"
+DEMO_SKILL = "general"
+
+
+async def create_account_with_admin(
+    db: Database,
+    settings: Settings,
+    account_id: str,
+    name: str,
+    admin_user: str,
+    admin_password: str,
+) -> None:
+    now = SystemClock().now()
+    async with db.write() as session:
+        await service.create_account(
+            session,
+            account_id,
+            name,
+            now=now,
+            rate_limit_per_second=settings.default_rate_limit_per_second,
+        )
+        await service.create_user(
+            session,
+            account_id,
+            username=admin_user,
+            password=admin_password,
+            roles=[Role.ADMIN.value],
+            now=now,
+        )
+
+
+async def create_api_key(db: Database, account_id: str, name: str, scopes: Sequence[str]) -> str:
+    now = SystemClock().now()
+    async with db.write() as session:
+        await service.get_account(session, account_id)
+        key, _ = await service.create_api_key(session, account_id, name, scopes, now)
+    return key
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    account_id: str
+    username: str
+    password: str
+    api_key: str
+
+
+async def seed_demo(db: Database, settings: Settings) -> DemoCredentials:
+    """Create (or refresh) the demo account: a new admin password and API key on every run."""
+    now = SystemClock().now()
+    password = secrets.token_urlsafe(12)
+    async with db.write() as session:
+        if await session.get(Account, DEMO_ACCOUNT) is None:
+            await service.create_account(
+                session,
+                DEMO_ACCOUNT,
+                "Demo brand",
+                now=now,
+                rate_limit_per_second=settings.default_rate_limit_per_second,
+            )
+            await service.create_skill(session, DEMO_ACCOUNT, DEMO_SKILL, now)
+            await service.create_user(
+                session,
+                DEMO_ACCOUNT,
+                username=DEMO_ADMIN,
+                password=password,
+                roles=[Role.ADMIN.value],
+                now=now,
+            )
+        else:
+            admin = await session.scalar(
+                select(User).where(User.account_id == DEMO_ACCOUNT, User.username == DEMO_ADMIN)
+            )
+            if admin is None:
+                await service.create_user(
+                    session,
+                    DEMO_ACCOUNT,
+                    username=DEMO_ADMIN,
+                    password=password,
+                    roles=[Role.ADMIN.value],
+                    now=now,
+                )
+            else:
+                admin.password_hash = hash_password(password)
+        key, _ = await service.create_api_key(
+            session, DEMO_ACCOUNT, f"demo-{now:%Y%m%d%H%M%S}", [s.value for s in Scope], now
+        )
+    return DemoCredentials(DEMO_ACCOUNT, DEMO_ADMIN, password, key)

@@ -1,0 +1,264 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL.
+
+Under ``CI=true`` a missing PostgreSQL or Redis is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from parlay.accounts import service as accounts
+from parlay.api.app import create_app
+from parlay.bootstrap import Container, build_container
+from parlay.clock import SystemClock
+from parlay.config import Settings
+from parlay.db import migrate
+from parlay.db.engine import Database
+from parlay.db.models import Base
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PARLAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("PARLAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_PASSWORD = "correct horse battery"
+
+
+def unavailable(what: str, why: object) -> None:
+    """Skip on a laptop without the service; fail in CI, where it must be there."""
+    message = f"{what} is not reachable: {why}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing service is a failure)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+def _pg_url(database: str) -> str:
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session (dropped at the end)."""
+    name = f"parlay_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable("PostgreSQL", exc)
+    url = _pg_url(name)
+
+    async def prepare() -> None:
+        db = Database(url, pool_size=1)
+        await migrate.upgrade(db)
+        await db.dispose()
+
+    asyncio.run(prepare())
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+
+    async def prepare() -> None:
+        db = Database(f"sqlite:///{path}", pool_size=1)
+        await migrate.upgrade(db)
+        await db.dispose()  # the last connection to close checkpoints the WAL into the file
+
+    asyncio.run(prepare())
+    return path
+
+
+_TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database; each test using it runs once per dialect."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "parlay.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(_TRUNCATE.format(tables))
+        finally:
+            await conn.close()
+
+    asyncio.run(truncate())
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, redis_url=None, log_json=False)
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    c = build_container(settings)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as c:
+        yield c
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """Real Redis, when reachable (required under CI)."""
+    conn = aioredis.from_url(REDIS_URL)
+    try:
+        await conn.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        unavailable("Redis", exc)
+    finally:
+        await conn.aclose()
+    yield REDIS_URL
+
+
+# --- accounts and credentials ---------------------------------------------------------------
+
+
+@dataclass
+class Brand:
+    """One account under test, with helpers to mint credentials of any role or scope."""
+
+    id: str
+    container: Container
+    client: httpx.AsyncClient
+    admin_token: str = ""
+    _tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"/api/account/{self.id}"
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.auth(self.admin_token)
+
+    async def user_token(self, *roles: str, type: str = "human") -> str:
+        """A logged-in user holding exactly ``roles`` (created once per role set)."""
+        cache_key = (type, *sorted(roles))
+        if cache_key not in self._tokens:
+            username = f"{type}-{'-'.join(sorted(roles)) or 'none'}-{uuid.uuid4().hex[:6]}"
+            async with self.container.db.write() as session:
+                await accounts.create_user(
+                    session, self.id, username=username, password=TEST_PASSWORD,
+                    roles=list(roles), type=type, now=SystemClock().now(),
+                )
+            self._tokens[cache_key] = await self.login(username)
+        return self._tokens[cache_key]
+
+    async def login(self, username: str, password: str = TEST_PASSWORD) -> str:
+        response = await self.client.post(
+            f"{self.url}/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["accessToken"]
+        return token
+
+    async def api_key(self, *scopes: str) -> str:
+        async with self.container.db.write() as session:
+            key, _ = await accounts.create_api_key(
+                session, self.id, f"key-{'-'.join(scopes)}", list(scopes), SystemClock().now()
+            )
+        return key
+
+    async def skill(self, name: str) -> None:
+        async with self.container.db.write() as session:
+            if await accounts.find_skill(session, self.id, name) is None:
+                await accounts.create_skill(session, self.id, name, SystemClock().now())
+
+    async def set_rate_limit(self, per_second: int) -> None:
+        async with self.container.db.write() as session:
+            account = await accounts.get_account(session, self.id)
+            account.rate_limit_per_second = per_second
+
+
+async def make_brand(
+    container: Container, client: httpx.AsyncClient, account_id: str, *, rate_limit: int = 10_000
+) -> Brand:
+    """An account with an admin and the skills 'general' and 'billing'.
+
+    The rate limit is raised so that tests of other rules never meet a 429 by accident.
+    """
+    now = SystemClock().now()
+    async with container.db.write() as session:
+        await accounts.create_account(
+            session, account_id, f"Brand {account_id}", now=now, rate_limit_per_second=rate_limit
+        )
+        await accounts.create_user(
+            session, account_id, username="admin", password=TEST_PASSWORD, roles=["admin"], now=now
+        )
+        for skill in ("general", "billing"):
+            await accounts.create_skill(session, account_id, skill, now)
+    brand = Brand(account_id, container, client)
+    brand.admin_token = await brand.login("admin")
+    return brand
+
+
+@pytest.fixture
+async def brand(container: Container, client: httpx.AsyncClient) -> Brand:
+    return await make_brand(container, client, "acme")
+
+
+@pytest.fixture
+async def other_brand(container: Container, client: httpx.AsyncClient) -> Brand:
+    return await make_brand(container, client, "globex")
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem+json body of an error response (asserting that it is one)."""
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "errorCode", "errorMessage"} <= body.keys()
+    return body
