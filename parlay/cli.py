@@ -6,9 +6,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from parlay.config import Settings, get_settings
 from parlay.db.engine import Database
@@ -20,15 +21,31 @@ T = TypeVar("T")
 def _run(make: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
     """Run one async job against the configured database, then release it."""
     settings = settings or get_settings()
+    try:
+        db = Database(settings.database_url, pool_size=2)
+    except ValueError as exc:
+        _fail(f"PARLAY_DATABASE_URL: {exc}")
 
     async def job() -> T:
-        db = Database(settings.database_url, pool_size=2)
         try:
             return await make(db)
         finally:
             await db.dispose()
 
-    return asyncio.run(job())
+    try:
+        return asyncio.run(job())
+    except (SQLAlchemyError, OSError) as exc:
+        # An operator needs the cause in one line, not a driver traceback.
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        _fail(
+            f"database: {reason}\n"
+            "Is PARLAY_DATABASE_URL right, the database reachable and migrated (`parlay migrate`)?"
+        )
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 @click.group()
@@ -145,6 +162,18 @@ _port = click.option("--port", default=8080, show_default=True, type=int)
 def serve(host: str, port: int, demo: bool) -> None:
     """Run everything in one process: migrations, API and dispatcher."""
     _serve(host, port, demo=demo, run_api=True, run_worker=True)
+
+
+@main.command()
+def worker() -> None:
+    """Run only the dispatcher (scale-out: any number of these beside the API processes)."""
+    from parlay.db.migrate import upgrade
+    from parlay.runtime import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    _run(upgrade, settings)
+    asyncio.run(run_worker(settings))
 
 
 @main.command()

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+# ``+`` and up to 15 digits (E.164), optionally split by the visual separators of ITU-T E.123.
+# Letters (vanity numbers), extensions and non-ASCII digits are refused rather than converted.
+_WRITTEN_NUMBER = re.compile(r"\+[0-9][0-9 ().-]{0,30}")
+MAX_E164_DIGITS = 15
+
 
 def normalize_e164(raw: str) -> str | None:
-    """The E.164 form of a valid number written with its ``+`` country code, else None."""
-    if not raw.startswith("+") or len(raw) > 16:
+    """The E.164 form of a valid number written with its ``+`` country code, else None.
+
+    Spaces, hyphens, dots and parentheses are tolerated: ``+1 415-555-2671`` → ``+14155552671``.
+    """
+    # The digits are counted rather than the characters, so that separators never decide.
+    if not _WRITTEN_NUMBER.fullmatch(raw) or sum(c.isdigit() for c in raw) > MAX_E164_DIGITS:
         return None
     try:
         number = phonenumbers.parse(raw, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -19,12 +21,28 @@ def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = Tr
     container = build_container(settings)
 
     async def lifecycle() -> AsyncIterator[None]:
+        if run_worker:
+            container.start_dispatcher()
         try:
             yield
         finally:
             await container.close()
 
     return create_app(container, on_startup=lifecycle)
+
+
+async def run_worker(settings: Settings) -> None:
+    """``parlay worker``: only the dispatcher, until SIGINT or SIGTERM."""
+    container = build_container(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    container.start_dispatcher()
+    try:
+        await stop.wait()
+    finally:
+        await container.close()
 
 
 async def startup_report(

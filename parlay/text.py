@@ -6,6 +6,10 @@ import unicodedata
 
 MAX_MESSAGE_LENGTH = 1000
 _ALLOWED_CONTROLS = {"\n", "\t"}
+# Control characters, lone surrogates and private-use code points. Unassigned code points (Cn)
+# are deliberately allowed: Python's Unicode database lags the phones (3.11 knows Unicode 14), so
+# refusing them would refuse every emoji released since, such as U+1FAE8 SHAKING FACE.
+_NOT_TEXT = frozenset({"Cc", "Cs", "Co"})
 
 
 def message_text_problem(text: str, *, max_length: int = MAX_MESSAGE_LENGTH) -> str | None:
@@ -22,7 +26,6 @@ def message_text_problem(text: str, *, max_length: int = MAX_MESSAGE_LENGTH) -> 
     for ch in text:
         if ch in _ALLOWED_CONTROLS:
             continue
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Cs", "Co", "Cn"):
+        if unicodedata.category(ch) in _NOT_TEXT:
             return f"contains a disallowed character U+{ord(ch):04X}"
     return None

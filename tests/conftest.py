@@ -18,7 +18,10 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
+from parlay.accounts import secrets
 from parlay.accounts import service as accounts
 from parlay.api.app import create_app
 from parlay.bootstrap import Container, build_container
@@ -47,6 +50,14 @@ def unavailable(what: str, why: object) -> None:
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still Argon2id, at a fraction of the cost: tests are about behaviour, not hashing cost.
+    (Server processes that tests start run with the production parameters.)"""
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr(secrets, "_hasher", cheap)
 
 
 # --- databases ----------------------------------------------------------------------------
@@ -192,8 +203,13 @@ class Brand:
             username = f"{type}-{'-'.join(sorted(roles)) or 'none'}-{uuid.uuid4().hex[:6]}"
             async with self.container.db.write() as session:
                 await accounts.create_user(
-                    session, self.id, username=username, password=TEST_PASSWORD,
-                    roles=list(roles), type=type, now=SystemClock().now(),
+                    session,
+                    self.id,
+                    username=username,
+                    password=TEST_PASSWORD,
+                    roles=list(roles),
+                    type=type,
+                    now=SystemClock().now(),
                 )
             self._tokens[cache_key] = await self.login(username)
         return self._tokens[cache_key]

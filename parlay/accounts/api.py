@@ -31,7 +31,7 @@ from parlay.accounts.schemas import (
 )
 from parlay.api.deps import ContainerDep, require
 from parlay.api.params import AccountIdPath
-from parlay.errors import RateLimited, Unauthenticated, invalid_field
+from parlay.errors import RateLimited, invalid_field
 from parlay.ratelimit.limiter import ApiFamily
 
 router = APIRouter(prefix="/api/account/{accountId}", tags=["accounts"])
@@ -71,17 +71,20 @@ async def login(accountId: AccountIdPath, body: LoginRequest, c: ContainerDep) -
     """Exchange a staff user's username and password for a bearer access token."""
     async with c.db.read() as session:
         account = await session.get(Account, accountId)
-    if account is None:
-        raise Unauthenticated("invalid username or password")
-    retry_after = await c.limiter.hit(ApiFamily.LOGIN, accountId, account.rate_limit_per_second)
-    if retry_after is not None:
-        raise RateLimited(retry_after, "too many login attempts")
+    if account is not None:
+        per_second = account.rate_limit_per_second
+        retry_after = await c.limiter.hit(ApiFamily.LOGIN, accountId, per_second)
+        if retry_after is not None:
+            raise RateLimited(retry_after, "too many login attempts")
+    # An unknown account finds no user: the same 401 after the same work as a wrong password.
+    # The password is checked outside the write transaction, which stays a few milliseconds.
+    async with c.db.read() as session:
+        user_id = await service.verify_login(session, accountId, body.username, body.password)
     async with c.db.write() as session:
-        result = await service.login(
+        result = await service.issue_access_token(
             session,
             accountId,
-            body.username,
-            body.password,
+            user_id,
             now=c.clock.now(),
             ttl=timedelta(seconds=c.settings.access_token_ttl_seconds),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,9 @@ from parlay.accounts.models import AccessToken, Account, ApiKey, User
 from parlay.accounts.permissions import Principal
 from parlay.accounts.secrets import ACCESS_TOKEN_PREFIX, api_key_prefix, digest, digests_match
 from parlay.errors import Unauthenticated
+
+# An API key's lastUsedAt is kept to the minute: exact times would make every request a write.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 async def principal_for_bearer(session: AsyncSession, credential: str, now: datetime) -> Principal:
@@ -74,6 +77,9 @@ async def _principal_for_api_key(
         roles=frozenset(),
         scopes=frozenset(api_key.scopes),
         rate_limit_per_second=account.rate_limit_per_second,
+        last_use_unrecorded=(
+            api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION
+        ),
     )
 
 

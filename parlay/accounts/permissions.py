@@ -66,7 +66,8 @@ GRANTS: dict[Permission, Grant] = {
     Permission.USERS_WRITE: _grant((_A,)),
     Permission.APIKEYS_MANAGE: _grant((_A,)),
     # Skill names appear in handoffs, campaigns and routing: every staff role may list them.
-    Permission.SKILLS_READ: _grant((_A, _CM, _AM, _AG), (Scope.C2M, Scope.PROACTIVE)),
+    # No API key: "an API key only reaches what its scopes name" (SPEC §3), and no scope names it.
+    Permission.SKILLS_READ: _grant((_A, _CM, _AM, _AG)),
     Permission.SKILLS_WRITE: _grant((_A,)),
     Permission.HANDOFFS_READ: _grant((_A, _CM, _AM), (Scope.HANDOFFS_READ,)),
     Permission.HANDOFFS_WRITE: _grant((_A, _CM)),
@@ -94,6 +95,8 @@ class Principal:
     scopes: frozenset[str]
     rate_limit_per_second: int
     user_type: str | None = None
+    # An API key whose recorded last use is older than LAST_USED_PRECISION (see accounts.auth).
+    last_use_unrecorded: bool = False
 
     def can(self, permission: Permission) -> bool:
         grant = GRANTS[permission]

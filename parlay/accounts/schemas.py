@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from parlay.api.schemas import RequestModel, ResponseModel
+from parlay.api.schemas import RequestModel, ResponseModel, StrictInt
 
 
 class LoginRequest(RequestModel):
@@ -42,7 +42,7 @@ class ConsumerAuth(RequestModel):
 class SettingsUpdate(RequestModel):
     """Fields left out keep their value; ``null`` clears an optional one."""
 
-    rate_limit_per_second: int | None = None
+    rate_limit_per_second: StrictInt | None = None
     default_skill: str | None = None
     welcome_message: WelcomeMessage | None = None
     consumer_auth: ConsumerAuth | None = None
@@ -78,14 +78,14 @@ class UserCreate(RequestModel):
     roles: list[Role] = Field(min_length=1)
     type: Literal["human", "bot"] = "human"
     skills: list[str] = Field(default_factory=list)
-    max_concurrent_conversations: int = Field(default=3, ge=1, le=100)
+    max_concurrent_conversations: StrictInt = Field(default=3, ge=1, le=100)
 
 
 class UserUpdate(RequestModel):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     roles: list[Role] | None = Field(default=None, min_length=1)
     skills: list[str] | None = None
-    max_concurrent_conversations: int | None = Field(default=None, ge=1, le=100)
+    max_concurrent_conversations: StrictInt | None = Field(default=None, ge=1, le=100)
     disabled: bool | None = None
 
 

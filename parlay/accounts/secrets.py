@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from pwdlib import PasswordHash
 
 _hasher = PasswordHash.recommended()
-# Verifying against this keeps an unknown username as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown username as slow as a wrong password."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 API_KEY_PREFIX = "plk_"
 ACCESS_TOKEN_PREFIX = "plt_"  # noqa: S105 - a prefix, not a secret
@@ -23,7 +29,7 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Constant-ish time whether the user exists or not."""
     if password_hash is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         return False
     return _hasher.verify(password, password_hash)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,14 +110,34 @@ class UserView:
     skills: list[str]
 
 
-def _check_roles(roles: Sequence[str]) -> list[str]:
+def _check_roles(roles: Sequence[str], user_type: str) -> list[str]:
     valid = {r.value for r in Role}
     unknown = [r for r in roles if r not in valid]
     if unknown:
         raise invalid_field("roles", f"unknown role(s) {unknown}; use {sorted(valid)}")
     if not roles:
         raise invalid_field("roles", "at least one role")
+    # A bot is an agent driven by software (SPEC §3); software that administers uses an API key.
+    if user_type == "bot" and set(roles) != {Role.AGENT.value}:
+        raise invalid_field("roles", "a bot user holds only the 'agent' role")
     return sorted(set(roles))
+
+
+def _check_type(user_type: str) -> str:
+    if user_type not in USER_TYPES:
+        raise invalid_field("type", f"one of {list(USER_TYPES)}")
+    return user_type
+
+
+async def _keep_an_admin(session: AsyncSession, user: User) -> None:
+    """Refuse to demote or disable the account's last enabled admin: nobody could undo it."""
+    others = await session.execute(
+        select(User.roles).where(
+            User.account_id == user.account_id, User.id != user.id, User.disabled.is_(False)
+        )
+    )
+    if not any(Role.ADMIN.value in roles for roles in others.scalars()):
+        raise Conflict("the account's last admin cannot be demoted or disabled")
 
 
 def _check_password(password: str) -> str:
@@ -162,8 +183,8 @@ async def create_user(
     user = User(
         account_id=account_id,
         username=username,
-        password_hash=hash_password(_check_password(password)),
-        roles=_check_roles(roles),
+        password_hash=await asyncio.to_thread(hash_password, _check_password(password)),
+        roles=_check_roles(roles, _check_type(type)),
         type=type,
         max_concurrent_conversations=max_concurrent_conversations,
         disabled=False,
@@ -198,12 +219,15 @@ async def update_user(
     """Apply the given fields only; changing the password or disabling ends the user's sessions."""
     view = await get_user(session, account_id, user_id)
     user = view.user
+    was_admin = Role.ADMIN.value in user.roles and not user.disabled
     end_sessions = False
     if "password" in changes:
-        user.password_hash = hash_password(_check_password(changes["password"]))
+        user.password_hash = await asyncio.to_thread(
+            hash_password, _check_password(changes["password"])
+        )
         end_sessions = True
     if "roles" in changes:
-        user.roles = _check_roles(changes["roles"])
+        user.roles = _check_roles(changes["roles"], user.type)
     if "max_concurrent_conversations" in changes:
         user.max_concurrent_conversations = changes["max_concurrent_conversations"]
     if "disabled" in changes:
@@ -214,6 +238,8 @@ async def update_user(
         await session.execute(delete(UserSkill).where(UserSkill.user_id == user.id))
         for skill_id in ids:
             session.add(UserSkill(user_id=user.id, skill_id=skill_id))
+    if was_admin and (Role.ADMIN.value not in user.roles or user.disabled):
+        await _keep_an_admin(session, user)
     if end_sessions:
         await session.execute(delete(AccessToken).where(AccessToken.user_id == user.id))
     user.updated_at = now
@@ -230,6 +256,41 @@ class LoginResult:
     expires_in: int
 
 
+async def verify_login(session: AsyncSession, account_id: str, username: str, password: str) -> int:
+    """The user's ID if the password is right and the user enabled, else a 401 that says no more.
+
+    Argon2 runs in a thread (it takes a CPU for ~0.2 s); an unknown user costs the same time.
+    """
+    user = (
+        await session.execute(
+            select(User).where(User.account_id == account_id, User.username == username)
+        )
+    ).scalar_one_or_none()
+    ok = await asyncio.to_thread(verify_password, password, user.password_hash if user else None)
+    if user is None or not ok or user.disabled:
+        raise Unauthenticated("invalid username or password")
+    return user.id
+
+
+async def issue_access_token(
+    session: AsyncSession, account_id: str, user_id: int, *, now: datetime, ttl: timedelta
+) -> LoginResult:
+    """A new bearer token for the user; expired tokens are purged on the way."""
+    token, token_digest = new_access_token()
+    await session.execute(delete(AccessToken).where(AccessToken.expires_at <= now))
+    session.add(
+        AccessToken(
+            digest=token_digest,
+            user_id=user_id,
+            account_id=account_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    await session.flush()
+    return LoginResult(token, int(ttl.total_seconds()))
+
+
 async def login(
     session: AsyncSession,
     account_id: str,
@@ -239,28 +300,9 @@ async def login(
     now: datetime,
     ttl: timedelta,
 ) -> LoginResult:
-    """A bearer token for the user, or 401 without saying whether the user exists."""
-    user = (
-        await session.execute(
-            select(User).where(User.account_id == account_id, User.username == username)
-        )
-    ).scalar_one_or_none()
-    ok = verify_password(password, user.password_hash if user else None)
-    if user is None or not ok or user.disabled:
-        raise Unauthenticated("invalid username or password")
-    token, token_digest = new_access_token()
-    await session.execute(delete(AccessToken).where(AccessToken.expires_at <= now))
-    session.add(
-        AccessToken(
-            digest=token_digest,
-            user_id=user.id,
-            account_id=account_id,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-    )
-    await session.flush()
-    return LoginResult(token, int(ttl.total_seconds()))
+    """Both steps in one unit of work (the HTTP route splits them to keep writes short)."""
+    user_id = await verify_login(session, account_id, username, password)
+    return await issue_access_token(session, account_id, user_id, now=now, ttl=ttl)
 
 
 # --- API keys -----------------------------------------------------------------------------

@@ -64,6 +64,8 @@ def check_consumer_auth(config: dict[str, Any]) -> dict[str, Any]:
         loopback = parsed.hostname in _LOOPBACK_HOSTS
         if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
             raise invalid_field(f"{field}.jwksUrl", "must be an https URL")
+        if not parsed.hostname:
+            raise invalid_field(f"{field}.jwksUrl", "must name a host")
     if pem is not None:
         try:
             load_pem_public_key(pem.encode())

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from parlay.accounts.auth import principal_for_bearer
+from parlay.accounts.auth import principal_for_bearer, touch_api_key
 from parlay.accounts.permissions import Permission, Principal
 from parlay.bootstrap import Container
 from parlay.errors import Forbidden, NotFound, RateLimited, Unauthenticated
@@ -40,6 +40,9 @@ async def authenticate(
     account_id = request.path_params.get("accountId")
     if account_id is not None and account_id != principal.account_id:
         raise NotFound()
+    if principal.kind == "apikey" and principal.last_use_unrecorded:
+        async with container.db.write() as session:
+            await touch_api_key(session, principal.subject_id, container.clock.now())
     return principal
 
 

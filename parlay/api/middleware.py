@@ -10,7 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlay.api.problems import PROBLEM_JSON
-from parlay.errors import PayloadTooLarge
+from parlay.errors import ErrorCode, ParlayError, PayloadTooLarge
 from parlay.observability.logging import get_logger
 from parlay.observability.metrics import Metrics
 
@@ -37,10 +37,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
@@ -49,6 +51,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answered here, not by Starlette's outermost error handler, so that the 500 carries
+            # the X-Request-ID and its log line the request_id (both are gone out there).
+            if response_started:
+                raise
+            log.exception("unhandled error", path=scope["path"])
+            await _send_problem(send_with_id, _internal_error(), scope)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -111,11 +120,24 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
-        body = json.dumps(error.problem(scope.get("path"))).encode()
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_problem(
+            send, PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes"), scope
+        )
+
+
+def _internal_error() -> ParlayError:
+    error = ParlayError("internal error", code=ErrorCode.INTERNAL)
+    error.status = 500
+    error.title = "Internal error"
+    return error
+
+
+async def _send_problem(send: Send, error: ParlayError, scope: Scope) -> None:
+    """A problem+json response written at the ASGI level (outside FastAPI's handlers)."""
+    body = json.dumps(error.problem(scope.get("path"))).encode()
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

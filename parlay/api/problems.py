@@ -39,16 +39,21 @@ def _validation_message(err: dict[str, Any]) -> str:
         return "unknown field"
     if kind == "missing":
         return "required"
-    if kind == "json_invalid":
-        return "body is not valid JSON"
     message = str(err.get("msg", "invalid"))
     return message.removeprefix("Value error, ")
 
 
+def _field_error(err: dict[str, Any]) -> FieldError:
+    if err.get("type") == "json_invalid":
+        # Its loc is ("body", <character offset>): the field is the body, the offset a hint.
+        where = [p for p in err.get("loc", ()) if isinstance(p, int)]
+        suffix = f" (at character {where[0]})" if where else ""
+        return FieldError("body", f"body is not valid JSON{suffix}")
+    return FieldError(_field_name(tuple(err["loc"])), _validation_message(err))
+
+
 def validation_problem(exc: RequestValidationError) -> InvalidRequest:
-    errors = [
-        FieldError(_field_name(tuple(e["loc"])), _validation_message(e)) for e in exc.errors()
-    ]
+    errors = [_field_error(e) for e in exc.errors()]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
     return InvalidRequest(summary or "invalid request", errors=errors)
 
@@ -74,7 +79,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return problem_response(NotFound(), request)
         title, code = _STATUS_TITLES.get(exc.status_code, ("Error", ErrorCode.INVALID_REQUEST))
-        error = ParlayError(str(exc.detail) if exc.detail else title, code=code)
+        error = ParlayError(
+            str(exc.detail) if exc.detail else title, code=code, headers=dict(exc.headers or {})
+        )
         error.status = exc.status_code
         error.title = title
         return problem_response(error, request)

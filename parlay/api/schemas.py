@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Strict
 from pydantic.alias_generators import to_camel
+
+# A JSON number that is an integer: ``true`` is not 1 and ``"5"`` is not 5.
+StrictInt = Annotated[int, Strict()]
 
 
 class RequestModel(BaseModel):

@@ -68,7 +68,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = to_async_url(url)
         self.dialect = self.url.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Parameters carry consumers' numbers and IDs: keep them out of error logs.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.dialect == "sqlite":
             database = self.url.database or ""
             if database in ("", ":memory:"):

@@ -9,11 +9,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlay.db.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant will do: every Parlay process that migrates takes this PostgreSQL advisory lock.
+MIGRATION_LOCK_KEY = 0x7061726C6179  # "parlay"
 
 
 def alembic_config() -> Config:
@@ -28,15 +32,28 @@ def _run(connection: Connection, /, action: str, revision: str, **kwargs: Any) -
     getattr(command, action)(config, revision, **kwargs)
 
 
+async def _serialize(conn: AsyncConnection) -> None:
+    """On PostgreSQL, wait for any other process migrating the same database.
+
+    Scaled out, every ``parlay api``/``worker`` migrates at start; without this, processes started
+    together race to create the same tables and all but one crash. The lock ends with the
+    transaction. SQLite needs nothing: the migration's ``BEGIN IMMEDIATE`` already serializes.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest)."""
     async with db.engine.begin() as conn:
+        await _serialize(conn)
         await conn.run_sync(_run, "upgrade", revision)
 
 
 async def downgrade(db: Database, revision: str) -> None:
     """Take the schema back to ``revision`` (``base`` drops every table)."""
     async with db.engine.begin() as conn:
+        await _serialize(conn)
         await conn.run_sync(_run, "downgrade", revision)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -34,15 +34,24 @@ class HandoffIn(RequestModel):
     channels: list[ChannelIn] = Field(min_length=1, max_length=3)
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _omitted_when_unset() -> Any:
+    """A response field left out of the JSON when unset (a channel shows no ``appIds: null``)."""
+    return Field(default=None, exclude_if=_is_none)
+
+
 class ChannelOut(ResponseModel):
     type: ChannelType
-    outbound_number: str | None = None
-    app_ids: list[str] | None = None
-    message_text: str | None = None
-    notification_title: str | None = None
-    template_name: str | None = None
-    template_language: str | None = None
-    template_variables: int | None = None
+    outbound_number: str | None = _omitted_when_unset()
+    app_ids: list[str] | None = _omitted_when_unset()
+    message_text: str | None = _omitted_when_unset()
+    notification_title: str | None = _omitted_when_unset()
+    template_name: str | None = _omitted_when_unset()
+    template_language: str | None = _omitted_when_unset()
+    template_variables: int | None = _omitted_when_unset()
 
 
 class HandoffOut(ResponseModel):

@@ -68,7 +68,7 @@ def check_channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise invalid_field("channels", "inapp cannot be combined with sms or wa in one handoff")
     checked = []
     for i, channel in enumerate(channels):
-        path = f"channels[{i}]"
+        path = f"channels.{i}"
         kind = channel["type"]
         out = dict(channel)
         if kind == "inapp":

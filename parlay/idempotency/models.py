@@ -21,6 +21,7 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(255))
     request_digest: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The first response's body as JSON text, so that a replay is byte-identical (see service).
     response_body: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -85,6 +85,12 @@ class IdempotencyGuard:
                 self._where() & (IdempotencyRecord.expires_at <= self._now)
             )
         )
+        # On PostgreSQL, ON CONFLICT DO NOTHING against a row that a concurrent transaction has
+        # inserted but not committed waits for that transaction: if it commits, nothing is
+        # inserted here and the SELECT below (a fresh snapshot under READ COMMITTED, the default;
+        # REPEATABLE READ would raise a serialization error instead) reads its recorded
+        # response; if it rolls back, this insert goes ahead and this request does the work.
+        # On SQLite, write transactions are serialized (BEGIN IMMEDIATE), so there is no race.
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         inserted = await session.execute(
             insert(IdempotencyRecord)
@@ -111,7 +117,7 @@ class IdempotencyGuard:
         if record.response_status is None:
             # Only possible if the first request's transaction recorded no response.
             raise IdempotencyKeyReused(f"{HEADER} {self._key!r} is in use by another request")
-        return StoredResponse(record.response_status, record.response_body)
+        return StoredResponse(record.response_status, json.loads(record.response_body))
 
     async def record(self, status: int, body: Any) -> None:
         """Remember the response the first request gave."""
@@ -119,7 +125,9 @@ class IdempotencyGuard:
             await self._session.execute(select(IdempotencyRecord).where(self._where()))
         ).scalar_one()
         record.response_status = status
-        record.response_body = body
+        # Kept as JSON text (a JSON string value), not as a JSON object: PostgreSQL's JSONB
+        # reorders object keys, so a replay would differ byte for byte from the first response.
+        record.response_body = json.dumps(body, ensure_ascii=False)
         await self._session.flush()
 
 

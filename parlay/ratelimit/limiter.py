@@ -45,6 +45,18 @@ def storage_url(redis_url: str | None) -> str:
     return f"async+{scheme}://{rest}"
 
 
+class _PerSecond(RateLimitItemPerSecond):
+    """A per-second limit whose window key leaves out the amount.
+
+    ``limits`` puts the amount in the key, so an admin changing ``rateLimitPerSecond`` would start
+    an empty window and let a second burst through. Keyed by account and family only, the new
+    limit applies at once to the requests already counted in the current second.
+    """
+
+    def key_for(self, *identifiers: bytes | str | int | float) -> str:
+        return "/".join([self.namespace, *(str(i) for i in identifiers), "second"])
+
+
 class LimitsRateLimiter:
     def __init__(self, url: str, *, key_prefix: str = "parlay") -> None:
         if "redis" in url:
@@ -57,11 +69,13 @@ class LimitsRateLimiter:
         self._strategy = MovingWindowRateLimiter(storage)
 
     async def hit(self, family: ApiFamily, account_id: str, per_second: int) -> int | None:
-        item = RateLimitItemPerSecond(per_second)
+        item = _PerSecond(per_second)
         if await self._strategy.hit(item, family.value, account_id):
             return None
         stats = await self._strategy.get_window_stats(item, family.value, account_id)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        # Never beyond the window: Redis hands timestamps back rounded (Lua's %.14g), which
+        # could otherwise make a one-second window ask for two.
+        return max(1, min(item.get_expiry(), math.ceil(stats.reset_time - time.time())))
 
     async def close(self) -> None:
         """Nothing to release: limits' storages keep no resource that outlives the process."""

@@ -1,0 +1,95 @@
+"""Fixtures of the rate-limit tests: the same app with in-memory and with Redis limit storage."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis
+import time_machine
+
+from parlay.accounts import service as accounts
+from parlay.api.app import create_app
+from parlay.bootstrap import Container, build_container
+from parlay.clock import SystemClock
+from parlay.config import Settings
+from tests.conftest import REDIS_URL, Brand, make_brand, unavailable
+
+
+def redis_reachable() -> str:
+    """The test Redis URL, or a skip (a failure under CI=true)."""
+    conn = redis.Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except (OSError, redis.RedisError) as exc:
+        unavailable("Redis", exc)
+    finally:
+        conn.close()
+    return REDIS_URL
+
+
+@dataclass
+class LimitedBrand:
+    """An account under test and the credential it calls with (``headers``)."""
+
+    brand: Brand
+    headers: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.brand.url
+
+
+@dataclass
+class Limited:
+    """An app wired by ``build_container`` with the storage under test, and a way to add brands.
+
+    The wall clock stands still (``clock.shift`` moves it), so a burst is in one second by
+    construction, however slow the machine; windows roll only when the test says so.
+    """
+
+    storage: str
+    container: Container
+    client: httpx.AsyncClient
+    clock: time_machine.Coordinates
+
+    async def brand(self, rate_limit: int = 3, *, with_admin: bool = False) -> LimitedBrand:
+        """A new account calling with an admin login, or else (cheaper: no password hashing)
+        with an API key of scope ``handoffs:read``."""
+        # Unique ids: Redis windows outlive a test by a second, and both dialects share Redis.
+        account_id = f"rl-{uuid.uuid4().hex[:12]}"
+        if with_admin:
+            brand = await make_brand(self.container, self.client, account_id, rate_limit=rate_limit)
+            return LimitedBrand(brand, brand.admin)
+        async with self.container.db.write() as session:
+            await accounts.create_account(
+                session,
+                account_id,
+                "Brand",
+                now=SystemClock().now(),
+                rate_limit_per_second=rate_limit,
+            )
+        brand = Brand(account_id, self.container, self.client)
+        return LimitedBrand(brand, brand.auth(await brand.api_key("handoffs:read")))
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    if request.param == "memory":
+        return settings.model_copy(update={"redis_url": None})
+    return settings.model_copy(update={"redis_url": redis_reachable()})
+
+
+@pytest.fixture
+async def limited(limiter_settings: Settings) -> AsyncIterator[Limited]:
+    container = build_container(limiter_settings)
+    transport = httpx.ASGITransport(app=create_app(container))
+    storage = "redis" if limiter_settings.redis_url else "memory"
+    with time_machine.travel(time.time(), tick=False) as clock:
+        async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as client:
+            yield Limited(storage, container, client, clock)
+    await container.close()

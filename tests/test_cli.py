@@ -1,0 +1,263 @@
+"""The ``parlay`` command (SPEC §3 bootstrap CLI, §13 running it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from parlay.api.app import create_app
+from parlay.bootstrap import build_container
+from parlay.cli import main
+from parlay.config import Settings, get_settings
+from parlay.db import migrate
+from parlay.db.engine import Database
+
+PARLAY = Path(sys.executable).with_name("parlay")
+
+
+@pytest.fixture
+def database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """PARLAY_DATABASE_URL at a new SQLite file, as the CLI reads it from the environment."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for name in list(os.environ):
+        if name.startswith("PARLAY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PARLAY_DATABASE_URL", url)
+    get_settings.cache_clear()  # the settings are read once per process
+    yield url
+    get_settings.cache_clear()
+
+
+def parlay(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def create_acme() -> None:
+    assert parlay("migrate").exit_code == 0
+    created = parlay(
+        "account", "create", "acme", "--name", "Acme", "--admin-user", "root",
+        "--admin-password", "s3cret-pass",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+
+
+def test_migrate_brings_a_new_database_to_the_newest_revision(database_file: str) -> None:
+    result = parlay("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert "migrated to head" in result.stdout
+
+    async def current() -> str | None:
+        db = Database(database_file)
+        try:
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(current()) == migrate.head_revision()
+
+
+def test_created_account_and_json_api_key_work_against_the_app(database_file: str) -> None:
+    create_acme()
+
+    result = parlay(
+        "apikey", "create", "acme", "--name", "ivr", "--scopes", "handoffs:read,c2m", "--json"
+    )
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["accountId"] == "acme" and printed["scopes"] == ["handoffs:read", "c2m"]
+
+    async def call_app() -> tuple[int, int]:
+        container = build_container(Settings(database_url=database_file))
+        transport = httpx.ASGITransport(app=create_app(container))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                with_key = await client.get(
+                    "/api/account/acme/handoffs",
+                    headers={"Authorization": f"Bearer {printed['key']}"},
+                )
+                login = await client.post(
+                    "/api/account/acme/login",
+                    json={"username": "root", "password": "s3cret-pass"},
+                )
+        finally:
+            await container.close()
+        return with_key.status_code, login.status_code
+
+    assert asyncio.run(call_app()) == (200, 200)
+
+
+def test_a_second_account_with_the_same_id_is_refused(database_file: str) -> None:
+    create_acme()
+
+    result = parlay(
+        "account", "create", "acme", "--name", "Other", "--admin-user", "x",
+        "--admin-password", "12345678",
+    )  # fmt: skip
+
+    assert result.exit_code != 0
+    assert "error: account 'acme' already exists" in result.stderr
+
+
+def test_an_api_key_for_an_unknown_account_is_refused(database_file: str) -> None:
+    create_acme()
+
+    result = parlay("apikey", "create", "globex", "--name", "ivr", "--scopes", "c2m")
+
+    assert result.exit_code != 0
+    assert "no account 'globex'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unknown_scope_is_refused_and_named(database_file: str) -> None:
+    create_acme()
+
+    result = parlay("apikey", "create", "acme", "--name", "ivr", "--scopes", "c2m,everything")
+
+    assert result.exit_code != 0
+    assert "everything" in result.stderr and result.stdout == ""
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_do(database_file: str) -> None:
+    result = parlay(
+        "account", "create", "acme", "--name", "Acme", "--admin-user", "root",
+        "--admin-password", "s3cret-pass",
+    )  # fmt: skip
+
+    assert result.exit_code != 0
+    assert "parlay migrate" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLAY_DATABASE_URL", "postgresql://parlay@127.0.0.1:1/parlay")
+    get_settings.cache_clear()
+
+    result = parlay("migrate")
+
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: database:")
+    assert "Traceback" not in result.output
+
+
+# --- parlay serve, as a real process -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Served:
+    """``parlay serve`` running as a child process; its output collected in a file."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port = free_port()
+        self.log = tmp_path / "serve.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
+        env["PARLAY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(PARLAY), "serve", "--port", str(self.port), *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output())
+            if found:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        pytest.fail(f"no {pattern!r} in the output of parlay serve:\n{self.output()}")
+
+    def wait_until_healthy(self, client: httpx.Client, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if client.get(f"{self.url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"parlay serve never became healthy:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.mark.slow
+def test_serve_demo_starts_and_prints_credentials_that_log_in(tmp_path: Path) -> None:
+    served = Served(tmp_path, "--demo")
+    try:
+        login = served.wait_for_output(r"POST \S+/api/account/(\w+)/login (\{.*\})")
+        key = served.wait_for_output(r"API key\s+(\S+)").group(1)
+        with httpx.Client(timeout=5) as client:
+            served.wait_until_healthy(client)
+            assert client.get(f"{served.url}/healthz").status_code == 200
+            assert client.get(f"{served.url}/docs").status_code == 200
+
+            account = login.group(1)
+            token = client.post(
+                f"{served.url}/api/account/{account}/login", json=json.loads(login.group(2))
+            )
+            assert token.status_code == 200, token.text
+            bearer = {"Authorization": f"Bearer {token.json()['accessToken']}"}
+            assert (
+                client.get(
+                    f"{served.url}/api/account/{account}/settings", headers=bearer
+                ).status_code
+                == 200
+            )
+            with_key = {"Authorization": f"Bearer {key}"}
+            assert (
+                client.get(
+                    f"{served.url}/api/account/{account}/handoffs", headers=with_key
+                ).status_code
+                == 200
+            )
+    finally:
+        served.stop()
+
+
+@pytest.mark.slow
+def test_serve_on_an_empty_database_tells_how_to_create_an_account(tmp_path: Path) -> None:
+    served = Served(tmp_path)
+    try:
+        served.wait_for_output(r"no account yet")
+        output = served.output()
+        assert "parlay account create" in output and "parlay apikey create" in output
+        assert "--demo" in output
+    finally:
+        served.stop()
