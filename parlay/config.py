@@ -26,6 +26,23 @@ class Settings(BaseSettings):
     # Default per-account, per-API-family rate limit for new accounts (SPEC §4).
     default_rate_limit_per_second: int = Field(default=3, ge=1)
 
+    # The dispatcher (``parlay worker``, or inside ``parlay serve``).
+    worker_batch_size: int = Field(default=500, ge=1, le=10_000)
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
+    worker_poll_interval_seconds: float = Field(default=0.25, gt=0)
+    worker_send_timeout_seconds: float = Field(default=15.0, gt=0)
+    worker_max_attempts: int = Field(default=8, ge=1)
+    worker_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    worker_concurrency_inapp: int = Field(default=256, ge=1)
+    worker_concurrency_sms: int = Field(default=64, ge=1)
+    worker_concurrency_wa: int = Field(default=64, ge=1)
+    worker_priority_concurrency: int = Field(default=32, ge=1)
+
+    # The sandbox channel stands in for providers (tests, benchmarks, the demo).
+    sandbox_delay_ms: float = Field(default=0.0, ge=0)
+    sandbox_script: str | None = None
+    sandbox_log: str | None = None
+
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(seconds=self.idempotency_ttl_seconds)

@@ -1,0 +1,1 @@
+"""Outbound channels behind one protocol: in-app push, SMS, WhatsApp (and the sandbox)."""

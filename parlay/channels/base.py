@@ -1,0 +1,85 @@
+"""The channel protocol: what the dispatcher hands a channel, and what a channel answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from parlay.outbound.status import ErrorCode, ErrorSource
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """One device an in-app message may be pushed to."""
+
+    device_id: str
+    app_id: str
+    platform: str
+    push_service: str
+    push_token: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """Everything a channel needs to send one delivery, resolved by the dispatcher."""
+
+    delivery_id: int
+    account_id: str
+    channel: str  # inapp | sms | wa
+    backend_service: str  # prmsg (proactive) | c2m (IVR deflection)
+    text: str
+    consumer_id: str | None
+    phone: str | None
+    expires_at: datetime
+    lookback_seconds: int
+    attempt: int
+    title: str | None = None
+    from_number: str | None = None
+    variables: dict[str, str] | None = None
+    template: dict[str, Any] | None = None
+    campaign_info: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[PushTarget, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """Who receives it: the consumer ID in-app, else the phone number."""
+        return (self.consumer_id if self.channel == "inapp" else self.phone) or ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The provider took the message (SENT)."""
+
+    source: ErrorSource
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A transient failure (5xx, 429, timeout, connection loss): try again after a backoff."""
+
+    source: ErrorSource
+    reason: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A permanent failure: never retried. ``dead_tokens`` are disabled for later sends."""
+
+    source: ErrorSource
+    code: ErrorCode
+    message: str
+    dead_tokens: tuple[str, ...] = ()
+
+
+SendResult = Accepted | RetryLater | Rejected
+
+
+class Channel(Protocol):
+    """One way to reach a consumer. Implementations must be safe to call concurrently."""
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+    async def close(self) -> None: ...
