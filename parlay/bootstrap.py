@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
+from parlay.channels.apns import ApnsClient
 from parlay.channels.base import Channel
+from parlay.channels.fcm import FcmClient
+from parlay.channels.inapp import InAppChannel
+from parlay.channels.push import PushClient
+from parlay.channels.pushproxy import PushProxyClient
 from parlay.channels.sandbox import SandboxChannel
 from parlay.clock import Clock, SystemClock
 from parlay.config import Settings
+from parlay.consumers.auth import JwksCache
 from parlay.db.engine import Database
+from parlay.observability.logging import get_logger
 from parlay.observability.metrics import Metrics
-from parlay.outbound.dispatcher import DispatchConfig, Dispatcher
+from parlay.outbound.context import ContextCache
+from parlay.outbound.dispatcher import DispatchConfig, Dispatcher, notify_workers
 from parlay.ratelimit.limiter import LimitsRateLimiter, RateLimiter, storage_url
+
+log = get_logger("parlay.bootstrap")
 
 
 @dataclass
@@ -23,11 +35,46 @@ class Container:
     channels: dict[str, Channel] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
+    jwks: JwksCache = field(default_factory=JwksCache)
+    contexts: ContextCache = field(default_factory=ContextCache)
+
+    _notifications: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def notify_new_work(self, *, priority: bool = False) -> None:
-        """Work was queued: a dispatcher in this process looks at once (others poll)."""
+        """Work was queued (committed): a dispatcher in this process looks at once; on
+        PostgreSQL, workers in other processes are told too (they would otherwise find it at
+        their next poll, up to 50 ms later for an invite and 250 ms for a campaign)."""
         if self.dispatcher is not None:
             self.dispatcher.wake(priority=priority)
+        elif not self.db.is_sqlite:
+            task = asyncio.get_running_loop().create_task(self._notify(priority))
+            self._notifications.add(task)
+            task.add_done_callback(self._notifications.discard)
+
+    async def _notify(self, priority: bool) -> None:
+        try:
+            await notify_workers(self.db, priority=priority)
+        except Exception:  # noqa: BLE001 - the workers' polling finds the work anyway
+            log.warning("could not notify the workers", exc_info=True)
+
+    def notify_apps_changed(self, account_id: str) -> None:
+        """An app's push settings changed: this process reads them again on the next push."""
+        inapp = self.channels.get("inapp")
+        if isinstance(inapp, InAppChannel):
+            inapp.forget(account_id)
+
+    def urgent(self) -> contextlib.AbstractContextManager[None]:
+        """Wrap an IVR request (eligibility, invite): a dispatcher in this process holds its
+        campaign work back meanwhile, so the request's transactions go first."""
+        if self.dispatcher is None:
+            return contextlib.nullcontext()
+        return self.dispatcher.urgent()
+
+    def notify_cancelled(self, campaign_id: str) -> None:
+        """A campaign was cancelled (committed): a dispatcher in this process sends nothing more
+        of it at once (others notice at their next housekeeping tick)."""
+        if self.dispatcher is not None:
+            self.dispatcher.cancelled([campaign_id])
 
     def start_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:
@@ -38,11 +85,14 @@ class Container:
         return self.dispatcher
 
     async def close(self) -> None:
+        if self._notifications:
+            await asyncio.wait(set(self._notifications), timeout=5)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
         for channel in set(self.channels.values()):
             await channel.close()
+        await self.jwks.close()
         await self.limiter.close()
         await self.db.dispose()
 
@@ -64,14 +114,35 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
     )
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """Every channel goes to the sandbox until its provider adapter is configured."""
+# Channels with no provider adapter yet: always the sandbox, whatever the settings say.
+WITHOUT_ADAPTER = frozenset({"sms", "wa"})
+
+
+def sandboxed(settings: Settings) -> frozenset[str]:
+    named = {c.strip() for c in settings.sandbox_channels.split(",") if c.strip()}
+    unknown = named - {"inapp", "sms", "wa"}
+    if unknown:
+        raise ValueError(f"PARLAY_SANDBOX_CHANNELS: unknown channel(s) {sorted(unknown)}")
+    return frozenset(named) | WITHOUT_ADAPTER
+
+
+def build_channels(settings: Settings, db: Database, clock: Clock) -> dict[str, Channel]:
+    """The real in-app channel (APNs, FCM, push proxy) unless the sandbox is asked to serve it."""
     sandbox = SandboxChannel(
         delay_seconds=settings.sandbox_delay_ms / 1000,
         script_file=settings.sandbox_script,
         log_file=settings.sandbox_log,
     )
-    return {"inapp": sandbox, "sms": sandbox, "wa": sandbox}
+    channels: dict[str, Channel] = {name: sandbox for name in sandboxed(settings)}
+    if "inapp" not in channels:
+        ca = settings.provider_ca_bundle
+        clients: dict[str, PushClient] = {
+            "apns": ApnsClient(ca_bundle=ca, clock=clock),
+            "fcm": FcmClient(ca_bundle=ca, clock=clock),
+            "proxy": PushProxyClient(ca_bundle=ca, clock=clock),
+        }
+        channels["inapp"] = InAppChannel(db, clients)
+    return channels
 
 
 def build_container(
@@ -82,10 +153,13 @@ def build_container(
     channels: dict[str, Channel] | None = None,
 ) -> Container:
     """Wire Parlay for these settings. Tests pass their own clock, limiter or channels."""
+    db = Database(settings.database_url)
+    clock = clock or SystemClock()
     return Container(
         settings=settings,
-        db=Database(settings.database_url),
-        clock=clock or SystemClock(),
+        db=db,
+        clock=clock,
         limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
-        channels=channels if channels is not None else build_channels(settings),
+        channels=channels if channels is not None else build_channels(settings, db, clock),
+        jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
     )

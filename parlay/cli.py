@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
@@ -139,6 +140,9 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     from parlay.runtime import build_app, startup_report
 
     settings = get_settings()
+    if demo and "PARLAY_SANDBOX_CHANNELS" not in os.environ:
+        # The demo account has no push credentials: its in-app sends go to the sandbox too.
+        settings = settings.model_copy(update={"sandbox_channels": "inapp,sms,wa"})
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:

@@ -38,7 +38,13 @@ class Settings(BaseSettings):
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
 
-    # The sandbox channel stands in for providers (tests, benchmarks, the demo).
+    # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
+    provider_ca_bundle: str | None = None
+
+    # The sandbox channel stands in for providers (tests, benchmarks, the demo): a comma-separated
+    # list of the channels (inapp, sms, wa) it serves. Empty: in-app pushes go to APNs, FCM and the
+    # push proxy. SMS and WhatsApp have no provider adapter yet: they always use the sandbox.
+    sandbox_channels: str = ""
     sandbox_delay_ms: float = Field(default=0.0, ge=0)
     sandbox_script: str | None = None
     sandbox_log: str | None = None

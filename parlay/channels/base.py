@@ -49,10 +49,12 @@ class OutboundMessage:
 
 @dataclass(frozen=True)
 class Accepted:
-    """The provider took the message (SENT)."""
+    """The provider took the message (SENT). ``dead_tokens``: other devices of the consumer
+    whose tokens the provider refused for good (to disable)."""
 
     source: ErrorSource
     provider_message_id: str | None = None
+    dead_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class RetryLater:
     source: ErrorSource
     reason: str
     retry_after: float | None = None
+    dead_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 Used by tests, benchmarks and ``make run``'s demo in place of APNs, FCM, Twilio and WhatsApp.
 Faults are scripted per address (consumer ID or phone number), in memory or from a JSON file
 (``PARLAY_SANDBOX_SCRIPT``) so that separate worker processes obey the same script; every
-accepted send can be appended to a JSON-lines log (``PARLAY_SANDBOX_LOG``).
+accepted send can be appended to a JSON-lines log (``PARLAY_SANDBOX_LOG``), one line per send with
+``deliveryId``, ``channel``, ``address``, ``pid`` and ``at`` (Unix time). Each line is written
+with one ``write(2)`` on an ``O_APPEND`` descriptor before the send is reported accepted, so
+processes sharing the file never interleave lines and a process killed right after a send has
+already logged it.
 
 Script outcomes, consumed one per attempt (the last one repeats):
 ``ok`` · ``unavailable`` (503) · ``throttled:<seconds>`` (429 with Retry-After) ·
@@ -15,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -52,7 +55,7 @@ class SandboxChannel:
         self.attempts: dict[str, int] = defaultdict(int)
         self._script: dict[str, list[str]] = {}
         self._log_path = Path(log_file) if log_file else None
-        self._log_lock = threading.Lock()
+        self._log_fd: int | None = None
         self._listeners: list[asyncio.Queue[SandboxSend]] = []
         if script_file:
             self._script.update(json.loads(Path(script_file).read_text()))
@@ -117,9 +120,13 @@ class SandboxChannel:
                 "at": record.wall_time,
             }
         )
-        assert self._log_path is not None
-        with self._log_lock, self._log_path.open("a") as log:
-            log.write(line + "\n")
+        if self._log_fd is None:
+            assert self._log_path is not None
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            self._log_fd = os.open(self._log_path, flags, 0o644)
+        os.write(self._log_fd, (line + "\n").encode())
 
     async def close(self) -> None:
-        return None
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
-from parlay.errors import ErrorCode, NoSuchHandoff, NotFound, invalid_field
+from parlay.errors import ErrorCode, FieldError, NoSuchHandoff, NotFound, invalid_field
 from parlay.handoffs.models import Handoff
 from parlay.phone import normalize_e164
 from parlay.text import message_text_problem
@@ -183,7 +183,12 @@ async def require_handoff(
     try:
         return await get_handoff(session, account_id, handoff_id)
     except NotFound:
-        raise NoSuchHandoff(f"{field}: no handoff {handoff_id!r} in this account") from None
+        # Names the field in ``errors`` like require_skill does (1300), so a client can tell
+        # which of its fields was wrong.
+        raise NoSuchHandoff(
+            f"{field}: no handoff {handoff_id!r} in this account",
+            errors=[FieldError(field, f"no handoff {handoff_id!r}")],
+        ) from None
 
 
 async def list_handoffs(session: AsyncSession, account_id: str) -> Sequence[Handoff]:

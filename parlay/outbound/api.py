@@ -185,6 +185,8 @@ async def cancel_campaign(
     async with c.db.write() as session:
         campaign = await service.cancel_campaign(session, me.account_id, campaignId, c.clock.now())
         counts = await service.status_counts(session, campaign.id)
+    # Committed: the dispatcher drops what it claimed of this campaign but has not sent yet.
+    c.notify_cancelled(campaign.id)
     return _campaign_out(campaign, counts)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import find_skill, require_skill
@@ -26,6 +27,7 @@ from parlay.errors import (
     invalid_field,
 )
 from parlay.handoffs.service import require_handoff
+from parlay.observability.logging import get_logger
 from parlay.outbound.campaigns import snapshot
 from parlay.outbound.checks import Fail, Recipient, check, load_facts
 from parlay.outbound.models import Call, Delivery
@@ -40,6 +42,7 @@ from parlay.phone import normalize_e164
 from parlay.text import message_text_problem
 
 CHANNEL_ALIASES = {"twilio": "sms"}
+log = get_logger("parlay.c2m")
 
 
 @dataclass(frozen=True)
@@ -109,21 +112,34 @@ async def _evaluate(session: AsyncSession, call: Call, now: datetime) -> dict[st
 async def link_identities(
     session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
 ) -> None:
-    """Remember that this consumer ID and this phone are one person (learned together)."""
+    """Remember that this consumer ID and this phone are one person (learned together).
+
+    Best effort, in a savepoint: two calls about the same new caller at the same moment (an IVR
+    retrying on a timeout) both find nobody and both insert; the loser's unique violation must
+    not turn its eligibility answer into a 500. What the winner wrote stands.
+    """
+    try:
+        async with session.begin_nested():
+            await _link(session, account_id, consumer_id, phone, now)
+    except IntegrityError:
+        log.info("identities learned concurrently; keeping the other call's link")
+
+
+async def _link(
+    session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
+) -> None:
+    by_phone = await session.scalar(
+        select(Consumer).where(Consumer.account_id == account_id, Consumer.phone == phone)
+    )
     if consumer_id is None:
-        by_phone = await session.scalar(
-            select(Consumer).where(Consumer.account_id == account_id, Consumer.phone == phone)
-        )
         if by_phone is None:
             session.add(Consumer(account_id=account_id, phone=phone, created_at=now))
+            await session.flush()
         return
     by_id = await session.scalar(
         select(Consumer).where(
             Consumer.account_id == account_id, Consumer.consumer_id == consumer_id
         )
-    )
-    by_phone = await session.scalar(
-        select(Consumer).where(Consumer.account_id == account_id, Consumer.phone == phone)
     )
     if by_id is None and by_phone is None:
         session.add(
@@ -175,7 +191,8 @@ async def eligibility(
 async def invite(
     session: AsyncSession, account_id: str, request: InviteRequest, now: datetime
 ) -> InviteResult:
-    call = await session.get(Call, request.call_id)
+    # Locked: two invites on one call at the same moment (a double submit) must not both send.
+    call = await session.get(Call, request.call_id, with_for_update=True)
     if call is None or call.account_id != account_id or call.expires_at <= now:
         raise invalid_field("callId", "no such call, or it expired: check eligibility again")
     if call.delivery_id is not None:

@@ -19,10 +19,12 @@ from parlay.ratelimit.limiter import ApiFamily
 router = APIRouter(prefix="/api/account/{accountId}", tags=["c2m"])
 C2M = ApiFamily.C2M
 SUPPORTED_VERSION = "2.0"
-VersionQuery = Annotated[str, Query(description="API version; only 2.0 is served.")]
+# Optional at the HTTP layer so that a missing ``v`` gets the same answer as a wrong one (1002),
+# not a generic 1000 about a missing query parameter.
+VersionQuery = Annotated[str | None, Query(description="API version; only 2.0 is served.")]
 
 
-def _check_version(v: str) -> None:
+def _check_version(v: str | None) -> None:
     if v != SUPPORTED_VERSION:
         raise UnsupportedApiVersion(f"unsupported API version {v!r}: use v=2.0")
 
@@ -33,7 +35,7 @@ async def check_eligibility(
     body: EligibilityIn,
     c: ContainerDep,
     me: Annotated[Principal, require(Permission.C2M, C2M)],
-    v: VersionQuery,
+    v: VersionQuery = None,
 ) -> EligibilityOut:
     """Which of the handoff's channels could reach this caller now, and why not the others."""
     _check_version(v)
@@ -46,8 +48,10 @@ async def check_eligibility(
         template_variables=body.template_variables,
         sdes=body.sdes,
     )
-    async with c.db.write() as session:
-        call, result = await c2m.eligibility(session, me.account_id, request, c.clock.now())
+    # An IVR caller is waiting: campaign work in this process holds back meanwhile.
+    with c.urgent():
+        async with c.db.write() as session:
+            call, result = await c2m.eligibility(session, me.account_id, request, c.clock.now())
     return EligibilityOut.model_validate(
         {**result, "callId": call.id, "eligible": bool(result["availableChannels"])}
     )
@@ -59,7 +63,7 @@ async def send_invite(
     body: InviteIn,
     c: ContainerDep,
     me: Annotated[Principal, require(Permission.C2M, C2M)],
-    v: VersionQuery,
+    v: VersionQuery = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Send the invite on the recommended (or override) channel, ahead of every campaign.
@@ -74,28 +78,29 @@ async def send_invite(
         override_skill=body.override_skill,
     )
     now = c.clock.now()
-    async with c.db.write() as session:
+    with c.urgent():
+        async with c.db.write() as session:
 
-        async def send() -> tuple[int, Any]:
-            result = await c2m.invite(session, me.account_id, request, now)
-            out = InviteOut(
-                call_id=result.call_id,
-                delivery_id=str(result.delivery_id) if result.delivery_id else None,
-                channel=result.channel,
-                status=result.status,
-                reason=result.reason,
+            async def send() -> tuple[int, Any]:
+                result = await c2m.invite(session, me.account_id, request, now)
+                out = InviteOut(
+                    call_id=result.call_id,
+                    delivery_id=str(result.delivery_id) if result.delivery_id else None,
+                    channel=result.channel,
+                    status=result.status,
+                    reason=result.reason,
+                )
+                return 200, out.model_dump(mode="json", by_alias=True)
+
+            result = await idempotent(
+                session,
+                account_id=me.account_id,
+                operation="c2m.invite",
+                key=idempotency_key,
+                body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+                now=now,
+                ttl=c.settings.idempotency_ttl,
+                work=send,
             )
-            return 200, out.model_dump(mode="json", by_alias=True)
-
-        result = await idempotent(
-            session,
-            account_id=me.account_id,
-            operation="c2m.invite",
-            key=idempotency_key,
-            body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            now=now,
-            ttl=c.settings.idempotency_ttl,
-            work=send,
-        )
     c.notify_new_work(priority=True)
     return JSONResponse(result.body, status_code=result.status)

@@ -44,6 +44,8 @@ from parlay.text import message_text_problem
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _VARIABLE_KEY = re.compile(r"^[1-9]\d{0,2}$")
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+# A campaign still sending: it takes more consumers and can be cancelled.
+ACTIVE = (CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,14 @@ class ConsumerIntake:
             intake.rows.append(self._row(channel, content, variables))
         return intake
 
+    @staticmethod
+    def _linked_phone(content: dict[str, str]) -> str | None:
+        """The number an in-app consumer also gave, kept to link identities; one that is not
+        E.164 is dropped (it is not where this message goes, so it does not refuse the consumer,
+        and unchecked it could overflow the column)."""
+        phone = content.get("sms") or content.get("wa")
+        return phone if phone and _E164.match(phone) else None
+
     def _row(
         self, channel: str, content: dict[str, str], variables: dict[str, str] | None
     ) -> tuple[Any, ...]:
@@ -191,7 +201,7 @@ class ConsumerIntake:
             CAMPAIGN_PRIORITY,
             channel,
             content.get("inapp"),
-            content.get(channel) if channel != "inapp" else content.get("sms"),
+            content.get(channel) if channel != "inapp" else self._linked_phone(content),
             variables,
             self.lookback,
             self.expires_at,
@@ -274,8 +284,13 @@ async def create_campaign(
     return Accepted(campaign, len(intake.rows), intake.failed)
 
 
-async def get_campaign(session: AsyncSession, account_id: str, campaign_id: str) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id)
+async def get_campaign(
+    session: AsyncSession, account_id: str, campaign_id: str, *, lock: bool = False
+) -> Campaign:
+    """The account's campaign, or 404. ``lock``: for a change that reads the campaign first
+    (append, retry-failed), so that concurrent changes queue instead of racing: two appends
+    would both miss each other's duplicates and lose each other's counts."""
+    campaign = await session.get(Campaign, campaign_id, with_for_update=lock)
     if campaign is None or campaign.account_id != account_id:
         raise NotFound(f"no campaign {campaign_id!r}")
     return campaign
@@ -289,8 +304,8 @@ async def append_consumers(
     now: datetime,
 ) -> Accepted:
     """Add consumers to a campaign that is still sending."""
-    campaign = await get_campaign(session, account_id, campaign_id)
-    if campaign.status not in (CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS):
+    campaign = await get_campaign(session, account_id, campaign_id, lock=True)
+    if campaign.status not in ACTIVE:
         raise Conflict(f"campaign is {campaign.status}: consumers can no longer be added")
     existing = await session.execute(
         select(Delivery.channel, Delivery.consumer_id, Delivery.phone).where(
@@ -322,28 +337,36 @@ async def cancel_campaign(
 ) -> Campaign:
     """Queued deliveries → CANCELLED; ones a worker is sending right now finish as they will."""
     campaign = await get_campaign(session, account_id, campaign_id)
-    if campaign.status not in (CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS):
+    if campaign.status not in ACTIVE:
         raise Conflict(f"campaign is {campaign.status}: nothing to cancel")
-    campaign.status = CampaignStatus.CANCELLED
-    campaign.cancelled_at = now
-    campaign.finished_at = now
-    await session.flush()
-    await cancel_leftovers(session, now, campaign_id)
+    # The deliveries first, the campaign row last: a worker's claim locks deliveries and then
+    # their campaign (ACCEPTED → IN_PROGRESS), so taking the campaign first deadlocks with it on
+    # PostgreSQL. Rows appended meanwhile are caught by the dispatcher's ``cancel_leftovers``.
+    await _cancel_pending(session, now, Delivery.campaign_id == campaign_id)
+    marked = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(ACTIVE))
+        .values(status=CampaignStatus.CANCELLED, cancelled_at=now, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(marked, "rowcount", 0):  # it finished in the meantime
+        raise Conflict("campaign is no longer running: nothing to cancel")
+    await session.refresh(campaign)
     return campaign
 
 
-async def cancel_leftovers(
-    session: AsyncSession, now: datetime, campaign_id: str | None = None
-) -> None:
+async def cancel_leftovers(session: AsyncSession, now: datetime) -> None:
     """Pending, unleased deliveries of cancelled campaigns → CANCELLED (also catches retries
-    that came back to the queue after the cancel)."""
+    that came back to the queue after the cancel, and consumers appended during it)."""
     cancelled = select(Campaign.id).where(Campaign.status == CampaignStatus.CANCELLED)
-    if campaign_id is not None:
-        cancelled = cancelled.where(Campaign.id == campaign_id)
+    await _cancel_pending(session, now, Delivery.campaign_id.in_(cancelled.scalar_subquery()))
+
+
+async def _cancel_pending(session: AsyncSession, now: datetime, which: Any) -> None:
     await session.execute(
         update(Delivery)
         .where(
-            Delivery.campaign_id.in_(cancelled.scalar_subquery()),
+            which,
             Delivery.status.in_([s.value for s in PENDING]),
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
         )
@@ -365,7 +388,7 @@ async def retry_failed(
 
     The failed row keeps its history (status never moves back) and points at its new attempt.
     """
-    campaign = await get_campaign(session, account_id, campaign_id)
+    campaign = await get_campaign(session, account_id, campaign_id, lock=True)
     if campaign.status == CampaignStatus.CANCELLED:
         raise Conflict("campaign is CANCELLED")
     failed = (

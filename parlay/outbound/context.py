@@ -89,3 +89,12 @@ class ContextCache:
         return {
             key: self._items[key] for key in wanted_campaigns | wanted_calls if key in self._items
         }
+
+
+def message_text(
+    context: SendContext, channel: str, override: str | None, variables: dict[str, str] | None
+) -> str:
+    """The text a delivery carries: its own override, else the campaign's, else the handoff
+    channel's, with the consumer's ``{{n}}`` variables filled in."""
+    text = override or context.message_text or context.channel(channel).get("messageText") or ""
+    return render(text, variables)

@@ -11,15 +11,29 @@ status (pending only), so a late or duplicate writer cannot move a status backwa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, exists, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    SQLColumnExpression,
+    Table,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.consumers.models import Device
+from parlay.db.base import _pg_bind, _sqlite_bind
 from parlay.outbound.models import Campaign, Delivery
 from parlay.outbound.status import (
     PENDING,
@@ -30,8 +44,19 @@ from parlay.outbound.status import (
     ErrorSource,
 )
 
-_PENDING = [s.value for s in PENDING]
 _T: Table = Delivery.__table__  # type: ignore[assignment]
+# The pending statuses as the partial queue indexes state them: "status IN ('QUEUED',
+# 'SCHEDULED')". SQLite uses a partial index only when the query repeats that predicate with the
+# same literals, in the same order (PostgreSQL's generic plans of prepared statements likewise),
+# so they are written into the SQL, not bound: with a bound IN list every claim scanned and
+# sorted the whole table (45 ms per claim at 100,000 queued, against 3 ms).
+_PENDING_LITERALS = ["QUEUED", "SCHEDULED"]
+assert set(_PENDING_LITERALS) == {s.value for s in PENDING}
+
+
+def _is_pending(column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return column.in_(bindparam(None, _PENDING_LITERALS, expanding=True, literal_execute=True))
+
 
 CLAIM_COLUMNS = (
     Delivery.id,
@@ -63,16 +88,52 @@ async def claim(
     lease: timedelta,
     limit: int,
     channels: Sequence[str] | None = None,
+    min_priority: int | None = None,
     max_priority: int | None = None,
 ) -> Sequence[Row[Any]]:
     """Lease up to ``limit`` due deliveries, most urgent first (priority, due time, id)."""
+    ids = await claim_ids(
+        session,
+        owner=owner,
+        now=now,
+        lease=lease,
+        limit=limit,
+        channels=channels,
+        min_priority=min_priority,
+        max_priority=max_priority,
+    )
+    return await claimed_rows(session, ids)
+
+
+async def claim_ids(
+    session: AsyncSession,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    channels: Sequence[str] | None = None,
+    min_priority: int | None = None,
+    max_priority: int | None = None,
+    started: set[str] | None = None,
+) -> list[int]:
+    """Lease up to ``limit`` due deliveries, most urgent first; their IDs.
+
+    Only the IDs come back, so the write transaction (on SQLite, the one writer) is over as soon
+    as the leases are taken: ``claimed_rows`` reads the rest outside it. Name the ``channels``:
+    the queue index leads with the channel, so without them every claim walks all pending
+    deliveries (8 ms per empty priority-lane poll at 100,000 queued). Campaigns in ``started``
+    are known to be IN_PROGRESS already; the ones this claim starts are added to it.
+    """
     conditions = [
-        Delivery.status.in_(_PENDING),
+        _is_pending(Delivery.status),
         Delivery.next_attempt_at <= now,
         or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
     ]
     if channels is not None:
         conditions.append(Delivery.channel.in_(channels))
+    if min_priority is not None:
+        conditions.append(Delivery.priority >= min_priority)
     if max_priority is not None:
         conditions.append(Delivery.priority <= max_priority)
     due = (
@@ -86,11 +147,13 @@ async def claim(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
         .values(lease_owner=owner, lease_until=now + lease, attempts=Delivery.attempts + 1)
-        .returning(*CLAIM_COLUMNS)
+        .returning(Delivery.id, Delivery.campaign_id)
         .execution_options(synchronize_session=False)
     )
-    rows = cast(list[Row[Any]], list(result.all()))
-    campaign_ids = {r.campaign_id for r in rows if r.campaign_id}
+    claimed = result.all()
+    campaign_ids = {campaign_id for _, campaign_id in claimed if campaign_id}
+    if started is not None:
+        campaign_ids -= started
     if campaign_ids:
         await session.execute(
             update(Campaign)
@@ -98,7 +161,26 @@ async def claim(
             .values(status=CampaignStatus.IN_PROGRESS)
             .execution_options(synchronize_session=False)
         )
-    return sorted(rows, key=lambda r: (r.priority, r.id))
+        if started is not None:
+            if len(started) > 10_000:
+                started.clear()
+            started |= campaign_ids
+    return [delivery_id for delivery_id, _ in claimed]
+
+
+async def claimed_rows(session: AsyncSession, ids: Sequence[int]) -> list[Row[Any]]:
+    """What a send needs of these (claimed) deliveries, most urgent first."""
+    if not ids:
+        return []
+    if (await session.connection()).dialect.name == "postgresql":
+        # One array parameter, rather than an IN list rendered anew for every claim.
+        wanted = Delivery.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    else:
+        wanted = Delivery.id.in_(ids)
+    result = await session.execute(
+        select(*CLAIM_COLUMNS).where(wanted).order_by(Delivery.priority, Delivery.id)
+    )
+    return cast(list[Row[Any]], list(result.all()))
 
 
 @dataclass(frozen=True)
@@ -107,7 +189,7 @@ class Outcome:
 
     delivery_id: int
     owner: str
-    kind: str  # sent | final | retry | hold
+    kind: str  # sent | final | retry | hold | release
     status: DeliveryStatus | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -141,73 +223,109 @@ class Outcome:
     def hold(cls, delivery_id: int, owner: str, until: datetime) -> Outcome:
         return cls(delivery_id, owner, "hold", DeliveryStatus.SCHEDULED, next_attempt_at=until)
 
-
-# executemany cannot expand an IN list of binds, so the pending statuses are written inline.
-_STILL_PENDING = text("deliveries.status IN ('QUEUED', 'SCHEDULED')")
-
-
-def _guard() -> Any:
-    return and_(
-        _T.c.id == bindparam("b_id"),
-        _T.c.lease_owner == bindparam("b_owner"),
-        _STILL_PENDING,
-    )
+    @classmethod
+    def release(cls, delivery_id: int, owner: str) -> Outcome:
+        """Claimed but not sent (the worker stops, or the lease ran short): back to the queue
+        at once, without counting an attempt."""
+        return cls(delivery_id, owner, "release")
 
 
-_CLEAR_LEASE = {"lease_owner": None, "lease_until": None}
+# Outcomes are written with the driver's own executemany, from SQL built here once per kind of
+# change: the rows were claimed by id, and the Core path spent ~10 µs per row converting
+# parameters while the SQLite write lock was held (a flush of 1,000 outcomes held it 20-40 ms,
+# and an IVR invite waited behind it). Every update is guarded: still leased by the writer, and
+# still pending, so a late or duplicate writer never moves a status backwards.
+_GUARD = "id = {p} AND lease_owner = {p} AND status IN ('QUEUED', 'SCHEDULED')"
+_SET_CLEAR_LEASE = "lease_owner = NULL, lease_until = NULL"
+
+
+def _update_sql(assignments: Sequence[str], dialect: str) -> str:
+    sets = ", ".join([*assignments, _SET_CLEAR_LEASE])
+    sql = f"UPDATE deliveries SET {sets} WHERE {_GUARD}"  # noqa: S608 - constants; values are bound
+    parts = sql.split("{p}")
+    if dialect == "postgresql":
+        marks = [f"${i}" for i in range(1, len(parts))]
+    else:
+        marks = ["?"] * (len(parts) - 1)
+    return "".join(part + mark for part, mark in zip(parts, [*marks, ""], strict=True))
+
+
+def _change(kind: str, status: DeliveryStatus | None) -> list[str]:
+    """The SET assignments of one kind of outcome; ``{p}`` marks a parameter."""
+    if kind == "sent":
+        return [
+            "status = 'SENT'",
+            "sent_time = {p}",
+            "provider_message_id = {p}",
+            "error_code = NULL",
+            "error_message = NULL",
+            "error_source = NULL",
+        ]
+    if kind == "final":
+        assert status is not None
+        return [
+            f"status = '{DeliveryStatus(status).value}'",
+            f"{STAGE_TIME[status]} = {{p}}",
+            "error_code = {p}",
+            "error_message = {p}",
+            "error_source = {p}",
+        ]
+    if kind == "retry":
+        return ["next_attempt_at = {p}", "error_message = {p}", "error_source = {p}"]
+    if kind == "hold":
+        return ["status = 'SCHEDULED'", "scheduled_time = {p}", "next_attempt_at = {p}"]
+    assert kind == "release", kind
+    return ["attempts = attempts - 1"]
+
+
+def _row(o: Outcome, now: Any, stamp: Callable[[datetime | None], Any]) -> tuple[Any, ...]:
+    """The parameters of one outcome, in the order of its ``_change`` and the guard."""
+    if o.kind == "sent":
+        values: tuple[Any, ...] = (now, o.provider_message_id)
+    elif o.kind == "final":
+        values = (now, o.error_code, o.error_message, o.error_source)
+    elif o.kind == "retry":
+        values = (stamp(o.next_attempt_at), o.error_message, o.error_source)
+    elif o.kind == "hold":
+        values = (now, stamp(o.next_attempt_at))
+    else:
+        values = ()
+    return (*values, o.delivery_id, o.owner)
+
+
+OutcomeWrites = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def outcome_writes(outcomes: Sequence[Outcome], dialect: str, now: datetime) -> OutcomeWrites:
+    """The statements and parameter rows that record ``outcomes``: one executemany per kind of
+    change. Built before the write transaction begins, so that it holds the lock only to run
+    them."""
+    groups: dict[tuple[str, DeliveryStatus | None], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[(o.kind, o.status)].append(o)
+    stamp: Callable[[datetime | None], Any] = _sqlite_bind if dialect == "sqlite" else _pg_bind
+    now_param = stamp(now)
+    return [
+        (_update_sql(_change(kind, status), dialect), [_row(o, now_param, stamp) for o in items])
+        for (kind, status), items in groups.items()
+    ]
+
+
+async def write_outcomes(session: AsyncSession, writes: OutcomeWrites) -> None:
+    connection = await session.connection()
+    for sql, rows in writes:
+        if connection.dialect.name == "postgresql":
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.executemany(sql, rows)
+        else:
+            await connection.exec_driver_sql(sql, rows)
 
 
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write outcomes back, one executemany per kind of change."""
-    groups: dict[tuple[str, str | None], list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        groups[(o.kind, o.status.value if o.status else None)].append(o)
-    for (kind, status), items in groups.items():
-        params = [_params(o) for o in items]
-        values: dict[str, Any] = dict(_CLEAR_LEASE)
-        if kind == "sent":
-            values |= {
-                "status": status,
-                "sent_time": now,
-                "provider_message_id": bindparam("b_provider_id"),
-                "error_code": None,
-                "error_message": None,
-                "error_source": None,
-            }
-        elif kind == "final":
-            assert status is not None
-            values |= {
-                "status": status,
-                STAGE_TIME[DeliveryStatus(status)]: now,
-                "error_code": bindparam("b_code"),
-                "error_message": bindparam("b_message"),
-                "error_source": bindparam("b_source"),
-            }
-        elif kind == "retry":
-            values |= {
-                "next_attempt_at": bindparam("b_next"),
-                "error_message": bindparam("b_message"),
-                "error_source": bindparam("b_source"),
-            }
-        else:  # hold: SMS quiet hours
-            values |= {
-                "status": DeliveryStatus.SCHEDULED.value,
-                "scheduled_time": now,
-                "next_attempt_at": bindparam("b_next"),
-            }
-        await session.execute(update(_T).where(_guard()).values(**values), params)
-
-
-def _params(o: Outcome) -> dict[str, Any]:
-    return {
-        "b_id": o.delivery_id,
-        "b_owner": o.owner,
-        "b_provider_id": o.provider_message_id,
-        "b_code": o.error_code,
-        "b_message": o.error_message,
-        "b_source": o.error_source,
-        "b_next": o.next_attempt_at,
-    }
+    dialect = (await session.connection()).dialect.name
+    await write_outcomes(session, outcome_writes(outcomes, dialect, now))
 
 
 async def disable_tokens(
@@ -228,7 +346,7 @@ async def expire_overdue(session: AsyncSession, now: datetime, limit: int = 5000
     overdue = (
         select(Delivery.id)
         .where(
-            Delivery.status.in_(_PENDING),
+            _is_pending(Delivery.status),
             Delivery.expires_at <= now,
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
         )
@@ -252,24 +370,41 @@ async def expire_overdue(session: AsyncSession, now: datetime, limit: int = 5000
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def cancelled_campaigns(session: AsyncSession, campaign_ids: Iterable[str]) -> list[str]:
+    """Those of these campaigns that were cancelled."""
+    rows = await session.execute(
+        select(Campaign.id).where(
+            Campaign.id.in_(list(campaign_ids)), Campaign.status == CampaignStatus.CANCELLED
+        )
+    )
+    return list(rows.scalars())
+
+
 async def finish_campaigns(session: AsyncSession, now: datetime) -> list[str]:
-    """Campaigns with nothing left to send → FINISHED. Returns their IDs."""
-    pending = exists().where(Delivery.campaign_id == Campaign.id, Delivery.status.in_(_PENDING))
-    ids = list(
+    """Campaigns with nothing left to send → FINISHED. Returns their IDs.
+
+    The candidates are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a campaign that an
+    append or retry-failed holds right now is left for the next tick) and "nothing pending" is
+    checked again by the update, which sees everything committed before it: otherwise an append
+    committing between the two statements would leave a FINISHED campaign with queued
+    deliveries. (SQLite's one writer makes the two statements atomic anyway.)
+    """
+    pending = exists().where(Delivery.campaign_id == Campaign.id, _is_pending(Delivery.status))
+    active = Campaign.status.in_([CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS])
+    candidates = list(
         (
             await session.execute(
-                select(Campaign.id).where(
-                    Campaign.status.in_([CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS]),
-                    ~pending,
-                )
+                select(Campaign.id).where(active, ~pending).with_for_update(skip_locked=True)
             )
         ).scalars()
     )
-    if ids:
-        await session.execute(
-            update(Campaign)
-            .where(Campaign.id.in_(ids))
-            .values(status=CampaignStatus.FINISHED, finished_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return ids
+    if not candidates:
+        return []
+    finished = await session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(candidates), active, ~pending)
+        .values(status=CampaignStatus.FINISHED, finished_at=now)
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(finished.scalars())

@@ -7,7 +7,7 @@ window is the time when it is daytime in all of them, so nobody is woken up.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,6 +64,10 @@ def next_send_time(e164: str, now: datetime) -> datetime | None:
     zones = _zone_infos(zones_for_number(e164))
     if not zones or _open_everywhere(now, zones):
         return None
-    start = now.replace(second=0, microsecond=0) + _STEP
+    # Candidates lie on the 5-minute grid of UTC: every zone's offset is a multiple of 15 minutes,
+    # so 08:00 local is on the grid and is found exactly (stepping from ``now`` itself would
+    # answer up to 5 minutes after the window opens).
+    start = now.astimezone(UTC).replace(second=0, microsecond=0)
+    start += _STEP - timedelta(minutes=start.minute % 5)
     # Zones too far apart never share a daytime: then the first (most likely) zone decides.
     return _next_open(zones, start) or _next_open(zones[:1], start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, with_config
+from pydantic import ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
 from parlay.api.schemas import RequestModel, ResponseModel
@@ -37,7 +37,8 @@ class CampaignIn(RequestModel):
     skill: str = Field(min_length=1, max_length=255)
     template_id: str = Field(min_length=1, max_length=32, description="A handoff ID.")
     outbound_number: str | None = Field(default=None, max_length=16)
-    consent: bool
+    # Strict: consent is the JSON literal ``true``, never a string or number that looks like it.
+    consent: StrictBool
     message: CampaignMessage | None = None
     consumers: list[ConsumerIn] = Field(min_length=1, max_length=MAX_CONSUMERS)
 
@@ -91,7 +92,9 @@ class RecipientPage(ResponseModel):
 
 class EligibilityIn(RequestModel):
     skill: str = Field(min_length=1, max_length=255)
-    consumer_phone_number: str = Field(min_length=1, max_length=32)
+    # No length bound here: whatever is not an E.164 number, however long, is refused by the
+    # service with 1001 (invalid phone number), not by the schema with a generic 1000.
+    consumer_phone_number: str
     handoff_id: str = Field(min_length=1, max_length=16)
     consumer_id: str | None = Field(default=None, min_length=1, max_length=255)
     ivr_number: str | None = Field(default=None, max_length=32)

@@ -1,0 +1,59 @@
+"""Every benchmark of SPEC §14 that ``bench/`` measures, in one run (``make bench``).
+
+SQLite always; PostgreSQL too with ``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``
+(an account that may create and drop databases, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``).
+Each figure is printed beside a baseline measured in the same run and the SPEC's target. The
+machine's other load skews every figure: the load average is printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import campaign_accept  # noqa: E402
+import dispatch  # noqa: E402
+import invite_latency  # noqa: E402
+from _common import Figure, postgres_admin_url, print_figures  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on PostgreSQL")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=10.0,
+        help="the sandbox's simulated provider latency (dispatch and invite benchmarks)",
+    )
+    args = parser.parse_args()
+    admin_url = postgres_admin_url(args.postgres)
+    print(
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"databases: sqlite{' + postgresql' if admin_url else ''}"
+    )
+    started = time.monotonic()
+    figures: list[Figure] = []
+    for title, run in (
+        ("campaign accept", lambda: campaign_accept.run(admin_url)),
+        ("dispatch", lambda: dispatch.run(admin_url, args.delay_ms)),
+        ("invite latency", lambda: invite_latency.run(admin_url, args.delay_ms)),
+    ):
+        results = run()
+        print_figures(title, results)
+        figures += results
+    print_figures(f"summary ({time.monotonic() - started:.0f} s)", figures)
+    missed = [f.what for f in figures if f.ok is False]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed: " + "; ".join(missed))
+
+
+if __name__ == "__main__":
+    main()
