@@ -174,3 +174,11 @@ class OverrideChannelNotAvailable(ParlayError):
 class OverrideSkillNotAllowed(ParlayError):
     code = ErrorCode.OVERRIDE_SKILL_NOT_ALLOWED
     title = "Override skill not allowed"
+
+
+class ServiceUnavailable(ParlayError):
+    """A dependency Parlay cannot do without right now (the brand's JWKS endpoint, say)."""
+
+    status = 503
+    code = ErrorCode.INTERNAL
+    title = "Service unavailable"

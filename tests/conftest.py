@@ -137,7 +137,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=None, log_json=False)
+    # In-app on the sandbox too: tests of the real push clients build their own settings.
+    return Settings(
+        database_url=database_url, redis_url=None, log_json=False, sandbox_channels="inapp,sms,wa"
+    )
 
 
 @pytest.fixture

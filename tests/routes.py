@@ -30,6 +30,13 @@ class Operation:
     required_query: tuple[str, ...]
     has_body: bool
     requirements: tuple[tuple[Permission, ApiFamily], ...]  # every require(...) on the route
+    # Called by consumers with the brand's JWT (SPEC §9), not by staff or API keys.
+    consumer_authenticated: bool = False
+
+    @property
+    def staff(self) -> bool:
+        """Swept by the staff permission matrix: every route but login and the consumer API."""
+        return self.key != LOGIN and not self.consumer_authenticated
 
     @property
     def key(self) -> tuple[str, str]:
@@ -45,6 +52,13 @@ def _requirements(dependant: Dependant) -> Iterator[tuple[Permission, ApiFamily]
         if permission is not None:
             yield permission, sub.call.family  # type: ignore[union-attr]
         yield from _requirements(sub)
+
+
+def _consumer_authenticated(dependant: Dependant) -> bool:
+    return any(
+        getattr(sub.call, "consumer_auth", False) or _consumer_authenticated(sub)
+        for sub in dependant.dependencies
+    )
 
 
 def operations(app: FastAPI) -> list[Operation]:
@@ -69,6 +83,7 @@ def operations(app: FastAPI) -> list[Operation]:
                     ),
                     has_body=getattr(route, "body_field", None) is not None,
                     requirements=tuple(_requirements(dependant)),
+                    consumer_authenticated=_consumer_authenticated(dependant),
                 )
             )
     return found
@@ -105,6 +120,12 @@ HANDOFF_BODY: dict[str, Any] = {
 }
 
 # Valid bodies where we know the operation; an unknown operation gets ``{}``.
+APP_BODY = {
+    "appId": "com.created.by-the-caller",
+    "platform": "android",
+    "pushService": "proxy",
+    "proxy": {"url": "https://push.example.com/notify", "secret": "a secret of 16+ chars"},
+}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/account/{accountId}/settings"): {
         "welcomeMessage": {"enabled": True, "text": "changed by the caller"}
@@ -121,6 +142,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "scopes": ["c2m"],
     },
     ("POST", "/api/account/{accountId}/handoffs"): HANDOFF_BODY,
+    ("POST", "/api/account/{accountId}/apps"): APP_BODY,
+    ("PUT", "/api/account/{accountId}/apps/{appId}"): APP_BODY,
     ("PUT", "/api/account/{accountId}/handoffs/{handoffId}"): {**HANDOFF_BODY, "name": "renamed"},
     ("POST", "/api/account/{accountId}/eligibility"): {
         "skill": "billing",

@@ -137,12 +137,22 @@ async def test_the_route_walk_sees_every_documented_operation(app: FastAPI) -> N
 
 
 async def test_every_api_route_but_login_requires_exactly_one_permission(app: FastAPI) -> None:
-    unguarded = [str(op) for op in operations(app) if op.key != LOGIN and not op.requirements]
+    unguarded = [str(op) for op in operations(app) if op.staff and not op.requirements]
     assert unguarded == [], "every route under /api/ needs require(Permission, ApiFamily)"
     doubled = [str(op) for op in operations(app) if len(op.requirements) > 1]
     assert doubled == []
     (login,) = [op for op in operations(app) if op.key == LOGIN]
     assert login.requirements == ()
+
+
+async def test_the_consumer_api_and_only_it_is_authenticated_by_the_brand_jwt(
+    app: FastAPI,
+) -> None:
+    for op in operations(app):
+        is_consumer_path = op.path.startswith("/api/account/{accountId}/consumer/")
+        assert op.consumer_authenticated == is_consumer_path, op
+        if op.consumer_authenticated:
+            assert op.requirements == (), f"{op}: staff permissions on a consumer route"
 
 
 async def test_every_route_counts_against_the_api_family_of_its_permission(app: FastAPI) -> None:
@@ -174,7 +184,7 @@ async def test_a_credential_is_forbidden_exactly_where_grants_deny(
     token = await (brand.user_token(name) if kind == "user" else brand.api_key(name))
     wrong: list[str] = []
     for op in operations(app):
-        if op.key == LOGIN:
+        if not op.staff:
             continue
         (permission, _), *_ = op.requirements
         response = await brand.client.request(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,13 @@ from parlay.accounts.models import Account
 from parlay.accounts.service import get_account, require_skill
 from parlay.errors import invalid_field
 from parlay.text import message_text_problem
+
+_KEY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "RS": rsa.RSAPublicKey,
+    "PS": rsa.RSAPublicKey,
+    "ES": ec.EllipticCurvePublicKey,
+    "Ed": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
+}
 
 # Asymmetric only: HMAC with a public key and "none" are classic JWT forgeries (SPEC §3).
 ALLOWED_JWT_ALGORITHMS = frozenset(
@@ -68,9 +76,16 @@ def check_consumer_auth(config: dict[str, Any]) -> dict[str, Any]:
             raise invalid_field(f"{field}.jwksUrl", "must name a host")
     if pem is not None:
         try:
-            load_pem_public_key(pem.encode())
+            key = load_pem_public_key(pem.encode())
         except (ValueError, TypeError) as exc:
             raise invalid_field(f"{field}.publicKeyPem", "not a PEM public key") from exc
+        # A key no listed algorithm can use would silently refuse every consumer's token.
+        usable = {a for a in algorithms if isinstance(key, _KEY_TYPES[a[:2]])}
+        if not usable:
+            raise invalid_field(
+                f"{field}.publicKeyPem",
+                f"this {type(key).__name__.removeprefix('_')} cannot verify {sorted(algorithms)}",
+            )
     return {
         "issuer": config["issuer"],
         "audience": config["audience"],

@@ -53,11 +53,20 @@ def create_app(
 
 def _include_domain_routers(app: FastAPI) -> None:
     from parlay.accounts.api import router as accounts_router
+    from parlay.apps.api import router as apps_router
+    from parlay.consumers.api import router as consumer_router
     from parlay.handoffs.api import router as handoffs_router
     from parlay.outbound.api import router as campaigns_router
     from parlay.outbound.c2m_api import router as c2m_router
 
-    for router in (accounts_router, handoffs_router, c2m_router, campaigns_router):
+    for router in (
+        accounts_router,
+        handoffs_router,
+        apps_router,
+        c2m_router,
+        campaigns_router,
+        consumer_router,
+    ):
         app.include_router(router)
 
 

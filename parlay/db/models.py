@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
+from parlay.apps.models import App
 from parlay.consumers.models import Consumer, Device, SmsOptOut
 from parlay.conversations.models import Conversation
 from parlay.db.base import Base
@@ -12,6 +13,7 @@ __all__ = [
     "AccessToken",
     "Account",
     "ApiKey",
+    "App",
     "Base",
     "Call",
     "Campaign",

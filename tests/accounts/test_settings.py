@@ -302,3 +302,13 @@ async def test_only_admin_reads_or_changes_settings(brand: Brand, role: str) -> 
     ):
         assert response.status_code == 403
         assert problem(response)["errorCode"] == 1101
+
+
+async def test_consumer_auth_pem_must_fit_one_of_the_listed_algorithms(
+    brand: Brand, rsa_public_pem: str
+) -> None:
+    # An RSA key with only ES256 listed would refuse every consumer token, silently.
+    config = consumer_auth(jwksUrl=None, publicKeyPem=rsa_public_pem, algorithms=["ES256"])
+    refused(await put(brand, {"consumerAuth": config}), "consumerAuth.publicKeyPem")
+    config = consumer_auth(jwksUrl=None, publicKeyPem=rsa_public_pem, algorithms=["ES256", "PS256"])
+    assert (await put(brand, {"consumerAuth": config})).status_code == 200

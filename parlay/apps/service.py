@@ -1,0 +1,323 @@
+"""Apps and their push credentials: validation, storage, and the push view of an app."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from urllib.parse import urlparse
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.apps.models import App
+from parlay.channels.push import ApnsCredentials, FcmCredentials, ProxyConfig, PushApp
+from parlay.channels.pushproxy import SIGNATURE_HEADER
+from parlay.consumers.models import Device
+from parlay.errors import Conflict, NotFound, invalid_field
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,23}$")
+_SERVICE_PLATFORMS = {"apns": {"ios"}, "fcm": {"android", "ios"}, "proxy": {"android", "ios"}}
+# Headers a custom proxy header must not set: the ones Parlay writes itself, and HTTP framing
+# and routing (a custom Host or Content-Length would send the push elsewhere or garble the
+# request; httpx keeps a caller's Content-Length over the body's real length).
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-connection",
+        "content-type",
+        SIGNATURE_HEADER.lower(),
+    }
+)
+
+
+def _check_url(field: str, url: str) -> str:
+    """https anywhere; plain http only to this machine (tests, a local egress proxy)."""
+    parsed = urlparse(url)
+    if not parsed.hostname or parsed.scheme not in ("https", "http"):
+        raise invalid_field(field, "an absolute https URL")
+    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+        raise invalid_field(field, "must be https (http only on loopback)")
+    return url
+
+
+def _kept(given: dict[str, Any], stored: dict[str, Any] | None, endpoint: str) -> dict[str, Any]:
+    """The stored settings whose secret a PUT may keep without giving it again.
+
+    Only while the provider endpoint stays the same: the endpoint receives tokens minted from the
+    secret (an APNs provider JWT, an OAuth access token), so moving it without the secret would
+    let someone who may edit apps, but never read their keys, collect usable credentials.
+    """
+    if stored is None or given.get(endpoint) != stored.get(endpoint):
+        return {}
+    return stored
+
+
+def _check_apns(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(given)
+    pem = given.get("privateKeyPem") or _kept(given, stored, "endpoint").get("privateKeyPem")
+    if not pem:
+        raise invalid_field("apns.privateKeyPem", "required")
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise invalid_field("apns.privateKeyPem", "not a PEM private key (.p8)") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise invalid_field("apns.privateKeyPem", "APNs keys are P-256 (ES256) keys")
+    out["privateKeyPem"] = pem
+    if given.get("endpoint"):
+        _check_url("apns.endpoint", given["endpoint"])
+    return out
+
+
+def _check_fcm(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    raw = given.get("serviceAccountJson") or _kept(given, stored, "endpoint").get(
+        "serviceAccountJson"
+    )
+    if not raw:
+        raise invalid_field("fcm.serviceAccountJson", "required")
+    try:
+        account = json.loads(raw)
+    except ValueError as exc:
+        raise invalid_field("fcm.serviceAccountJson", "not JSON") from exc
+    if not isinstance(account, dict) or account.get("type") != "service_account":
+        raise invalid_field("fcm.serviceAccountJson", "not a service account key file")
+    for name in ("project_id", "client_email", "private_key", "token_uri"):
+        if not isinstance(account.get(name), str) or not account[name]:
+            raise invalid_field("fcm.serviceAccountJson", f"has no {name}")
+    try:
+        key = load_pem_private_key(account["private_key"].encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise invalid_field("fcm.serviceAccountJson", "private_key is not a PEM key") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise invalid_field("fcm.serviceAccountJson", "private_key must be an RSA key")
+    _check_url("fcm.serviceAccountJson.token_uri", account["token_uri"])
+    if given.get("endpoint"):
+        _check_url("fcm.endpoint", given["endpoint"])
+    return {"serviceAccountJson": raw, "endpoint": given.get("endpoint")}
+
+
+def _check_proxy(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(given)
+    _check_url("proxy.url", given["url"])
+    secret = given.get("secret") or (stored or {}).get("secret")
+    if not secret:
+        raise invalid_field("proxy.secret", "required: pushes are signed with it")
+    out["secret"] = secret
+    seen: set[str] = set()
+    for name, value in (given.get("headers") or {}).items():
+        if not _HEADER_NAME.match(name):
+            raise invalid_field("proxy.headers", f"{name!r}: 1-24 letters, digits or '-'")
+        if name.lower() in _RESERVED_HEADERS or name.lower() in seen:
+            raise invalid_field("proxy.headers", f"{name!r}: set by Parlay or given twice")
+        if name.lower() == "authorization" and given.get("basicAuth"):
+            raise invalid_field("proxy.headers", "'Authorization' and basicAuth are exclusive")
+        seen.add(name.lower())
+        # ASCII: httpx encodes header values as ASCII, so anything else failed every push.
+        if len(value) > 300 or not (value.isascii() and value.isprintable()):
+            raise invalid_field(
+                "proxy.headers", f"{name!r}: a printable ASCII value of ≤ 300 chars"
+            )
+    return out
+
+
+_CHECKS = {"apns": _check_apns, "fcm": _check_fcm, "proxy": _check_proxy}
+
+
+def check_app(
+    platform: str,
+    push_service: str,
+    sections: dict[str, dict[str, Any] | None],
+    stored: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate an app's settings; secrets left out keep their stored values (PUT)."""
+    if platform not in _SERVICE_PLATFORMS[push_service]:
+        raise invalid_field("pushService", f"{push_service} does not serve {platform} apps")
+    for name, section in sections.items():
+        if section is not None and name != push_service:
+            raise invalid_field(name, f"this app pushes through {push_service}, not {name}")
+    section = sections.get(push_service)
+    if section is None:
+        raise invalid_field(push_service, f"required for pushService {push_service}")
+    same_service = stored is not None and stored.get("service") == push_service
+    return {
+        "service": push_service,
+        **_CHECKS[push_service](section, stored if same_service else None),
+    }
+
+
+async def get_app(session: AsyncSession, account_id: str, app_id: str) -> App:
+    app = await session.scalar(
+        select(App).where(App.account_id == account_id, App.app_id == app_id)
+    )
+    if app is None:
+        raise NotFound(f"no app {app_id!r}")
+    return app
+
+
+async def list_apps(session: AsyncSession, account_id: str) -> Sequence[App]:
+    return (
+        (
+            await session.execute(
+                select(App).where(App.account_id == account_id).order_by(App.app_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def create_app(
+    session: AsyncSession,
+    account_id: str,
+    app_id: str,
+    platform: str,
+    push_service: str,
+    sections: dict[str, dict[str, Any] | None],
+    now: datetime,
+) -> App:
+    existing = await session.scalar(
+        select(App.id).where(App.account_id == account_id, App.app_id == app_id)
+    )
+    if existing is not None:
+        raise Conflict(f"app {app_id!r} already exists")
+    app = App(
+        account_id=account_id,
+        app_id=app_id,
+        platform=platform,
+        push_service=push_service,
+        credentials=check_app(platform, push_service, sections),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(app)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # A concurrent create of the same appId took the unique key between our check and here.
+        raise Conflict(f"app {app_id!r} already exists") from exc
+    return app
+
+
+async def replace_app(
+    session: AsyncSession,
+    account_id: str,
+    app_id: str,
+    body_app_id: str,
+    platform: str,
+    push_service: str,
+    sections: dict[str, dict[str, Any] | None],
+    now: datetime,
+) -> App:
+    app = await get_app(session, account_id, app_id)
+    if body_app_id != app_id:
+        raise invalid_field("appId", "must match the app in the path (an app ID cannot change)")
+    app.credentials = check_app(platform, push_service, sections, app.credentials)
+    app.platform, app.push_service, app.updated_at = platform, push_service, now
+    await session.flush()
+    return app
+
+
+async def delete_app(session: AsyncSession, account_id: str, app_id: str) -> None:
+    """Remove the app; its devices lose their push tokens, so sends to them fail as
+    NO_PUSH_TOKEN at once instead of reaching a provider with no credentials."""
+    await session.delete(await get_app(session, account_id, app_id))
+    await session.execute(
+        update(Device)
+        .where(Device.account_id == account_id, Device.app_id == app_id)
+        .values(push_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
+
+
+def public_view(app: App) -> dict[str, Any]:
+    """The app as the API shows it: everything but the secrets."""
+    creds = app.credentials
+    view: dict[str, Any] = {
+        "appId": app.app_id,
+        "platform": app.platform,
+        "pushService": app.push_service,
+        "createdAt": app.created_at,
+        "updatedAt": app.updated_at,
+    }
+    if app.push_service == "apns":
+        view["apns"] = {
+            "teamId": creds["teamId"],
+            "keyId": creds["keyId"],
+            "environment": creds.get("environment", "production"),
+            "endpoint": creds.get("endpoint"),
+            "hasPrivateKey": bool(creds.get("privateKeyPem")),
+        }
+    elif app.push_service == "fcm":
+        account = json.loads(creds["serviceAccountJson"])
+        view["fcm"] = {
+            "projectId": account["project_id"],
+            "clientEmail": account["client_email"],
+            "endpoint": creds.get("endpoint"),
+            "hasServiceAccount": True,
+        }
+    else:
+        basic = creds.get("basicAuth") or {}
+        view["proxy"] = {
+            "url": creds["url"],
+            "basicAuthUsername": basic.get("username"),
+            "headerNames": sorted((creds.get("headers") or {}).keys()),
+            "hasSecret": bool(creds.get("secret")),
+        }
+    return view
+
+
+def push_app(app: App) -> PushApp:
+    """The app as the push clients need it."""
+    creds = app.credentials
+    platform = cast(Any, app.platform)
+    if app.push_service == "apns":
+        return PushApp(
+            app.account_id,
+            app.app_id,
+            platform,
+            "apns",
+            apns=ApnsCredentials(
+                team_id=creds["teamId"],
+                key_id=creds["keyId"],
+                private_key_pem=creds["privateKeyPem"],
+                environment=creds.get("environment", "production"),
+                endpoint=creds.get("endpoint"),
+            ),
+        )
+    if app.push_service == "fcm":
+        return PushApp(
+            app.account_id,
+            app.app_id,
+            platform,
+            "fcm",
+            fcm=FcmCredentials(json.loads(creds["serviceAccountJson"]), creds.get("endpoint")),
+        )
+    basic = creds.get("basicAuth")
+    return PushApp(
+        app.account_id,
+        app.app_id,
+        platform,
+        "proxy",
+        proxy=ProxyConfig(
+            url=creds["url"],
+            secret=creds["secret"],
+            basic_auth=(basic["username"], basic["password"]) if basic else None,
+            headers=dict(creds.get("headers") or {}),
+        ),
+    )

@@ -1,0 +1,402 @@
+"""FCM HTTP v1: one data message per Android device, authorised by the app's service account.
+
+Access tokens come from the OAuth 2.0 JWT-bearer grant: google-auth signs the RS256 assertion
+with the service account's key, and the exchange with the account's ``token_uri`` goes through
+httpx, so no send ever waits on google-auth's synchronous transport. A token is cached per
+service account, renewed five minutes before it expires, and renewed once more when FCM answers
+401 without an FcmError (a token it no longer honours).
+
+``data`` carries the push fields of SPEC §9 as strings. Android devices get a data-only message
+(the SDK builds the notice) with ``android.ttl`` = the rest of the lookback; iOS devices of an
+FCM app also get an ``apns`` alert, since APNs shows nothing else, expiring with the lookback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from google.auth import crypt, jwt
+from google.auth.exceptions import GoogleAuthError
+
+from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
+from parlay.channels.http import DEFAULT_TIMEOUT, make_client, retry_after_seconds
+from parlay.channels.push import FcmCredentials, PushApp, PushNotification
+from parlay.clock import Clock, SystemClock
+from parlay.outbound.status import ErrorCode, ErrorSource
+
+SOURCE = ErrorSource.FCM
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_LIFETIME_SECONDS = 3600  # Google refuses assertions valid for more than an hour
+REFRESH_MARGIN_SECONDS = 300.0
+MAX_PAYLOAD_BYTES = 4096
+MAX_TTL_SECONDS = 2_419_200  # four weeks, FCM's ceiling
+QUOTA_RETRY_AFTER_SECONDS = 60.0  # FCM: back off at least a minute after QUOTA_EXCEEDED
+FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+_INVALID_TOKEN = re.compile(r"registration token.*(not a valid|invalid)|invalid registration", re.I)
+
+
+def data_payload(note: PushNotification) -> dict[str, str]:
+    """The push fields as FCM data: a map of strings only (campaignInfo as compact JSON)."""
+    data = {key: _as_string(value) for key, value in note.payload_fields().items()}
+    if note.title is not None:
+        data["title"] = note.title
+    return data
+
+
+def fcm_message(note: PushNotification, data: dict[str, str], ttl: int) -> dict[str, Any]:
+    """The v1 ``message`` for one device: data for the SDK, plus how the platform delivers it."""
+    message: dict[str, Any] = {"token": note.token, "data": data}
+    if note.platform == "android":
+        android: dict[str, Any] = {"priority": "HIGH", "ttl": f"{ttl}s"}
+        if note.collapse_id is not None:
+            android["collapse_key"] = note.collapse_id
+        message["android"] = android
+    else:
+        # An iOS app behind FCM: FCM forwards to APNs, which shows only what ``aps`` holds
+        # (data keys arrive beside it), so the alert is spelled out as on the APNs path.
+        headers = {
+            "apns-priority": "10",
+            "apns-push-type": "alert",
+            "apns-expiration": str(int(note.expires_at.timestamp())),
+        }
+        if note.collapse_id is not None:
+            headers["apns-collapse-id"] = note.collapse_id
+        alert = {"body": note.message}
+        if note.title:
+            alert = {"title": note.title, **alert}
+        aps = {"alert": alert, "sound": "default"}
+        message["apns"] = {"headers": headers, "payload": {"aps": aps}}
+    return message
+
+
+def _alert_bytes(note: PushNotification) -> bytes:
+    return f"{note.title or ''}{note.message}".encode()
+
+
+def payload_size(data: dict[str, str]) -> int:
+    """Bytes FCM counts against its 4096-byte limit: the data keys and values."""
+    return sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class _ServiceAccount:
+    key: str  # identifies the account and its key: a rotated key gets a token of its own
+    email: str
+    token_uri: str
+    signer: crypt.Signer
+
+
+@dataclass(frozen=True)
+class _AccessToken:
+    value: str
+    expires_at: float
+    renew_at: float
+
+
+class _Stop(Exception):
+    """Ends a push early with this result (token endpoint refused, provider unreachable)."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class _GoogleError:
+    http_status: int
+    status: str
+    message: str
+    fcm_code: str | None
+    token_violation: bool  # a BadRequest field violation on message.token
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _GoogleError:
+        try:
+            error = response.json().get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if not isinstance(error, dict):
+            excerpt = response.text[:200].strip() or response.reason_phrase
+            return cls(response.status_code, "", excerpt, None, False)
+        fcm_code = None
+        token_violation = False
+        for detail in error.get("details") or []:
+            if not isinstance(detail, dict):
+                continue
+            if detail.get("@type") == FCM_ERROR_TYPE:
+                fcm_code = str(detail.get("errorCode") or "") or None
+            elif detail.get("@type") == BAD_REQUEST_TYPE:
+                token_violation = token_violation or any(
+                    isinstance(v, dict) and v.get("field") == "message.token"
+                    for v in detail.get("fieldViolations") or []
+                )
+        return cls(
+            response.status_code,
+            str(error.get("status") or ""),
+            str(error.get("message") or ""),
+            fcm_code,
+            token_violation,
+        )
+
+    @property
+    def reason(self) -> str:
+        code = self.fcm_code or self.status or f"HTTP {self.http_status}"
+        return f"{code}: {self.message}" if self.message else code
+
+    @property
+    def token_invalid(self) -> bool:
+        return self.http_status == 400 and (
+            self.token_violation or bool(_INVALID_TOKEN.search(self.message))
+        )
+
+
+class FcmClient:
+    """PushClient for FCM HTTP v1. Safe for concurrent sends; one token request per service
+    account at a time however many sends wait for it."""
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        clock: Clock | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._clock = clock or SystemClock()  # signs assertions and ages tokens
+        self._max_connections = max_connections
+        self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
+        self._accounts: dict[str, _ServiceAccount] = {}
+        self._tokens: dict[str, _AccessToken] = {}
+        self._token_locks: dict[str, asyncio.Lock] = {}
+
+    async def push(self, app: PushApp, note: PushNotification) -> SendResult:
+        if app.fcm is None:
+            return Rejected(
+                ErrorSource.PARLAY,
+                ErrorCode.PROVIDER_REJECTED,
+                f"app {app.app_id} has no FCM service account",
+            )
+        ttl = self._ttl(note)
+        if ttl <= 0:
+            return Rejected(ErrorSource.PARLAY, ErrorCode.EXPIRED, "the lookback ended")
+        data = data_payload(note)
+        size = payload_size(data) + (len(_alert_bytes(note)) if note.platform == "ios" else 0)
+        if size > MAX_PAYLOAD_BYTES:
+            return Rejected(
+                SOURCE,
+                ErrorCode.PROVIDER_REJECTED,
+                f"payload of {size} bytes exceeds FCM's {MAX_PAYLOAD_BYTES}-byte limit",
+            )
+        body = {"message": fcm_message(note, data, ttl)}
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        url = f"{app.fcm.base_url}/v1/projects/{app.fcm.project_id}/messages:send"
+        try:
+            account = self._account(app.fcm)
+            token = await self._token(account)
+            response = await self._send(url, content, token)
+            if _token_refused(response):
+                # FCM no longer honours the token (revoked, or our clock is off): renew once.
+                self._forget(account, token)
+                token = await self._token(account)
+                response = await self._send(url, content, token)
+                if _token_refused(response):
+                    reason = _GoogleError.of(response).reason
+                    return Rejected(
+                        SOURCE,
+                        ErrorCode.PROVIDER_REJECTED,
+                        f"FCM refused a freshly issued access token: {reason}",
+                    )
+        except _Stop as stop:
+            return stop.result
+        return self._result(response, note.token)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # --- the message -------------------------------------------------------------------------
+
+    def _ttl(self, note: PushNotification) -> int:
+        """The rest of the lookback (all of it on a first attempt), within FCM's ceiling."""
+        remaining = math.ceil(note.expires_at.timestamp() - self._now())
+        if note.lookback_seconds > 0:
+            remaining = min(remaining, note.lookback_seconds)
+        return min(remaining, MAX_TTL_SECONDS)
+
+    async def _send(self, url: str, content: bytes, token: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        try:
+            return await self._http().post(url, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise _Stop(RetryLater(SOURCE, f"FCM timed out ({type(exc).__name__})")) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise _Stop(
+                Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, f"bad FCM endpoint: {exc}")
+            ) from exc
+        except httpx.TransportError as exc:
+            raise _Stop(RetryLater(SOURCE, f"FCM unreachable: {_describe(exc)}")) from exc
+
+    def _result(self, response: httpx.Response, token: str) -> SendResult:
+        if response.status_code == 200:
+            try:
+                name = response.json().get("name")
+            except (ValueError, AttributeError):
+                name = None
+            return Accepted(SOURCE, str(name) if name else None)
+        error = _GoogleError.of(response)
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), self._now())
+        if error.fcm_code == "UNREGISTERED" or error.token_invalid:
+            return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, error.reason, (token,))
+        if error.fcm_code == "SENDER_ID_MISMATCH":
+            # The token was issued to another Firebase project: this app's credentials can never
+            # reach it, so it is as dead for this app as an unregistered one.
+            return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, error.reason, (token,))
+        if response.status_code == 429 or error.fcm_code == "QUOTA_EXCEEDED":
+            wait = retry_after if retry_after is not None else QUOTA_RETRY_AFTER_SECONDS
+            return RetryLater(SOURCE, error.reason, retry_after=wait)
+        if response.status_code >= 500 or error.fcm_code in ("UNAVAILABLE", "INTERNAL"):
+            return RetryLater(SOURCE, error.reason, retry_after=retry_after)
+        # Other 4xx. A 404 without FcmError UNREGISTERED is a wrong endpoint, not a dead token.
+        return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, error.reason)
+
+    # --- access tokens -----------------------------------------------------------------------
+
+    def _account(self, credentials: FcmCredentials) -> _ServiceAccount:
+        info = credentials.service_account
+        private_key = str(info.get("private_key") or "")
+        email = str(info.get("client_email") or "")
+        token_uri = str(info.get("token_uri") or "https://oauth2.googleapis.com/token")
+        digest = hashlib.sha256(f"{email}\n{token_uri}\n{private_key}".encode()).hexdigest()
+        account = self._accounts.get(digest)
+        if account is None:
+            try:
+                if not email:
+                    raise ValueError("no client_email")
+                signer = crypt.RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
+            except (ValueError, TypeError, KeyError, GoogleAuthError) as exc:
+                raise _Stop(
+                    Rejected(
+                        ErrorSource.PARLAY,
+                        ErrorCode.PROVIDER_REJECTED,
+                        f"the FCM service account is unusable: {exc}",
+                    )
+                ) from exc
+            account = _ServiceAccount(digest, email, token_uri, signer)
+            self._accounts[digest] = account
+        return account
+
+    async def _token(self, account: _ServiceAccount) -> str:
+        cached = self._tokens.get(account.key)
+        if cached is not None and self._now() < cached.renew_at:
+            return cached.value
+        lock = self._token_locks.setdefault(account.key, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(account.key)  # another send may have renewed it meanwhile
+            if cached is not None and self._now() < cached.renew_at:
+                return cached.value
+            try:
+                fresh = await self._exchange(account)
+            except _Stop as stop:
+                # Within the renewal margin the old token still works: use it while we can.
+                still_valid = cached is not None and self._now() < cached.expires_at
+                if cached is not None and still_valid and isinstance(stop.result, RetryLater):
+                    return cached.value
+                raise
+            self._tokens[account.key] = fresh
+            return fresh.value
+
+    def _forget(self, account: _ServiceAccount, token: str) -> None:
+        cached = self._tokens.get(account.key)
+        if cached is not None and cached.value == token:
+            del self._tokens[account.key]
+
+    async def _exchange(self, account: _ServiceAccount) -> _AccessToken:
+        now = self._now()
+        claims = {
+            "iss": account.email,
+            "scope": SCOPE,
+            "aud": account.token_uri,
+            "iat": int(now),
+            "exp": int(now) + ASSERTION_LIFETIME_SECONDS,
+        }
+        # One RSA signature (about a millisecond) per token per hour: fine on the event loop.
+        assertion = jwt.encode(account.signer, claims).decode()  # type: ignore[no-untyped-call]
+        form = {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+        try:
+            response = await self._http().post(
+                account.token_uri, data=form, headers={"Accept": "application/json"}
+            )
+        except httpx.TimeoutException as exc:
+            raise _Stop(RetryLater(SOURCE, "the OAuth token endpoint timed out")) from exc
+        except httpx.TransportError as exc:
+            raise _Stop(
+                RetryLater(SOURCE, f"the OAuth token endpoint is unreachable: {_describe(exc)}")
+            ) from exc
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), self._now())
+        if response.status_code == 429 or response.status_code >= 500:
+            reason = f"the OAuth token endpoint answered {response.status_code}"
+            raise _Stop(RetryLater(SOURCE, reason, retry_after=retry_after))
+        try:
+            doc = response.json()
+        except ValueError:
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
+        if response.status_code != 200:
+            error = doc.get("error") or f"HTTP {response.status_code}"
+            description = doc.get("error_description") or response.text[:200].strip()
+            message = f"the OAuth token endpoint refused the service account: {error}"
+            if description:
+                message += f": {description}"
+            raise _Stop(Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, message))
+        value = doc.get("access_token")
+        try:
+            lifetime = float(doc.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        if not isinstance(value, str) or not value:
+            raise _Stop(RetryLater(SOURCE, "the OAuth token endpoint sent no access_token"))
+        # A short-lived token (tests, a proxy in between) is renewed halfway through its life.
+        margin = min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+        return _AccessToken(value, expires_at=now + lifetime, renew_at=now + lifetime - margin)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(
+                http2=True,
+                ca_bundle=self._ca_bundle,
+                timeout=self._timeout,
+                max_connections=self._max_connections,
+            )
+        return self._client
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    """401 without an FcmError: the access token, not the message, was refused."""
+    return response.status_code == 401 and _GoogleError.of(response).fcm_code is None
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

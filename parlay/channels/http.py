@@ -1,0 +1,63 @@
+"""The one HTTP client factory for provider traffic (APNs, FCM, push proxy, Twilio, WhatsApp)."""
+
+from __future__ import annotations
+
+import math
+import ssl
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """System trust store, plus ``ca_bundle`` when given (a test CA for loopback fakes)."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+def make_client(
+    *,
+    http2: bool = False,
+    ca_bundle: str | None = None,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_connections: int = 100,
+    base_url: str = "",
+    keepalive_expiry: float | None = 5.0,
+) -> httpx.AsyncClient:
+    """An async client with Parlay's defaults: verified TLS, bounded pool, explicit timeouts."""
+    return httpx.AsyncClient(
+        http2=http2,
+        verify=tls_context(ca_bundle),
+        timeout=timeout,
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,  # APNs wants long-lived connections
+        ),
+        base_url=base_url,
+        follow_redirects=False,
+    )
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date, measured
+    from ``now`` in Unix seconds); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None

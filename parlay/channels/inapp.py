@@ -1,0 +1,116 @@
+"""The in-app channel: push to every allowed device of the consumer through its app's service.
+
+The dispatcher has already chosen the target devices (the in-app checks of SPEC §8); this
+channel looks up each device's app credentials, sends one push per device with the client of
+the app's push service, and folds the per-device answers into one result: sent if any device
+took it, retried if none did but one may later, failed otherwise. Dead tokens are reported in
+every case so the dispatcher disables them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from parlay.apps.models import App
+from parlay.apps.service import push_app
+from parlay.channels.base import Accepted, OutboundMessage, Rejected, RetryLater, SendResult
+from parlay.channels.push import PushApp, PushClient, PushNotification
+from parlay.db.engine import Database
+from parlay.outbound.status import ErrorCode, ErrorSource
+
+APPS_CACHE_SECONDS = 30.0
+
+
+class InAppChannel:
+    def __init__(
+        self,
+        db: Database,
+        clients: dict[str, PushClient],
+        *,
+        cache_seconds: float = APPS_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._clients = clients  # by push service: apns, fcm, proxy
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._apps: dict[str, tuple[float, dict[str, PushApp]]] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
+
+    def forget(self, account_id: str) -> None:
+        """An app of the account changed: read its apps again on the next send."""
+        self._apps.pop(account_id, None)
+
+    async def _apps_of(self, account_id: str) -> dict[str, PushApp]:
+        cached = self._apps.get(account_id)
+        if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
+            return cached[1]
+        lock = self._loading.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            cached = self._apps.get(account_id)
+            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
+                return cached[1]
+            async with self._db.read() as session:
+                rows = await session.execute(select(App).where(App.account_id == account_id))
+                apps = {a.app_id: push_app(a) for a in rows.scalars()}
+            self._apps[account_id] = (self._monotonic(), apps)
+            return apps
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        apps = await self._apps_of(message.account_id)
+        pushes = []
+        for target in message.targets:
+            app = apps.get(target.app_id)
+            client = self._clients.get(app.push_service) if app else None
+            if app is None or client is None:
+                continue
+            note = PushNotification(
+                push_message_id=str(message.delivery_id),
+                token=target.push_token,
+                platform="ios" if target.platform == "ios" else "android",
+                message=message.text,
+                title=message.title,
+                backend_service=message.backend_service,
+                lookback_seconds=message.lookback_seconds,
+                expires_at=message.expires_at,
+                campaign_info=message.campaign_info,
+            )
+            pushes.append(client.push(app, note))
+        if not pushes:
+            return Rejected(
+                ErrorSource.PARLAY,
+                ErrorCode.PROVIDER_REJECTED,
+                "none of the consumer's devices belongs to an app with push credentials",
+            )
+        return fold(await asyncio.gather(*pushes))
+
+    async def close(self) -> None:
+        for client in set(self._clients.values()):
+            await client.close()
+
+
+def fold(results: list[SendResult]) -> SendResult:
+    """One delivery's result from its per-device results."""
+    dead = tuple(t for r in results if isinstance(r, Rejected) for t in r.dead_tokens)
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    if accepted:
+        first = accepted[0]
+        return Accepted(first.source, first.provider_message_id, dead_tokens=dead)
+    retries = [r for r in results if isinstance(r, RetryLater)]
+    if retries:
+        waits = [r.retry_after for r in retries if r.retry_after is not None]
+        first_retry = retries[0]
+        return RetryLater(
+            first_retry.source,
+            first_retry.reason,
+            retry_after=max(waits) if waits else None,
+            dead_tokens=dead,
+        )
+    rejected = [r for r in results if isinstance(r, Rejected)]
+    # Every device refused: a reason other than a dead token says more about the message.
+    telling = next((r for r in rejected if r.code != ErrorCode.TOKEN_UNREGISTERED), rejected[0])
+    return Rejected(telling.source, telling.code, telling.message, dead)

@@ -1,0 +1,154 @@
+"""The brand's push proxy: Parlay POSTs one signed JSON document per device to the brand's URL,
+and the brand's own sender pushes it through APNs or FCM.
+
+The request::
+
+    POST <proxy url>
+    Content-Type: application/json
+    Authorization: Basic ...            (when the app has Basic auth)
+    <custom headers of the app>
+    X-Parlay-Signature: t=1767225600,v1=5f2b...e1
+
+    {"pushService": "apns" | "fcm", "platform": "ios" | "android", "deviceToken": "...",
+     "notification": {"title": "...", "body": "..."},
+     "pushMessageId": "...", "message": "...", "backendService": "prmsg" | "c2m",
+     "lookBackPeriod": 3600, "campaignInfo": {...}}
+
+``notification.title`` is left out when the message has none. ``pushMessageId`` identifies the
+delivery: Parlay retries transient failures, so a receiver should drop repeats of one it has
+already pushed.
+
+Verifying the signature. ``t`` is the Unix time of signing; ``v1`` is the lower-case hex
+HMAC-SHA256, keyed with the app's proxy secret (UTF-8), of ``<t>`` + ``.`` + the raw request
+body, byte for byte as received (before any JSON parsing). A receiver should refuse a request
+whose ``t`` is more than five minutes from its own clock (a replay) or whose ``v1`` does not
+match in a constant-time comparison::
+
+    def verify(secret: bytes, header: str, body: bytes, now: float) -> bool:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        expected = hmac.new(secret, fields["t"].encode() + b"." + body, hashlib.sha256)
+        fresh = abs(now - int(fields["t"])) <= 300
+        return fresh and hmac.compare_digest(expected.hexdigest(), fields["v1"])
+
+The answers Parlay understands: 2xx accepted · 401 our credentials are refused (fails the
+delivery) · 403 the token cannot take pushes (Parlay disables it) · 408, 429 and 5xx try again
+later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import httpx
+
+from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
+from parlay.channels.http import DEFAULT_TIMEOUT, make_client, retry_after_seconds
+from parlay.channels.push import PushApp, PushNotification
+from parlay.clock import Clock, SystemClock
+from parlay.outbound.status import ErrorCode, ErrorSource
+
+SOURCE = ErrorSource.PROXY
+SIGNATURE_HEADER = "X-Parlay-Signature"
+EXCERPT_CHARS = 200
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``X-Parlay-Signature`` value of ``body`` signed at ``timestamp`` (Unix seconds)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def proxy_body(note: PushNotification) -> dict[str, Any]:
+    """The JSON document the proxy receives for one device."""
+    notification = {"body": note.message}
+    if note.title is not None:
+        notification = {"title": note.title, **notification}
+    return {
+        "pushService": "apns" if note.platform == "ios" else "fcm",
+        "platform": note.platform,
+        "deviceToken": note.token,
+        "notification": notification,
+        **note.payload_fields(),
+    }
+
+
+class PushProxyClient:
+    """PushClient for brands' push proxies. Safe for concurrent sends."""
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        clock: Clock | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._clock = clock or SystemClock()  # timestamps signatures
+        self._max_connections = max_connections
+        self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
+
+    async def push(self, app: PushApp, note: PushNotification) -> SendResult:
+        config = app.proxy
+        if config is None:
+            return Rejected(
+                ErrorSource.PARLAY,
+                ErrorCode.PROVIDER_REJECTED,
+                f"app {app.app_id} has no push proxy",
+            )
+        body = json.dumps(proxy_body(note), separators=(",", ":"), ensure_ascii=False).encode()
+        headers = httpx.Headers(config.headers)
+        # Ours win over a custom header of the same name: the signature must cover this body.
+        headers["Content-Type"] = "application/json"
+        headers[SIGNATURE_HEADER] = signature(config.secret, body, int(self._now()))
+        if config.basic_auth:
+            user, password = config.basic_auth
+            credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {credentials}"
+        try:
+            response = await self._http().post(config.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            return RetryLater(SOURCE, f"the push proxy timed out ({type(exc).__name__})")
+        except httpx.UnsupportedProtocol as exc:
+            return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, f"bad push proxy URL: {exc}")
+        except httpx.TransportError as exc:
+            return RetryLater(SOURCE, f"the push proxy is unreachable: {type(exc).__name__}")
+        return self._result(response, note.token)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def _result(self, response: httpx.Response, token: str) -> SendResult:
+        status = response.status_code
+        if 200 <= status < 300:
+            return Accepted(SOURCE)
+        excerpt = " ".join(response.text[:EXCERPT_CHARS].split())
+        reason = f"push proxy answered {status}" + (f": {excerpt}" if excerpt else "")
+        if status in (408, 429) or status >= 500:
+            wait = retry_after_seconds(response.headers.get("retry-after"), self._now())
+            return RetryLater(SOURCE, reason, retry_after=wait)
+        if status == 401:
+            return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "proxy refused our credentials")
+        if status == 403:
+            # LivePerson's proxy contract: 403 means this token cannot take pushes.
+            return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, reason, (token,))
+        return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(
+                ca_bundle=self._ca_bundle,
+                timeout=self._timeout,
+                max_connections=self._max_connections,
+            )
+        return self._client

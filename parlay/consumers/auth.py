@@ -1,0 +1,179 @@
+"""Consumer authentication (SPEC §3): the brand's identity provider signs a JWT; Parlay verifies
+it with the account's key (a PEM public key, or a JWKS URL fetched, cached and refreshed when the
+brand rotates keys). Asymmetric algorithms only; ``exp``, ``iss``, ``aud`` and ``sub`` required.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt import PyJWK, PyJWKSet
+
+from parlay.accounts.settings import ALLOWED_JWT_ALGORITHMS
+from parlay.channels.http import make_client
+from parlay.errors import ServiceUnavailable, Unauthenticated
+from parlay.observability.logging import get_logger
+
+log = get_logger("parlay.consumers.auth")
+LEEWAY_SECONDS = 30
+JWKS_TTL_SECONDS = 600.0
+# An unknown kid may mean the brand rotated its keys: refetch, but at most this often.
+JWKS_REFETCH_INTERVAL_SECONDS = 60.0
+# The public key type each algorithm family verifies with (by the algorithm's first two letters).
+_KEY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "RS": RSAPublicKey,
+    "PS": RSAPublicKey,
+    "ES": EllipticCurvePublicKey,
+    "Ed": (Ed25519PublicKey, Ed448PublicKey),
+}
+
+
+@dataclass(frozen=True)
+class ConsumerIdentity:
+    account_id: str
+    consumer_id: str  # the token's ``sub``
+    claims: dict[str, Any]
+
+
+@dataclass
+class _CachedKeys:
+    keys: dict[str, PyJWK]  # by kid ("" for a key without one)
+    fetched_at: float
+
+
+class JwksCache:
+    """JSON Web Key Sets by URL, fetched with httpx (never blocking the loop) and cached.
+
+    A brand's key endpoint is asked at most once a minute, whatever happens: when a token names
+    an unknown kid (an attacker can mint those at will), when the cached set has aged past its
+    TTL, and when the endpoint is down (the last set fetched keeps verifying meanwhile).
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None = None,
+        ttl: float = JWKS_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client: httpx.AsyncClient | None = None
+        self._ca_bundle = ca_bundle
+        self._ttl = ttl
+        # Injected so tests cross the TTL and the refetch interval without sleeping.
+        self._monotonic = monotonic
+        self._sets: dict[str, _CachedKeys] = {}
+        self._attempted: dict[str, float] = {}  # last fetch attempt per URL, failed or not
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def key(self, url: str, kid: str | None) -> PyJWK:
+        cached = self._sets.get(url)
+        if cached is None or self._monotonic() - cached.fetched_at > self._ttl:
+            cached = await self._refresh(url)
+        found = _pick(cached.keys, kid)
+        if found is None:
+            # Perhaps the brand rotated its keys since we fetched them.
+            cached = await self._refresh(url)
+            found = _pick(cached.keys, kid)
+        if found is None:
+            raise Unauthenticated("the token's signing key is not in the brand's key set")
+        return found
+
+    async def _refresh(self, url: str) -> _CachedKeys:
+        """The freshest set we can have, fetching it unless it was tried less than a minute ago.
+
+        The interval counts from the last attempt, not the last success: counted from the last
+        success, every request refetched while the endpoint was down (each waiting for its
+        timeout). The lock makes concurrent requests on a cold cache share one fetch.
+        """
+        async with self._locks.setdefault(url, asyncio.Lock()):
+            now = self._monotonic()
+            last = self._attempted.get(url)
+            if last is None or now - last >= JWKS_REFETCH_INTERVAL_SECONDS:
+                self._attempted[url] = now
+                await self._fetch(url, now)
+        cached = self._sets.get(url)
+        if cached is None:
+            raise ServiceUnavailable("the brand's key set (JWKS) cannot be fetched")
+        return cached
+
+    async def _fetch(self, url: str, now: float) -> None:
+        if self._client is None:
+            self._client = make_client(ca_bundle=self._ca_bundle, max_connections=10)
+        try:
+            response = await self._client.get(url)
+            response.raise_for_status()
+            key_set = PyJWKSet.from_dict(response.json())
+        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
+            # Keep verifying with the keys we had, if any (``_refresh`` answers 503 otherwise).
+            log.warning("JWKS fetch failed", url=url, error=str(exc))
+            return
+        self._sets[url] = _CachedKeys({k.key_id or "": k for k in key_set.keys}, now)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _fits(key: object, alg: str) -> bool:
+    """Whether ``key`` is the kind of key that ``alg`` verifies with."""
+    return isinstance(key, _KEY_TYPES[alg[:2]])
+
+
+def _pick(keys: dict[str, PyJWK], kid: str | None) -> PyJWK | None:
+    if kid is not None:
+        return keys.get(kid)
+    return next(iter(keys.values())) if len(keys) == 1 else None
+
+
+async def verify_consumer_token(
+    token: str, account_id: str, config: dict[str, Any] | None, jwks: JwksCache
+) -> ConsumerIdentity:
+    """The consumer a brand-signed JWT stands for, or 401."""
+    if not config:
+        raise Unauthenticated("App Messaging is not configured for this account")
+    algorithms = [a for a in config.get("algorithms", []) if a in ALLOWED_JWT_ALGORITHMS]
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("malformed token") from exc
+    alg = header.get("alg")
+    if alg not in algorithms:
+        raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
+    key: Any
+    if config.get("publicKeyPem"):
+        key = load_pem_public_key(config["publicKeyPem"].encode())
+    else:
+        key = (await jwks.key(config["jwksUrl"], header.get("kid"))).key
+    if not _fits(key, str(alg)):
+        # PyJWT raises TypeError (not a PyJWTError) for an ES token against an RSA key and the
+        # like, which answered 500: a token naming the wrong kind of key is just a bad token.
+        raise Unauthenticated(f"a {alg} token cannot be verified with the brand's key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[str(alg)],
+            audience=config["audience"],
+            issuer=config["issuer"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise Unauthenticated("the token's sub is not a consumer ID")
+    return ConsumerIdentity(account_id, subject, claims)
