@@ -16,9 +16,9 @@ from parlay.apps.models import App
 from parlay.consumers.models import Consumer, Device
 from parlay.errors import NotFound, invalid_field
 from parlay.handoffs.service import MAX_LOOKBACK_HOURS
-from parlay.outbound.context import ContextCache, message_text
+from parlay.outbound.context import ContextCache, backend_service, message_text
 from parlay.outbound.models import Delivery
-from parlay.outbound.status import DeliveryStatus, Source, statuses_before
+from parlay.outbound.status import DeliveryStatus, statuses_before
 
 PENDING_OUTBOUND_LIMIT = 50
 _MAX_LOOKBACK = timedelta(hours=MAX_LOOKBACK_HOURS)
@@ -273,14 +273,9 @@ async def pending_outbound(
             {
                 "pushMessageId": str(d.id),
                 "message": message_text(context, "inapp", d.message_text, d.variables),
-                "backendService": "c2m" if d.source == Source.IVR_DEFLECTION else "prmsg",
+                "backendService": backend_service(d.source),
                 "lookBackPeriod": d.lookback_seconds,
-                "campaignInfo": {
-                    "campaignId": context.campaign_id,
-                    "campaignName": context.campaign_name,
-                    "callId": context.call_id,
-                    "skill": d.skill,
-                },
+                "campaignInfo": context.campaign_info(d.skill),
                 "sentTime": d.sent_time,
                 "expiresAt": start + timedelta(seconds=d.lookback_seconds),
             }

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.outbound.models import Call, Campaign
+from parlay.outbound.status import Source
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
@@ -33,6 +34,15 @@ class SendContext:
             if channel["type"] == kind:
                 return dict(channel)
         return {"type": kind}
+
+    def campaign_info(self, skill: str) -> dict[str, Any]:
+        """What a push tells the SDK about why it was sent (``campaignInfo``)."""
+        return {
+            "campaignId": self.campaign_id,
+            "campaignName": self.campaign_name,
+            "callId": self.call_id,
+            "skill": skill,
+        }
 
     @property
     def app_ids(self) -> tuple[str, ...]:
@@ -98,3 +108,8 @@ def message_text(
     channel's, with the consumer's ``{{n}}`` variables filled in."""
     text = override or context.message_text or context.channel(channel).get("messageText") or ""
     return render(text, variables)
+
+
+def backend_service(source: str) -> str:
+    """``c2m`` for an IVR invite, ``prmsg`` for a proactive campaign (the SDK's field)."""
+    return "c2m" if source == Source.IVR_DEFLECTION else "prmsg"

@@ -37,7 +37,7 @@ from parlay.observability.logging import get_logger
 from parlay.outbound import queue
 from parlay.outbound.campaigns import cancel_leftovers
 from parlay.outbound.checks import Fail, Hold, Pass, Recipient, check, load_facts
-from parlay.outbound.context import ContextCache, SendContext, render
+from parlay.outbound.context import ContextCache, SendContext, backend_service, message_text
 from parlay.outbound.queue import Outcome
 from parlay.outbound.status import (
     INVITE_PRIORITY,
@@ -474,7 +474,6 @@ class Dispatcher:
     @staticmethod
     def _message(row: Row[Any], context: SendContext, passed: Pass) -> OutboundMessage:
         channel = context.channel(row.channel)
-        text = row.message_text or context.message_text or channel.get("messageText") or ""
         template = None
         if row.channel == "wa" and channel.get("templateName"):
             template = {
@@ -486,8 +485,8 @@ class Dispatcher:
             delivery_id=row.id,
             account_id=row.account_id,
             channel=row.channel,
-            backend_service="c2m" if row.source == Source.IVR_DEFLECTION else "prmsg",
-            text=render(text, row.variables),
+            backend_service=backend_service(row.source),
+            text=message_text(context, row.channel, row.message_text, row.variables),
             consumer_id=row.consumer_id,
             phone=row.phone,
             expires_at=row.expires_at,
@@ -497,12 +496,7 @@ class Dispatcher:
             from_number=context.outbound_number or channel.get("outboundNumber"),
             variables=row.variables,
             template=template,
-            campaign_info={
-                "campaignId": context.campaign_id,
-                "campaignName": context.campaign_name,
-                "callId": context.call_id,
-                "skill": row.skill,
-            },
+            campaign_info=context.campaign_info(row.skill),
             targets=passed.targets,
         )
 

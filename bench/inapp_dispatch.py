@@ -1,0 +1,370 @@
+"""SPEC §14 row 2 against the provider fakes: dispatch N in-app pushes through Parlay's real
+dispatcher and push clients, ≥ 5,000/s and ≥ 70 % of a bare client's rate, same fake, same run.
+
+For each provider (APNs, FCM) a provider fake runs in a process of its own (so it never shares
+an event loop or a core's time slice with the dispatcher), a real ``parlay worker`` process runs
+with the real in-app channel (``PARLAY_SANDBOX_CHANNELS`` without ``inapp``, the fake's CA as
+``PARLAY_PROVIDER_CA_BUNDLE``), and an N-consumer in-app campaign goes out: every consumer
+logged in with one device of the bench app, whose credentials point at the fake. The clock
+starts when the campaign is committed and stops when the database holds a final status for
+every recipient, so it covers claims, send-time checks, the HTTP pushes and the status writes.
+
+Baseline, same run, same fake: a bare client sending the same N pushes with the same number
+in flight and no database: for APNs ``apns_baseline.bare_rate`` (one httpx HTTP/2 connection,
+one pre-minted provider token); for FCM one httpx client (Parlay's pool settings) posting
+``messages:send`` with an access token fetched once beforehand.
+
+Note: the FCM fake is the shared HTTP/1.1 loopback server (tests/fakes/loopback.py), served
+over TLS here, so both Parlay and the bare client talk HTTP/1.1 to it, not HTTP/2.
+
+Runnable: ``python bench/inapp_dispatch.py --n 20000`` (default 100,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    APP_ID,
+    BenchAccount,
+    Figure,
+    consumer_ids,
+    create_account,
+    print_figures,
+    start,
+    stop,
+    temp_database,
+    wait_ready,
+)
+from apns_baseline import ROOT, FakeApns, _read_line, bare_rate, fake_apns_process  # noqa: E402
+from dispatch import create_campaign, wait_final  # noqa: E402
+
+from parlay.apps.models import App  # noqa: E402
+from parlay.channels.fcm import FcmClient, data_payload, fcm_message  # noqa: E402
+from parlay.channels.http import make_client  # noqa: E402
+from parlay.channels.push import FcmCredentials, PushNotification  # noqa: E402
+from parlay.clock import SystemClock  # noqa: E402
+from parlay.consumers.models import Consumer, Device  # noqa: E402
+from parlay.db.bulk import insert_rows  # noqa: E402
+from parlay.db.engine import Database  # noqa: E402
+
+N = 100_000
+CONCURRENCY = 256  # the worker's default in-app lane (PARLAY_WORKER_CONCURRENCY_INAPP)
+FCM_CONNECTIONS = 100  # FcmClient's default pool
+TARGET_RATE = 5_000
+TARGET_SHARE = 0.70
+STARTUP_TIMEOUT = 30.0
+
+
+# --- the FCM fake in a process of its own ----------------------------------------------------
+
+
+async def _serve_fcm(workdir: str) -> None:
+    """Child process: an FCM fake over TLS; prints its URL, CA and a service account it trusts,
+    and stops when stdin closes (the parent ended or died)."""
+    from tests.fakes.fcm import FcmFake
+    from tests.fakes.loopback import loopback_tls
+
+    context, ca_path = loopback_tls(Path(workdir))
+    fake = FcmFake(ssl_context=context)
+    await fake.start()
+    account = fake.service_account(project_id="parlay-bench")
+    print(json.dumps({"url": fake.url, "ca_bundle": ca_path, "account": account}), flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sys.stdin.fileno(), lambda: None if sys.stdin.read(1) else stopped.set())
+    await stopped.wait()
+    await fake.stop()
+
+
+@dataclass(frozen=True)
+class FakeFcm:
+    url: str
+    ca_bundle: str
+    account: dict[str, Any]
+
+    @property
+    def credentials(self) -> FcmCredentials:
+        return FcmCredentials(self.account, self.url)
+
+
+@contextmanager
+def fake_fcm_process() -> Iterator[FakeFcm]:
+    with tempfile.TemporaryDirectory(prefix="fcm-bench-") as workdir:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-fcm", workdir],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            started = json.loads(_read_line(process, STARTUP_TIMEOUT))  # type: ignore[arg-type]
+            yield FakeFcm(started["url"], started["ca_bundle"], started["account"])
+        finally:
+            assert process.stdin is not None
+            process.stdin.close()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+def apns_token(i: int) -> str:
+    return f"{i:064x}"  # 64 hex digits, as APNs device tokens are
+
+
+def fcm_token(i: int) -> str:
+    return f"bench-fcm-{i:08d}:APA91b{i:012d}"
+
+
+async def add_app(url: str, account_id: str, service: str, credentials: dict[str, Any]) -> None:
+    now = SystemClock().now()
+    db = Database(url, pool_size=1)
+    try:
+        async with db.write() as session:
+            session.add(
+                App(
+                    account_id=account_id,
+                    app_id=APP_ID,
+                    platform="ios" if service == "apns" else "android",
+                    push_service=service,
+                    credentials=credentials,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        await db.dispose()
+
+
+async def add_app_users(url: str, account_id: str, service: str, ids: list[str]) -> None:
+    """Logged-in consumers, one device each on the bench app with a token the fake accepts."""
+    now = SystemClock().now()
+    platform = "ios" if service == "apns" else "android"
+    token = apns_token if service == "apns" else fcm_token
+    consumers = [(account_id, c, None, now, now) for c in ids]
+    devices = [
+        (account_id, c, f"dev-{c}", APP_ID, platform, service, token(i), True, now, now)
+        for i, c in enumerate(ids)
+    ]
+    db = Database(url, pool_size=1)
+    try:
+        async with db.write() as session:
+            await insert_rows(
+                session,
+                Consumer.__table__,  # type: ignore[arg-type]
+                ("account_id", "consumer_id", "phone", "created_at", "first_login_at"),
+                consumers,
+            )
+            await insert_rows(
+                session,
+                Device.__table__,  # type: ignore[arg-type]
+                (
+                    "account_id",
+                    "consumer_id",
+                    "device_id",
+                    "app_id",
+                    "platform",
+                    "push_service",
+                    "push_token",
+                    "logged_in",
+                    "registered_at",
+                    "updated_at",
+                ),
+                devices,
+            )
+    finally:
+        await db.dispose()
+
+
+# --- Parlay's rate -----------------------------------------------------------------------------
+
+
+def parlay_rate(
+    service: str, credentials: dict[str, Any], ca_bundle: str, n: int
+) -> tuple[float, float, dict[Any, Any]]:
+    """Deliveries/s of a real worker pushing an n-consumer campaign to the fake."""
+    ids = consumer_ids(n)
+    with temp_database("sqlite") as url, tempfile.TemporaryDirectory() as tmp:
+        account: BenchAccount = asyncio.run(create_account(url, "inapp"))
+        asyncio.run(add_app(url, account.account_id, service, credentials))
+        asyncio.run(add_app_users(url, account.account_id, service, ids))
+        worker = start(
+            "worker",
+            "worker",
+            url,
+            Path(tmp),
+            {"PARLAY_SANDBOX_CHANNELS": "sms,wa", "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle},
+        )
+        try:
+            wait_ready(worker)
+            campaign_id = asyncio.run(create_campaign(url, account, ids))
+            result = asyncio.run(wait_final(url, campaign_id, n, worker.process.pid))
+        finally:
+            stop(worker)
+            tail = worker.tail(5)
+    counts = result["counts"]
+    assert isinstance(counts, dict)
+    if counts.get("SENT") != n:
+        raise RuntimeError(f"{service}: not every delivery was sent: {counts}\n{tail}")
+    seconds = float(result["seconds"])  # type: ignore[arg-type]
+    return n / seconds, seconds, counts
+
+
+# --- bare FCM client ---------------------------------------------------------------------------
+
+
+async def fcm_bare_rate(fake: FakeFcm, n: int, concurrency: int) -> float:
+    """Sends/s of a bare httpx client: the same messages:send bodies, one pre-fetched token."""
+    credentials = fake.credentials
+    fetcher = FcmClient(ca_bundle=fake.ca_bundle)
+    try:
+        access = await fetcher._token(fetcher._account(credentials))  # fetched once, up front
+    finally:
+        await fetcher.close()
+    url = f"{credentials.base_url}/v1/projects/{credentials.project_id}/messages:send"
+    headers = {"Authorization": f"Bearer {access}", "Content-Type": "application/json"}
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    bodies = (_fcm_body(i, expires_at) for i in range(n))
+    failures = 0
+    async with make_client(
+        http2=True, ca_bundle=fake.ca_bundle, max_connections=FCM_CONNECTIONS
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal failures
+            for body in bodies:
+                response = await client.post(url, content=body, headers=headers)
+                failures += response.status_code != 200
+
+        warm = await client.post(url, content=next(bodies), headers=headers)  # connect once
+        failures += warm.status_code != 200
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"FCM bare client: {failures} of {n} sends were not accepted")
+    return (n - 1) / elapsed
+
+
+def _fcm_body(i: int, expires_at: datetime) -> bytes:
+    """What FcmClient posts for delivery i to an Android device."""
+    note = PushNotification(
+        push_message_id=f"bench-{i}",
+        token=fcm_token(i),
+        platform="android",
+        message="Your order has shipped",
+        title=None,
+        backend_service="prmsg",
+        lookback_seconds=3600,
+        expires_at=expires_at,
+        campaign_info={"campaignId": "bench", "engagementId": "bench"},
+    )
+    message = fcm_message(note, data_payload(note), 3600)
+    return json.dumps({"message": message}, separators=(",", ":")).encode()
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def figures_for(label: str, n: int, rate: float, seconds: float, bare: float) -> list[Figure]:
+    share = rate / bare
+    return [
+        Figure(
+            what=f"dispatch {n:,} in-app to the {label} fake, sqlite",
+            value=f"{rate:,.0f}/s ({seconds:.1f} s)",
+            baseline="-",
+            target=f"≥ {TARGET_RATE:,}/s",
+            ok=rate >= TARGET_RATE,
+        ),
+        Figure(
+            what=f"Parlay / bare client, {label}",
+            value=f"{share:.0%}",
+            baseline=f"{bare:,.0f}/s (bare httpx client, {CONCURRENCY} in flight)",
+            target=f"≥ {TARGET_SHARE:.0%}",
+            ok=share >= TARGET_SHARE,
+        ),
+    ]
+
+
+def run_apns(n: int) -> list[Figure]:
+    with fake_apns_process() as fake:
+        apns = fake.app.apns
+        assert apns is not None
+        credentials = {
+            "service": "apns",
+            "teamId": apns.team_id,
+            "keyId": apns.key_id,
+            "privateKeyPem": apns.private_key_pem,
+            "environment": "production",
+            "endpoint": fake.base_url,
+        }
+        rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n)
+        bare = asyncio.run(_apns_bare(fake, n))
+    return figures_for("APNs (HTTP/2, TLS)", n, rate, seconds, bare)
+
+
+async def _apns_bare(fake: FakeApns, n: int) -> float:
+    return await bare_rate(fake, n, CONCURRENCY)
+
+
+def run_fcm(n: int) -> list[Figure]:
+    with fake_fcm_process() as fake:
+        credentials = {
+            "service": "fcm",
+            "serviceAccountJson": json.dumps(fake.account),
+            "endpoint": fake.url,
+        }
+        rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n)
+        bare = asyncio.run(fcm_bare_rate(fake, n, CONCURRENCY))
+    return figures_for("FCM (HTTP/1.1, TLS)", n, rate, seconds, bare)
+
+
+def run(n: int = N, providers: tuple[str, ...] = ("apns", "fcm")) -> list[Figure]:
+    figures: list[Figure] = []
+    if "apns" in providers:
+        figures += run_apns(n)
+    if "fcm" in providers:
+        figures += run_fcm(n)
+    return figures
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-fcm":
+        asyncio.run(_serve_fcm(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=N, help="deliveries per provider")
+    parser.add_argument(
+        "--providers", default="apns,fcm", help="comma-separated: apns, fcm (default both)"
+    )
+    args = parser.parse_args()
+    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip())
+    print_figures(
+        f"in-app dispatch to provider fakes (SPEC §14 row 2), N={args.n:,}", run(args.n, providers)
+    )
+
+
+if __name__ == "__main__":
+    main()
