@@ -115,7 +115,7 @@ def fake_fcm_process() -> Iterator[FakeFcm]:
             text=True,
         )
         try:
-            started = json.loads(_read_line(process, STARTUP_TIMEOUT))  # type: ignore[arg-type]
+            started = json.loads(_read_line(process, STARTUP_TIMEOUT))
             yield FakeFcm(started["url"], started["ca_bundle"], started["account"])
         finally:
             assert process.stdin is not None

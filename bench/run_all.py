@@ -19,8 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import campaign_accept  # noqa: E402
 import dispatch  # noqa: E402
+import inapp_dispatch  # noqa: E402
 import invite_latency  # noqa: E402
 from _common import Figure, postgres_admin_url, print_figures  # noqa: E402
+
+
+def inapp_run(n: int) -> list[Figure]:
+    """SPEC §14 row 2 against the APNs and FCM fakes; nothing when ``--inapp-n 0``."""
+    return inapp_dispatch.run(n) if n > 0 else []
 
 
 def main() -> None:
@@ -31,6 +37,12 @@ def main() -> None:
         type=float,
         default=10.0,
         help="the sandbox's simulated provider latency (dispatch and invite benchmarks)",
+    )
+    parser.add_argument(
+        "--inapp-n",
+        type=int,
+        default=inapp_dispatch.N,
+        help="in-app deliveries per provider fake (APNs, FCM); 0 skips that benchmark",
     )
     args = parser.parse_args()
     admin_url = postgres_admin_url(args.postgres)
@@ -45,6 +57,7 @@ def main() -> None:
         ("campaign accept", lambda: campaign_accept.run(admin_url)),
         ("dispatch", lambda: dispatch.run(admin_url, args.delay_ms)),
         ("invite latency", lambda: invite_latency.run(admin_url, args.delay_ms)),
+        ("in-app dispatch to provider fakes", lambda: inapp_run(args.inapp_n)),
     ):
         results = run()
         print_figures(title, results)
