@@ -511,14 +511,16 @@ class Dispatcher:
             log.exception("channel raised", delivery_id=row.id, channel=row.channel)
             result = RetryLater(ErrorSource.PARLAY, f"channel error: {type(exc).__name__}")
         owner = row.lease_owner
+        if result.dead_tokens:
+            # Also when another device of the consumer took the push (sent) or may later (retry):
+            # a token the provider refused for good is never used again.
+            try:
+                await self._disable_tokens(row.account_id, result.dead_tokens)
+            except Exception:  # noqa: BLE001 - the outcome must still be written
+                log.exception("disabling dead push tokens failed", delivery_id=row.id)
         if isinstance(result, Accepted):
             self._add(Outcome.sent(row.id, owner, result.provider_message_id))
         elif isinstance(result, Rejected):
-            if result.dead_tokens:
-                try:
-                    await self._disable_tokens(row.account_id, result.dead_tokens)
-                except Exception:  # noqa: BLE001 - the outcome must still be written
-                    log.exception("disabling dead push tokens failed", delivery_id=row.id)
             self._add(
                 Outcome.final(
                     row.id, owner, DeliveryStatus.FAILED, result.code, result.message, result.source

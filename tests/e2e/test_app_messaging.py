@@ -352,3 +352,31 @@ async def test_fcm_unavailable_beyond_the_retry_budget_fails_provider_unavailabl
         "fcm",
     )
     assert bob.attempts == 3
+
+
+async def test_a_dead_token_is_disabled_even_when_another_device_took_the_push(
+    world: World,
+) -> None:
+    w, b = world, world.brand
+    response = await b.client.put(
+        f"{b.url}/consumer/devices/pixel-2",
+        headers=w.consumer("alice"),
+        json={
+            "appId": ANDROID_APP,
+            "platform": "android",
+            "pushService": "fcm",
+            "pushToken": "fcm-token-alice",
+            "osVersion": "14",
+            "deviceModel": "test",
+            "sdkVersion": "6.2.0",
+        },
+    )
+    assert response.status_code == 200, response.text
+    w.apns.script(IOS_TOKEN, "unregistered")
+    deliveries = await _settled(w, await _campaign(b, await _handoff(b), "alice"))
+    assert deliveries["alice"].status == "SENT"  # the Android device took it
+    async with w.container.db.read() as session:
+        iphone = await session.scalar(select(Device).where(Device.device_id == "iphone-1"))
+        pixel = await session.scalar(select(Device).where(Device.device_id == "pixel-2"))
+    assert iphone is not None and iphone.token_disabled_at is not None
+    assert pixel is not None and pixel.token_disabled_at is None
