@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,13 +195,22 @@ async def create_account(url: str, channel: str = "inapp") -> BenchAccount:
     return BenchAccount(account_id, key, handoff_id)
 
 
-async def register_app_users(url: str, account_id: str, consumer_ids: Sequence[str]) -> None:
-    """Consumers who logged in to the app, each with one device holding a push token."""
+async def register_app_users(
+    url: str,
+    account_id: str,
+    consumer_ids: Sequence[str],
+    *,
+    platform: str = "ios",
+    push_service: str = "apns",
+    token: Callable[[int, str], str] = lambda _i, c: f"token-{c}",
+) -> None:
+    """Consumers who logged in to the app, each with one device holding a push token
+    (``token(index, consumer_id)``)."""
     now = SystemClock().now()
     consumers = [(account_id, c, None, now, now) for c in consumer_ids]
     devices = [
-        (account_id, c, f"dev-{c}", APP_ID, "ios", "apns", f"token-{c}", True, now, now)
-        for c in consumer_ids
+        (account_id, c, f"dev-{c}", APP_ID, platform, push_service, token(i, c), True, now, now)
+        for i, c in enumerate(consumer_ids)
     ]
     db = Database(url, pool_size=1)
     try:

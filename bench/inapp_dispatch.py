@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     consumer_ids,
     create_account,
     print_figures,
+    register_app_users,
     start,
     stop,
     temp_database,
@@ -59,8 +60,6 @@ from parlay.channels.fcm import FcmClient, data_payload, fcm_message  # noqa: E4
 from parlay.channels.http import make_client  # noqa: E402
 from parlay.channels.push import FcmCredentials, PushNotification  # noqa: E402
 from parlay.clock import SystemClock  # noqa: E402
-from parlay.consumers.models import Consumer, Device  # noqa: E402
-from parlay.db.bulk import insert_rows  # noqa: E402
 from parlay.db.engine import Database  # noqa: E402
 
 N = 100_000
@@ -160,42 +159,15 @@ async def add_app(url: str, account_id: str, service: str, credentials: dict[str
 
 async def add_app_users(url: str, account_id: str, service: str, ids: list[str]) -> None:
     """Logged-in consumers, one device each on the bench app with a token the fake accepts."""
-    now = SystemClock().now()
-    platform = "ios" if service == "apns" else "android"
     token = apns_token if service == "apns" else fcm_token
-    consumers = [(account_id, c, None, now, now) for c in ids]
-    devices = [
-        (account_id, c, f"dev-{c}", APP_ID, platform, service, token(i), True, now, now)
-        for i, c in enumerate(ids)
-    ]
-    db = Database(url, pool_size=1)
-    try:
-        async with db.write() as session:
-            await insert_rows(
-                session,
-                Consumer.__table__,  # type: ignore[arg-type]
-                ("account_id", "consumer_id", "phone", "created_at", "first_login_at"),
-                consumers,
-            )
-            await insert_rows(
-                session,
-                Device.__table__,  # type: ignore[arg-type]
-                (
-                    "account_id",
-                    "consumer_id",
-                    "device_id",
-                    "app_id",
-                    "platform",
-                    "push_service",
-                    "push_token",
-                    "logged_in",
-                    "registered_at",
-                    "updated_at",
-                ),
-                devices,
-            )
-    finally:
-        await db.dispose()
+    await register_app_users(
+        url,
+        account_id,
+        ids,
+        platform="ios" if service == "apns" else "android",
+        push_service=service,
+        token=lambda i, _c: token(i),
+    )
 
 
 # --- Parlay's rate -----------------------------------------------------------------------------
