@@ -29,7 +29,7 @@ from parlay.errors import (
 from parlay.handoffs.service import require_handoff
 from parlay.observability.logging import get_logger
 from parlay.outbound.campaigns import snapshot
-from parlay.outbound.checks import Fail, Recipient, check, load_facts
+from parlay.outbound.checks import CheckResult, Fail, Recipient, check, load_facts
 from parlay.outbound.models import Call, Delivery
 from parlay.outbound.status import (
     INVITE_PRIORITY,
@@ -90,14 +90,20 @@ def _recipient(call: Call, channel: str) -> Recipient:
     )
 
 
-async def _evaluate(session: AsyncSession, call: Call, now: datetime) -> dict[str, Any]:
-    """Availability of each of the handoff's channels, in priority order."""
+async def _check_channels(
+    session: AsyncSession, call: Call, now: datetime
+) -> dict[str, CheckResult]:
+    """The send-time checks for each of the handoff's channels, in priority order."""
     channels = [c["type"] for c in call.handoff_snapshot["channels"]]
     recipients = {kind: _recipient(call, kind) for kind in channels}
     facts = await load_facts(session, recipients.values())
+    return {kind: check(recipients[kind], facts, now, quiet_hours=False) for kind in channels}
+
+
+def _summary(results: dict[str, CheckResult]) -> dict[str, Any]:
+    """Availability as the eligibility API answers it."""
     available, ineligible = [], []
-    for kind in channels:
-        result = check(recipients[kind], facts, now, quiet_hours=False)
+    for kind, result in results.items():
         if isinstance(result, Fail):
             ineligible.append({"channel": kind, "reason": result.code.value})
         else:
@@ -182,7 +188,7 @@ async def eligibility(
         # Kept for the invite for the whole lookback period.
         expires_at=now + timedelta(seconds=handoff.lookback_seconds),
     )
-    call.eligibility = await _evaluate(session, call, now)
+    call.eligibility = _summary(await _check_channels(session, call, now))
     session.add(call)
     await session.flush()
     return call, call.eligibility
@@ -209,7 +215,8 @@ async def invite(
     ):
         raise invalid_field("overrideMessage", problem)
     handoff_channels = [c["type"] for c in call.handoff_snapshot["channels"]]
-    current = await _evaluate(session, call, now)
+    checked = await _check_channels(session, call, now)
+    current = _summary(checked)
     if request.override_channel is not None:
         channel = CHANNEL_ALIASES.get(request.override_channel, request.override_channel)
         if channel not in handoff_channels:
@@ -223,20 +230,22 @@ async def invite(
             )
     else:
         channel = current["recommendedChannelName"] or handoff_channels[0]
-    return await _queue_invite(session, call, channel, skill, request.override_message, now)
+    return await _queue_invite(
+        session, call, channel, checked[channel], skill, request.override_message, now
+    )
 
 
 async def _queue_invite(
     session: AsyncSession,
     call: Call,
     channel: str,
+    result: CheckResult,
     skill: str,
     override_message: str | None,
     now: datetime,
 ) -> InviteResult:
+    """Record the invite: queued in the priority lane, or NOT_SENT with the check's reason."""
     lookback = int(call.handoff_snapshot["lookbackSeconds"])
-    facts = await load_facts(session, [_recipient(call, channel)])
-    result = check(_recipient(call, channel), facts, now, quiet_hours=False)
     row: dict[str, Any] = {
         "account_id": call.account_id,
         "source": Source.IVR_DEFLECTION.value,
