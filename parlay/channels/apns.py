@@ -2,35 +2,39 @@
 
 One long-lived HTTP/2 connection per APNs host and signing key (Apple: one team per connection;
 keep connections open, rapid reconnects look like abuse), opened on the first send and shared by
-every concurrent send of every app of that key. The provider token is minted once and reused
-until it is ``token_max_age`` old (Apple: no more often than every 20 minutes, at least every
-60), and at once when APNs answers ``ExpiredProviderToken``.
+every concurrent send of every app of that key. The connection is Parlay's own thin HTTP/2 client
+on ``h2`` (``parlay.channels.h2conn``): it waits for a free stream when the server's stream limit
+is reached (APNs allows one until the first valid provider token), honours flow control, and
+writes the frames of all the sends started in one event-loop iteration at once. The provider
+token is minted once and reused until it is ``token_max_age`` old (Apple: no more often than
+every 20 minutes, at least every 60), and at once when APNs answers ``ExpiredProviderToken``.
 
 Each send has its own deadline, so one slow answer fails only its own push, not the streams
 sharing the connection; a connection that answered nothing at all while a send waited is
-retired and the next send opens a fresh one.
+retired and the next send opens a fresh one. After a GOAWAY, or when the connection is lost,
+the sends that were on it are retried later and new sends open a new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import h2.exceptions
-import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.http import make_client
+from parlay.channels.h2conn import Http2Connection, Http2Error, Response, Unavailable
+from parlay.channels.http import tls_context
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
 from parlay.outbound.status import ErrorCode, ErrorSource
@@ -51,7 +55,7 @@ MAX_TOKEN_AGE = timedelta(minutes=60)
 # app's environment setting decides which tokens can work). Sending it again only repeats the
 # failure, so the token is disabled like an unregistered one.
 DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
-# How long an idle connection stays open (httpx closes it after this; the next send reopens).
+# How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
 
 
@@ -75,14 +79,7 @@ class _ProviderToken:
     minted_at: float  # epoch seconds by the client's clock
 
 
-@dataclass(eq=False)
-class _Link:
-    """One HTTP/2 connection (an httpx client limited to one connection) to one APNs host."""
-
-    client: httpx.AsyncClient
-    in_flight: int = 0
-    last_answer: float = 0.0  # time.monotonic() of the last response of any stream
-    retired: bool = False
+_Key = tuple[str, str, str]  # (base URL, team ID, key ID): one connection each
 
 
 class ApnsClient:
@@ -99,11 +96,13 @@ class ApnsClient:
         if not MIN_TOKEN_AGE <= token_max_age <= MAX_TOKEN_AGE:
             raise ValueError("APNs provider tokens must be re-minted every 20 to 60 minutes")
         self._ca_bundle = ca_bundle
+        self._ssl_context: ssl.SSLContext | None = None  # built on the first connect
         self._token_max_age = token_max_age.total_seconds()
         self._timeout = timeout
         self._clock = clock or SystemClock()
-        self._links: dict[tuple[str, str, str], _Link] = {}
-        self._retired: set[_Link] = set()
+        self._links: dict[_Key, Http2Connection] = {}
+        self._opening: dict[_Key, asyncio.Task[Http2Connection]] = {}
+        self._retired: set[Http2Connection] = set()
         self._tokens: dict[tuple[str, str, str], _ProviderToken] = {}
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
 
@@ -114,68 +113,115 @@ class ApnsClient:
         payload = apns_payload(note)
         if len(payload) > MAX_PAYLOAD_BYTES:
             return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "PayloadTooLarge")
-        headers = {
-            "apns-topic": app.app_id,
-            "apns-push-type": "alert",
-            "apns-priority": "10",
-            "apns-expiration": str(int(note.expires_at.timestamp())),
-            "apns-id": apns_id(note.push_message_id),
-        }
+        headers = [
+            ("authorization", ""),  # the provider token, filled in below
+            ("apns-topic", app.app_id),
+            ("apns-push-type", "alert"),
+            ("apns-priority", "10"),
+            ("apns-expiration", str(int(note.expires_at.timestamp()))),
+            ("apns-id", apns_id(note.push_message_id)),
+        ]
         if note.collapse_id is not None:
             if len(note.collapse_id.encode()) > MAX_COLLAPSE_ID_BYTES:
                 return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "BadCollapseId")
-            headers["apns-collapse-id"] = note.collapse_id
-        url = f"{credentials.base_url}/3/device/{quote(note.token, safe='')}"
+            headers.append(("apns-collapse-id", note.collapse_id))
+        path = f"/3/device/{quote(note.token, safe='')}"
         rejected_token: str | None = None
         while True:
             token = self._provider_token(credentials, rejected=rejected_token)
-            headers["authorization"] = f"bearer {token}"
-            answer = await self._post(credentials, url, payload, headers)
+            headers[0] = ("authorization", f"bearer {token}")
+            answer = await self._post(credentials, path, payload, headers)
             if isinstance(answer, RetryLater):
                 return answer
             reason = _reason(answer)
-            if answer.status_code == 403 and reason == "ExpiredProviderToken":
+            if answer.status == 403 and reason == "ExpiredProviderToken":
                 if rejected_token is None:  # re-mint, then try this push once more
                     rejected_token = token
                     continue
             return self._result(answer, reason, note)
 
     async def close(self) -> None:
-        links = [*self._links.values(), *self._retired]
+        opening = list(self._opening.values())
+        self._opening.clear()
+        for task in opening:
+            task.cancel()
+        connections = [*self._links.values(), *self._retired]
         self._links.clear()
         self._retired.clear()
-        for link in links:
-            await link.client.aclose()
+        for connection in connections:
+            connection.close()
+        if opening:
+            await asyncio.gather(*opening, return_exceptions=True)
 
     # --- internals --------------------------------------------------------------------------
 
     async def _post(
-        self, credentials: ApnsCredentials, url: str, payload: bytes, headers: dict[str, str]
-    ) -> httpx.Response | RetryLater:
-        link = self._link(credentials)
-        link.in_flight += 1
+        self,
+        credentials: ApnsCredentials,
+        path: str,
+        payload: bytes,
+        headers: list[tuple[str, str]],
+    ) -> Response | RetryLater:
         started = time.monotonic()
+        connection: Http2Connection | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                response = await link.client.post(url, content=payload, headers=headers)
-            link.last_answer = time.monotonic()
-            return response
+                connection = await self._connection(credentials)
+                try:
+                    return await connection.request("POST", path, headers, payload)
+                except Unavailable:
+                    # Closed or going away before this push got a stream: nothing was sent, so
+                    # it may take the connection that replaces it, once.
+                    connection = await self._connection(credentials)
+                    return await connection.request("POST", path, headers, payload)
         except TimeoutError:
-            if link.last_answer < started:
-                self._retire(credentials, link)
+            if connection is not None and connection.last_answer < started:
+                self._retire(credentials, connection)
             return RetryLater(SOURCE, f"no answer within {self._timeout:g} s")
-        except (httpx.TransportError, h2.exceptions.H2Error) as exc:
-            # Timeouts of httpx itself, refused or lost connections, GOAWAY: httpx drops the
-            # broken connection and the next send opens a new one.
+        except Http2Error as exc:
+            # Refused or lost connections, GOAWAY, reset streams: the next send reconnects.
             return RetryLater(SOURCE, f"{type(exc).__name__}: {exc}".rstrip(": "))
         finally:
-            link.in_flight -= 1
-            if link.retired and link.in_flight == 0:
-                self._retired.discard(link)
-                await link.client.aclose()
+            if connection is not None and connection in self._retired:
+                if connection.in_flight == 0:
+                    self._retired.discard(connection)
+                    connection.close()
 
-    def _result(self, response: httpx.Response, reason: str, note: PushNotification) -> SendResult:
-        status = response.status_code
+    async def _connection(self, credentials: ApnsCredentials) -> Http2Connection:
+        """The key's live connection; the first send after none opens one, the others wait."""
+        key = (credentials.base_url, credentials.team_id, credentials.key_id)
+        connection = self._links.get(key)
+        if connection is not None:
+            if connection.usable:
+                return connection
+            del self._links[key]  # lost or told to go away: it ends by itself
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = self._opening[key] = asyncio.create_task(self._open(key, credentials))
+        # Shielded: a send whose deadline passes must not cancel the others' connection.
+        return await asyncio.shield(opening)
+
+    async def _open(self, key: _Key, credentials: ApnsCredentials) -> Http2Connection:
+        try:
+            url = urlsplit(credentials.base_url)
+            if self._ssl_context is None:
+                context = tls_context(self._ca_bundle)
+                context.set_alpn_protocols(["h2"])
+                self._ssl_context = context
+            connection = await Http2Connection.open(
+                url.hostname or "",
+                url.port or 443,
+                ssl_context=self._ssl_context,
+                connect_timeout=self._timeout,
+                idle_timeout=IDLE_SECONDS,
+            )
+            self._links[key] = connection
+            return connection
+        finally:
+            self._opening.pop(key, None)
+
+    def _result(self, response: Response, reason: str, note: PushNotification) -> SendResult:
+        status = response.status
         if status == 200:
             return Accepted(
                 SOURCE, response.headers.get("apns-id") or apns_id(note.push_message_id)
@@ -186,30 +232,12 @@ class ApnsClient:
             return RetryLater(SOURCE, reason, _retry_after(response, self._clock))
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
 
-    def _link(self, credentials: ApnsCredentials) -> _Link:
-        key = (credentials.base_url, credentials.team_id, credentials.key_id)
-        link = self._links.get(key)
-        if link is None:
-            client = make_client(
-                http2=True,
-                ca_bundle=self._ca_bundle,
-                # The per-send deadline (``timeout``) comes first; httpx's own read timeout is
-                # the backstop that declares a silent connection dead.
-                timeout=httpx.Timeout(self._timeout * 2, connect=self._timeout),
-                max_connections=1,
-                keepalive_expiry=IDLE_SECONDS,
-            )
-            link = self._links[key] = _Link(client)
-        return link
-
-    def _retire(self, credentials: ApnsCredentials, link: _Link) -> None:
+    def _retire(self, credentials: ApnsCredentials, connection: Http2Connection) -> None:
         """Stop using a connection that went silent; it closes when its last send ends."""
         key = (credentials.base_url, credentials.team_id, credentials.key_id)
-        if self._links.get(key) is link:
+        if self._links.get(key) is connection:
             del self._links[key]
-        if not link.retired:
-            link.retired = True
-            self._retired.add(link)
+        self._retired.add(connection)
 
     def _provider_token(self, credentials: ApnsCredentials, *, rejected: str | None) -> str:
         """The cached JWT, re-minted when too old or when APNs just rejected it as expired."""
@@ -241,19 +269,19 @@ class ApnsClient:
         return value
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: Response) -> str:
     """APNs's ``reason`` from an error body, else the HTTP status."""
-    if response.status_code == 200:
+    if response.status == 200:
         return ""
     try:
-        body = response.json()
+        body = json.loads(response.body)
     except ValueError:
         body = None
     reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) and reason else f"HTTP {response.status_code}"
+    return reason if isinstance(reason, str) and reason else f"HTTP {response.status}"
 
 
-def _retry_after(response: httpx.Response, clock: Clock) -> float | None:
+def _retry_after(response: Response, clock: Clock) -> float | None:
     """``Retry-After`` in seconds (delta-seconds or an HTTP date), None when absent or bad."""
     value = response.headers.get("retry-after")
     if not value:

@@ -1,0 +1,471 @@
+"""One client HTTP/2 connection on the ``h2`` state machine over an asyncio TLS transport.
+
+Many concurrent requests share the connection, each on its own stream. What it takes care of:
+
+* TLS with ALPN ``h2`` (refused otherwise), and the server's connection preface before the
+  first request, so the server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` is known from the start;
+* that stream limit: a request waits (first come, first served) for a free stream slot, and
+  the waiters move as soon as a stream ends or the server raises its limit;
+* flow control: a body larger than the stream's or the connection's send window is sent as
+  the server's ``WINDOW_UPDATE`` frames open room; data received is acknowledged at once;
+* batched writes: the frames of every request started in one event-loop iteration (and the
+  acknowledgements of the data received) go out in one transport write, scheduled with
+  ``call_soon``; the transport's write buffer limits pause new requests;
+* failures, as exceptions a caller can map: ``ConnectError`` (the connection could not be
+  opened), ``Unavailable`` (this connection can start no new stream: closed or going away;
+  nothing was sent, another connection may take the request), ``GoAway`` (the server sent
+  GOAWAY while the request was on it), ``StreamReset`` and ``ConnectionLost``;
+* a connection idle for ``idle_timeout`` seconds closes itself.
+
+A request cancelled by its caller (a per-request deadline) resets its stream, so the server can
+drop it and the slot is free again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+__all__ = [
+    "ConnectError",
+    "ConnectionLost",
+    "GoAway",
+    "Http2Connection",
+    "Http2Error",
+    "Response",
+    "StreamReset",
+    "Unavailable",
+]
+
+_CONCURRENCY_SETTINGS = frozenset(
+    {
+        h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS,
+        h2.settings.SettingCodes.INITIAL_WINDOW_SIZE,
+        h2.settings.SettingCodes.MAX_FRAME_SIZE,
+    }
+)
+
+
+class Http2Error(Exception):
+    """A request did not get an answer because of the connection or its stream."""
+
+
+class ConnectError(Http2Error):
+    """The connection could not be opened (TCP, TLS, ALPN or the server's preface)."""
+
+
+class Unavailable(Http2Error):
+    """The connection can start no new stream (closed or going away); nothing was sent."""
+
+
+class ConnectionLost(Http2Error):
+    """The connection closed or broke while the request was on it."""
+
+
+class GoAway(Http2Error):
+    """The server sent GOAWAY while the request was on the connection."""
+
+    def __init__(self, error_code: int, last_stream_id: int, data: bytes) -> None:
+        self.error_code = error_code
+        self.last_stream_id = last_stream_id
+        self.data = data
+        text = data.decode(errors="replace").strip()
+        super().__init__(f"{_code_name(error_code)} {text}".strip())
+
+
+class StreamReset(Http2Error):
+    """The server reset the request's stream."""
+
+    def __init__(self, error_code: int) -> None:
+        self.error_code = error_code
+        super().__init__(_code_name(error_code))
+
+
+def _code_name(error_code: int) -> str:
+    try:
+        return h2.errors.ErrorCodes(error_code).name
+    except ValueError:
+        return f"error code {error_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete answer: status, headers (lower-case names), body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Stream:
+    __slots__ = ("body", "future", "headers", "status")
+
+    def __init__(self, future: asyncio.Future[Response]) -> None:
+        self.future = future
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+
+
+class Http2Connection(asyncio.Protocol):
+    """An HTTP/2 client connection; open with ``await Http2Connection.open(...)``."""
+
+    def __init__(self, authority: str, *, idle_timeout: float | None = None) -> None:
+        self._authority = authority
+        self._idle_timeout = idle_timeout
+        self._loop = asyncio.get_running_loop()
+        self._h2 = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        )
+        self._transport: asyncio.Transport | None = None
+        self._preface: asyncio.Future[None] = self._loop.create_future()
+        self._streams: dict[int, _Stream] = {}
+        self._active = 0  # streams started or handed to a waiter, not yet ended
+        self._limit = 1  # the server's SETTINGS_MAX_CONCURRENT_STREAMS, once its preface came
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._window_waiters: list[asyncio.Future[None]] = []
+        self._writable: asyncio.Future[None] | None = None  # set while the transport is paused
+        self._flush_scheduled = False
+        self._closed: Http2Error | None = None  # why no new stream can start
+        self._idle_since = time.monotonic()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self.last_answer = 0.0  # time.monotonic() of the last stream that ended with an answer
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext,
+        connect_timeout: float,
+        idle_timeout: float | None = None,
+    ) -> Http2Connection:
+        """Connect, check ALPN, exchange the prefaces; ``ConnectError`` when any of it fails."""
+        authority = f"[{host}]" if ":" in host else host
+        if port != 443:
+            authority = f"{authority}:{port}"
+        connection = cls(authority, idle_timeout=idle_timeout)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(connect_timeout):
+                await loop.create_connection(
+                    lambda: connection, host, port, ssl=ssl_context, server_hostname=host
+                )
+                await connection._preface
+        except TimeoutError as exc:
+            connection.abort()
+            raise ConnectError(
+                f"no HTTP/2 connection to {authority} within {connect_timeout:g} s"
+            ) from exc
+        except (OSError, ssl.SSLError, Http2Error) as exc:
+            connection.abort()
+            if isinstance(exc, ConnectError):
+                raise
+            raise ConnectError(f"{authority}: {exc}") from exc
+        return connection
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """Whether a new request may start here (not closed, no GOAWAY received)."""
+        return self._closed is None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests on the connection or waiting for a stream slot."""
+        return self._active + len(self._slot_waiters)
+
+    @property
+    def max_concurrent_streams(self) -> int:
+        return self._limit
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def request(
+        self, method: str, path: str, headers: Sequence[tuple[str, str]], body: bytes = b""
+    ) -> Response:
+        """Send one request and wait for its complete answer."""
+        if self._closed is not None:
+            raise Unavailable(str(self._closed))
+        if self._slot_waiters or self._active >= self._limit:
+            await self._wait_for_slot()
+        else:
+            self._active += 1
+        if self._writable is not None:
+            try:
+                await asyncio.shield(self._writable)
+            except BaseException:
+                self._end_stream_slot()
+                raise
+        if self._closed is not None:
+            self._end_stream_slot()
+            raise Unavailable(str(self._closed))
+        stream_id = self._h2.get_next_available_stream_id()
+        stream = _Stream(self._loop.create_future())
+        self._streams[stream_id] = stream
+        try:
+            self._h2.send_headers(
+                stream_id,
+                [
+                    (":method", method),
+                    (":scheme", "https"),
+                    (":authority", self._authority),
+                    (":path", path),
+                    *headers,
+                ],
+                end_stream=not body,
+            )
+            if body:
+                await self._send_body(stream_id, stream, body)
+            self._flush_soon()
+            return await stream.future
+        except h2.exceptions.ProtocolError as exc:
+            self._forget(stream_id)
+            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            # Cancelled (the caller's deadline) or failed: free the stream and its slot.
+            if self._forget(stream_id) and self._closed is None:
+                try:
+                    self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                except h2.exceptions.H2Error:
+                    pass
+                self._flush_soon()
+            raise
+
+    async def _wait_for_slot(self) -> None:
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            await waiter  # the slot is ours when this returns (``_hand_out_slots`` counted it)
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._end_stream_slot()  # handed a slot just before the cancellation
+            raise
+
+    def _hand_out_slots(self) -> None:
+        waiters = self._slot_waiters
+        while waiters and self._active < self._limit:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._active += 1
+                waiter.set_result(None)
+
+    def _end_stream_slot(self) -> None:
+        self._active -= 1
+        if self._slot_waiters:
+            self._hand_out_slots()
+        if self._active == 0 and self._idle_timeout is not None:
+            self._idle_since = time.monotonic()
+            if self._idle_timer is None and self._closed is None:
+                self._idle_timer = self._loop.call_later(self._idle_timeout, self._check_idle)
+
+    def _forget(self, stream_id: int) -> bool:
+        """Drop a stream that will get no answer; False when it had already ended."""
+        if self._streams.pop(stream_id, None) is None:
+            return False
+        self._end_stream_slot()
+        return True
+
+    async def _send_body(self, stream_id: int, stream: _Stream, body: bytes) -> None:
+        """DATA frames within the send windows, waiting for WINDOW_UPDATE when they are full."""
+        size, offset = len(body), 0
+        while offset < size:
+            room = min(
+                self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
+            )
+            if room <= 0:
+                self._flush_soon()
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                self._window_waiters.append(waiter)
+                await waiter
+                if stream.future.done():  # reset or lost meanwhile: its outcome says why
+                    return
+                continue
+            end = min(size, offset + room)
+            self._h2.send_data(stream_id, body[offset:end], end_stream=end == size)
+            offset = end
+
+    def _wake_window_waiters(self) -> None:
+        waiters, self._window_waiters = self._window_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- closing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Say GOAWAY and close; requests still on the connection fail with ``ConnectionLost``."""
+        if self._transport is not None and not self._transport.is_closing():
+            try:
+                self._h2.close_connection()
+            except h2.exceptions.H2Error:
+                pass
+            self._flush()
+            self._transport.close()
+        self._shut(ConnectionLost("the connection was closed by the client"))
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        self._shut(ConnectionLost("the connection was aborted by the client"))
+
+    def _shut(self, reason: Http2Error) -> None:
+        """No new streams; fail every request and waiter still here with ``reason``."""
+        if self._closed is None:
+            self._closed = reason
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if not self._preface.done():
+            self._preface.set_exception(reason)
+            self._preface.exception()  # retrieved: the opener reports it
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            self._active -= 1
+            if not stream.future.done():
+                stream.future.set_exception(reason)
+        unavailable = Unavailable(str(reason))
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(unavailable)
+        self._wake_window_waiters()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self._active or self._closed is not None or self._idle_timeout is None:
+            return
+        left = self._idle_since + self._idle_timeout - time.monotonic()
+        if left > 0:
+            self._idle_timer = self._loop.call_later(left, self._check_idle)
+        else:
+            self.close()
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        if alpn != "h2":
+            self._shut(ConnectError(f"the server did not agree to HTTP/2 (ALPN {alpn!r})"))
+            self._transport.abort()
+            return
+        self._h2.initiate_connection()
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        detail = f": {exc}" if exc else ""
+        self._shut(ConnectionLost(f"the connection was closed by the server{detail}"))
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._flush()  # h2 queued a GOAWAY for the server
+            self._shut(ConnectionLost(f"HTTP/2 protocol error: {exc}"))
+            if self._transport is not None:
+                self._transport.close()
+            return
+        streams = self._streams
+        for event in events:
+            kind = type(event)
+            if kind is h2.events.ResponseReceived:
+                response = cast(h2.events.ResponseReceived, event)
+                stream = streams.get(response.stream_id)
+                if stream is not None:
+                    # header_encoding="utf-8": names and values arrive as str
+                    stream.headers = dict(cast(list[tuple[str, str]], response.headers))
+                    stream.status = int(stream.headers.pop(":status", "0"))
+            elif kind is h2.events.DataReceived:
+                received = cast(h2.events.DataReceived, event)
+                stream = streams.get(received.stream_id)
+                if stream is not None and received.data:
+                    stream.body += received.data
+                if received.flow_controlled_length:
+                    self._h2.acknowledge_received_data(
+                        received.flow_controlled_length, received.stream_id
+                    )
+            elif kind is h2.events.StreamEnded:
+                stream_id = cast(h2.events.StreamEnded, event).stream_id
+                stream = streams.pop(stream_id, None)
+                if stream is not None:
+                    self.last_answer = time.monotonic()
+                    if not stream.future.done():
+                        stream.future.set_result(
+                            Response(stream.status, stream.headers, stream.body)
+                        )
+                    self._end_stream_slot()
+            elif kind is h2.events.StreamReset:
+                reset = cast(h2.events.StreamReset, event)
+                stream = streams.pop(reset.stream_id, None)
+                if stream is not None:
+                    if not stream.future.done():
+                        stream.future.set_exception(StreamReset(int(reset.error_code or 0)))
+                    self._end_stream_slot()
+                self._wake_window_waiters()
+            elif kind is h2.events.WindowUpdated:
+                self._wake_window_waiters()
+            elif kind is h2.events.RemoteSettingsChanged:
+                changed = cast(h2.events.RemoteSettingsChanged, event).changed_settings
+                self._limit = self._h2.remote_settings.max_concurrent_streams
+                if not self._preface.done():
+                    self._preface.set_result(None)
+                if not _CONCURRENCY_SETTINGS.isdisjoint(changed):
+                    self._hand_out_slots()
+                    self._wake_window_waiters()
+            elif kind is h2.events.ConnectionTerminated:
+                # h2 processes nothing after a GOAWAY, so no stream on this connection will be
+                # answered any more: all of them fail (a caller retries them on a new one).
+                goaway = cast(h2.events.ConnectionTerminated, event)
+                self._flush()
+                self._shut(
+                    GoAway(
+                        int(goaway.error_code or 0),
+                        int(goaway.last_stream_id or 0),
+                        goaway.additional_data or b"",
+                    )
+                )
+                if self._transport is not None:
+                    self._transport.close()
+                return
+        self._flush_soon()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _flush_soon(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self._h2.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
