@@ -31,9 +31,10 @@ from urllib.parse import quote, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.h2conn import Http2Connection, Http2Error, Response, Unavailable
+from parlay.channels.h2conn import Header, Http2Connection, Http2Error, Response, Unavailable
 from parlay.channels.http import tls_context
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
@@ -57,6 +58,12 @@ MAX_TOKEN_AGE = timedelta(minutes=60)
 DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
+_AUTHORIZATION = (b"authorization", b"")
+
+
+def _is_field_value(value: bytes) -> bool:
+    """An HTTP/2 field value: no NUL, CR or LF, no surrounding whitespace (RFC 9113 §8.2.1)."""
+    return not (b"\0" in value or b"\r" in value or b"\n" in value) and value == value.strip(b" \t")
 
 
 def apns_id(push_message_id: str) -> str:
@@ -113,23 +120,25 @@ class ApnsClient:
         payload = apns_payload(note)
         if len(payload) > MAX_PAYLOAD_BYTES:
             return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "PayloadTooLarge")
-        headers = [
-            ("authorization", ""),  # the provider token, filled in below
-            ("apns-topic", app.app_id),
-            ("apns-push-type", "alert"),
-            ("apns-priority", "10"),
-            ("apns-expiration", str(int(note.expires_at.timestamp()))),
-            ("apns-id", apns_id(note.push_message_id)),
+        headers: list[Header] = [
+            _AUTHORIZATION,  # replaced by the provider token below
+            (b"apns-topic", app.app_id.encode()),
+            (b"apns-push-type", b"alert"),
+            (b"apns-priority", b"10"),
+            (b"apns-expiration", b"%d" % int(note.expires_at.timestamp())),
+            NeverIndexedHeaderTuple(b"apns-id", apns_id(note.push_message_id).encode()),
         ]
         if note.collapse_id is not None:
-            if len(note.collapse_id.encode()) > MAX_COLLAPSE_ID_BYTES:
+            collapse_id = note.collapse_id.encode()
+            if len(collapse_id) > MAX_COLLAPSE_ID_BYTES or not _is_field_value(collapse_id):
                 return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "BadCollapseId")
-            headers.append(("apns-collapse-id", note.collapse_id))
-        path = f"/3/device/{quote(note.token, safe='')}"
+            headers.append((b"apns-collapse-id", collapse_id))
+        path = f"/3/device/{quote(note.token, safe='')}".encode()
         rejected_token: str | None = None
         while True:
             token = self._provider_token(credentials, rejected=rejected_token)
-            headers[0] = ("authorization", f"bearer {token}")
+            # Never indexed: a credential stays out of the HPACK tables (h2's rule, too).
+            headers[0] = NeverIndexedHeaderTuple(b"authorization", b"bearer " + token.encode())
             answer = await self._post(credentials, path, payload, headers)
             if isinstance(answer, RetryLater):
                 return answer
@@ -158,9 +167,9 @@ class ApnsClient:
     async def _post(
         self,
         credentials: ApnsCredentials,
-        path: str,
+        path: bytes,
         payload: bytes,
-        headers: list[tuple[str, str]],
+        headers: list[Header],
     ) -> Response | RetryLater:
         started = time.monotonic()
         connection: Http2Connection | None = None
@@ -168,12 +177,12 @@ class ApnsClient:
             async with asyncio.timeout(self._timeout):
                 connection = await self._connection(credentials)
                 try:
-                    return await connection.request("POST", path, headers, payload)
+                    return await connection.request(b"POST", path, headers, payload)
                 except Unavailable:
                     # Closed or going away before this push got a stream: nothing was sent, so
                     # it may take the connection that replaces it, once.
                     connection = await self._connection(credentials)
-                    return await connection.request("POST", path, headers, payload)
+                    return await connection.request(b"POST", path, headers, payload)
         except TimeoutError:
             if connection is not None and connection.last_answer < started:
                 self._retire(credentials, connection)

@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -672,3 +672,191 @@ async def test_fake_refuses_token_updates_within_20_minutes_on_a_connection(
 
     assert [first.status_code, too_soon.status_code, later.status_code] == [200, 429, 200]
     assert too_soon.json() == {"reason": "TooManyProviderTokenUpdates"}
+
+
+# --- the HTTP/2 connection under load and faults ----------------------------------------------
+
+
+@pytest.fixture
+async def fake_with(apns_app: PushApp) -> AsyncIterator[Callable[..., Awaitable[ApnsFake]]]:
+    """Start another APNs fake with other settings, trusting ``apns_app``'s key."""
+    started: list[ApnsFake] = []
+
+    async def start(**options: Any) -> ApnsFake:
+        fake = ApnsFake(**options)
+        fake.register(APNS_TEAM, APNS_KEY, _public_pem(apns_app), APNS_TOPIC)
+        await fake.start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        await fake.close()
+
+
+def at(fake: ApnsFake, app: PushApp) -> PushApp:
+    assert app.apns is not None
+    return replace(app, apns=replace(app.apns, endpoint=fake.base_url))
+
+
+async def test_sends_wait_for_a_free_stream_within_the_servers_limit(
+    fake_with: Callable[..., Awaitable[ApnsFake]], apns_app: PushApp
+) -> None:
+    fake = await fake_with(raised_streams=3)
+    app = at(fake, apns_app)
+    notes = [notification() for _ in range(20)]
+    for note in notes:
+        fake.script(note.token, "slow:0.05")
+    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    try:
+        results = await asyncio.gather(*(client.push(app, note) for note in notes))
+    finally:
+        await client.close()
+
+    assert all(isinstance(result, Accepted) for result in results)
+    assert fake.peak_streams == 3
+    assert fake.connections == 1
+
+
+async def test_more_sends_than_the_stream_limit_share_one_connection(
+    fake_with: Callable[..., Awaitable[ApnsFake]], apns_app: PushApp
+) -> None:
+    fake = await fake_with(raised_streams=200)
+    app = at(fake, apns_app)
+    notes = [notification() for _ in range(600)]
+    for note in notes[:300]:
+        fake.script(note.token, "slow:0.2")
+    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    try:
+        results = await asyncio.gather(*(client.push(app, note) for note in notes))
+    finally:
+        await client.close()
+
+    assert all(isinstance(result, Accepted) for result in results)
+    assert len(fake.accepted) == 600
+    assert fake.peak_streams == 200
+    assert fake.connections == 1
+
+
+async def test_goaway_fails_the_sends_on_the_connection_and_new_sends_reconnect(
+    apns: ApnsClient, apns_app: PushApp, apns_fake: ApnsFake
+) -> None:
+    assert isinstance(await apns.push(apns_app, notification()), Accepted)
+    waiting = [notification() for _ in range(5)]
+    for note in waiting:
+        apns_fake.script(note.token, "slow:1")
+    goaway = notification()
+    apns_fake.script(goaway.token, "goaway")
+
+    async def goaway_later() -> Any:
+        await asyncio.sleep(0.1)  # after the slow ones are on the connection
+        return await apns.push(apns_app, goaway)
+
+    results = await asyncio.gather(*(apns.push(apns_app, note) for note in waiting), goaway_later())
+    after = await apns.push(apns_app, notification())
+
+    assert all(isinstance(result, RetryLater) for result in results)
+    assert all("GoAway" in result.reason for result in results if isinstance(result, RetryLater))
+    assert isinstance(after, Accepted)
+    assert apns_fake.connections == 2
+    assert apns_fake.records[-1].connection == 2
+
+
+async def test_a_send_waiting_for_a_stream_moves_to_the_new_connection_after_goaway(
+    fake_with: Callable[..., Awaitable[ApnsFake]], apns_app: PushApp
+) -> None:
+    fake = await fake_with(raised_streams=1)
+    app = at(fake, apns_app)
+    first, second = notification(), notification()
+    fake.script(first.token, "goaway")
+    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    try:
+        results = await asyncio.gather(client.push(app, first), client.push(app, second))
+    finally:
+        await client.close()
+
+    # The second push never had a stream on the first connection: nothing was sent there.
+    assert isinstance(results[0], RetryLater) and isinstance(results[1], Accepted)
+    assert [(r.token, r.connection) for r in fake.records] == [
+        (first.token, 1),
+        (second.token, 2),
+    ]
+
+
+async def test_dropped_connection_fails_every_send_on_it_and_the_next_reconnects(
+    apns: ApnsClient, apns_app: PushApp, apns_fake: ApnsFake
+) -> None:
+    assert isinstance(await apns.push(apns_app, notification()), Accepted)
+    waiting = [notification() for _ in range(5)]
+    for note in waiting:
+        apns_fake.script(note.token, "slow:5")
+
+    async def drop_later() -> None:
+        await asyncio.sleep(0.1)
+        apns_fake.drop_all()
+
+    *results, _ = await asyncio.gather(
+        *(apns.push(apns_app, note) for note in waiting), drop_later()
+    )
+    after = await apns.push(apns_app, notification())
+
+    assert all(isinstance(r, RetryLater) and "ConnectionLost" in r.reason for r in results)
+    assert isinstance(after, Accepted)
+    assert apns_fake.connections == 2
+
+
+async def test_large_payloads_wait_for_window_updates(
+    fake_with: Callable[..., Awaitable[ApnsFake]], apns_app: PushApp
+) -> None:
+    # A 1,000-byte stream window: each 4 KB payload needs the server's WINDOW_UPDATEs, and
+    # 100 of them (400 KB) also overrun the connection's 64 KB window many times.
+    fake = await fake_with(initial_window=1000)
+    app = at(fake, apns_app)
+    notes = []
+    for _ in range(100):
+        note = notification(title="t")
+        notes.append(replace(note, title="t" * (1 + MAX_PAYLOAD_BYTES - len(apns_payload(note)))))
+    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    try:
+        results = await asyncio.gather(*(client.push(app, note) for note in notes))
+    finally:
+        await client.close()
+
+    assert all(isinstance(result, Accepted) for result in results)
+    received = {r.payload["pushMessageId"]: r.payload for r in fake.accepted if r.payload}
+    assert received == {n.push_message_id: json.loads(apns_payload(n)) for n in notes}
+
+
+async def test_a_slow_send_resets_its_stream_and_frees_the_slot(
+    fake_with: Callable[..., Awaitable[ApnsFake]], apns_app: PushApp
+) -> None:
+    fake = await fake_with(raised_streams=1)
+    app = at(fake, apns_app)
+    client = ApnsClient(ca_bundle=fake.ca_bundle, timeout=1.0)
+    slow = notification()
+    fake.script(slow.token, "slow:10")
+    try:
+        assert isinstance(await client.push(app, notification()), Accepted)
+
+        async def half_a_second_later() -> Any:
+            await asyncio.sleep(0.5)  # its own deadline ends after the slow one's
+            return await client.push(app, notification())
+
+        results = await asyncio.gather(client.push(app, slow), half_a_second_later())
+    finally:
+        await client.close()
+
+    # With one stream allowed, the second push got it only because the first one gave it back
+    # (RST_STREAM) at its deadline.
+    assert isinstance(results[0], RetryLater) and "no answer" in results[0].reason
+    assert isinstance(results[1], Accepted)
+
+
+@pytest.mark.parametrize("collapse_id", ["line\nbreak", " padded", "nul\0"])
+async def test_collapse_id_that_is_no_valid_header_value_is_refused_without_a_request(
+    apns: ApnsClient, apns_app: PushApp, apns_fake: ApnsFake, collapse_id: str
+) -> None:
+    result = await apns.push(apns_app, notification(collapse_id=collapse_id))
+
+    assert result == Rejected(ErrorSource.APNS, ErrorCode.PROVIDER_REJECTED, "BadCollapseId")
+    assert apns_fake.records == []

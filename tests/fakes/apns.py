@@ -8,7 +8,8 @@ the client offers no ALPN) that behaves like ``api.push.apple.com`` where Parlay
   than an hour) and ``429 TooManyProviderTokenUpdates`` when a connection's token changes within
   20 minutes of the previous one;
 * each connection starts with ``SETTINGS_MAX_CONCURRENT_STREAMS = 1`` and raises it (1000) after
-  the first request with a valid token;
+  the first request with a valid token; flow control as any HTTP/2 server (the stream window
+  is ``initial_window``, 65,535 by default; data is acknowledged as it is read);
 * the headers and payload are validated (``BadTopic``, ``MissingTopic``, ``InvalidPushType``,
   ``BadExpirationDate``, ``BadMessageId``, ``BadPriority``, ``BadCollapseId``, ``BadDeviceToken``,
   ``PayloadEmpty``, ``413 PayloadTooLarge``...) and answered with the real JSON error bodies;
@@ -162,12 +163,14 @@ class ApnsFake:
         max_payload: int = 4096,
         initial_streams: int = 1,
         raised_streams: int = 1000,
+        initial_window: int | None = None,
         record: bool = True,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.max_payload = max_payload
         self.initial_streams = initial_streams
         self.raised_streams = raised_streams
+        self.initial_window = initial_window  # SETTINGS_INITIAL_WINDOW_SIZE; None: h2's 65,535
         self.record = record
         self.now = now  # the fake's wall clock (epoch seconds): token ages are measured with it
         self.records: list[ApnsRequest] = []
@@ -450,12 +453,10 @@ class _Connection(asyncio.Protocol):
         self.fake.connections += 1
         self.number = self.fake.connections
         self.fake._live.add(self)
-        self.h2.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.fake.initial_streams
-            },
-        )
+        settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.fake.initial_streams}
+        if self.fake.initial_window is not None:
+            settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] = self.fake.initial_window
+        self.h2.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         self.h2.initiate_connection()
         self.flush()
 
