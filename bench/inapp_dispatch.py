@@ -10,9 +10,10 @@ starts when the campaign is committed and stops when the database holds a final 
 every recipient, so it covers claims, send-time checks, the HTTP pushes and the status writes.
 
 Baseline, same run, same fake: a bare client sending the same N pushes with the same number
-in flight and no database: for APNs ``apns_baseline.bare_rate`` (one httpx HTTP/2 connection,
-one pre-minted provider token); for FCM one httpx client (Parlay's pool settings) posting
-``messages:send`` with an access token fetched once beforehand.
+in flight and no database: for APNs ``apns_baseline.bare_rate`` (a minimal raw-``h2`` client
+written for the benchmark, no Parlay code: one HTTP/2 connection, one pre-minted provider
+token); for FCM one httpx client (Parlay's pool settings) posting ``messages:send`` with an
+access token fetched once beforehand.
 
 Note: the FCM fake is the shared HTTP/1.1 loopback server (tests/fakes/loopback.py), served
 over TLS here, so both Parlay and the bare client talk HTTP/1.1 to it, not HTTP/2.
@@ -174,28 +175,24 @@ async def add_app_users(url: str, account_id: str, service: str, ids: list[str])
 
 
 def parlay_rate(
-    service: str, credentials: dict[str, Any], ca_bundle: str, n: int
+    service: str, credentials: dict[str, Any], ca_bundle: str, n: int, workers: int = 1
 ) -> tuple[float, float, dict[Any, Any]]:
-    """Deliveries/s of a real worker pushing an n-consumer campaign to the fake."""
+    """Deliveries/s of ``workers`` real worker processes pushing an n-consumer campaign."""
     ids = consumer_ids(n)
     with temp_database("sqlite") as url, tempfile.TemporaryDirectory() as tmp:
         account: BenchAccount = asyncio.run(create_account(url, "inapp"))
         asyncio.run(add_app(url, account.account_id, service, credentials))
         asyncio.run(add_app_users(url, account.account_id, service, ids))
-        worker = start(
-            "worker",
-            "worker",
-            url,
-            Path(tmp),
-            {"PARLAY_SANDBOX_CHANNELS": "sms,wa", "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle},
-        )
+        env = {"PARLAY_SANDBOX_CHANNELS": "sms,wa", "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle}
+        procs = [start(f"worker{i}", "worker", url, Path(tmp), env) for i in range(workers)]
         try:
-            wait_ready(worker)
+            for proc in procs:
+                wait_ready(proc)
             campaign_id = asyncio.run(create_campaign(url, account, ids))
-            result = asyncio.run(wait_final(url, campaign_id, n, worker.process.pid))
+            result = asyncio.run(wait_final(url, campaign_id, n, procs[0].process.pid))
         finally:
-            stop(worker)
-            tail = worker.tail(5)
+            stop(*procs)
+            tail = "\n".join(proc.tail(5) for proc in procs)
     counts = result["counts"]
     assert isinstance(counts, dict)
     if counts.get("SENT") != n:
@@ -260,7 +257,9 @@ def _fcm_body(i: int, expires_at: datetime) -> bytes:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def figures_for(label: str, n: int, rate: float, seconds: float, bare: float) -> list[Figure]:
+def figures_for(
+    label: str, n: int, rate: float, seconds: float, bare: float, bare_label: str
+) -> list[Figure]:
     share = rate / bare
     return [
         Figure(
@@ -273,14 +272,14 @@ def figures_for(label: str, n: int, rate: float, seconds: float, bare: float) ->
         Figure(
             what=f"Parlay / bare client, {label}",
             value=f"{share:.0%}",
-            baseline=f"{bare:,.0f}/s (bare httpx client, {CONCURRENCY} in flight)",
+            baseline=f"{bare:,.0f}/s ({bare_label}, {CONCURRENCY} in flight)",
             target=f"≥ {TARGET_SHARE:.0%}",
             ok=share >= TARGET_SHARE,
         ),
     ]
 
 
-def run_apns(n: int) -> list[Figure]:
+def run_apns(n: int, workers: int = 1) -> list[Figure]:
     with fake_apns_process() as fake:
         apns = fake.app.apns
         assert apns is not None
@@ -292,33 +291,34 @@ def run_apns(n: int) -> list[Figure]:
             "environment": "production",
             "endpoint": fake.base_url,
         }
-        rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n)
+        rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n, workers)
         bare = asyncio.run(_apns_bare(fake, n))
-    return figures_for("APNs (HTTP/2, TLS)", n, rate, seconds, bare)
+    label = "APNs (HTTP/2, TLS)" if workers == 1 else f"APNs (HTTP/2, TLS; {workers} workers)"
+    return figures_for(label, n, rate, seconds, bare, "bare raw-h2 client")
 
 
 async def _apns_bare(fake: FakeApns, n: int) -> float:
     return await bare_rate(fake, n, CONCURRENCY)
 
 
-def run_fcm(n: int) -> list[Figure]:
+def run_fcm(n: int, workers: int = 1) -> list[Figure]:
     with fake_fcm_process() as fake:
         credentials = {
             "service": "fcm",
             "serviceAccountJson": json.dumps(fake.account),
             "endpoint": fake.url,
         }
-        rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n)
+        rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n, workers)
         bare = asyncio.run(fcm_bare_rate(fake, n, CONCURRENCY))
-    return figures_for("FCM (HTTP/1.1, TLS)", n, rate, seconds, bare)
+    return figures_for("FCM (HTTP/1.1, TLS)", n, rate, seconds, bare, "bare httpx client")
 
 
-def run(n: int = N, providers: tuple[str, ...] = ("apns", "fcm")) -> list[Figure]:
+def run(n: int = N, providers: tuple[str, ...] = ("apns", "fcm"), workers: int = 1) -> list[Figure]:
     figures: list[Figure] = []
     if "apns" in providers:
-        figures += run_apns(n)
+        figures += run_apns(n, workers)
     if "fcm" in providers:
-        figures += run_fcm(n)
+        figures += run_fcm(n, workers)
     return figures
 
 
@@ -331,11 +331,16 @@ def main() -> None:
     parser.add_argument(
         "--providers", default="apns,fcm", help="comma-separated: apns, fcm (default both)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="parlay worker processes")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the whole measurement")
     args = parser.parse_args()
     providers = tuple(p.strip() for p in args.providers.split(",") if p.strip())
-    print_figures(
-        f"in-app dispatch to provider fakes (SPEC §14 row 2), N={args.n:,}", run(args.n, providers)
-    )
+    for i in range(args.runs):
+        print_figures(
+            f"in-app dispatch to provider fakes (SPEC §14 row 2), N={args.n:,}, "
+            f"run {i + 1} of {args.runs}",
+            run(args.n, providers, args.workers),
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import select
 
@@ -62,7 +63,7 @@ class InAppChannel:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         apps = await self._apps_of(message.account_id)
-        pushes = []
+        pushes: list[Coroutine[Any, Any, SendResult]] = []
         for target in message.targets:
             app = apps.get(target.app_id)
             client = self._clients.get(app.push_service) if app else None
@@ -86,6 +87,8 @@ class InAppChannel:
                 ErrorCode.PROVIDER_REJECTED,
                 "none of the consumer's devices belongs to an app with push credentials",
             )
+        if len(pushes) == 1:  # most consumers have one device: no task or gather per send
+            return fold([await pushes[0]])
         return fold(await asyncio.gather(*pushes))
 
     async def close(self) -> None:
