@@ -53,7 +53,7 @@ from _common import (  # noqa: E402
     temp_database,
     wait_ready,
 )
-from apns_baseline import ROOT, FakeApns, _read_line, bare_rate, fake_apns_process  # noqa: E402
+from apns_baseline import ROOT, _read_line, bare_rate, fake_apns_process  # noqa: E402
 from dispatch import create_campaign, wait_final  # noqa: E402
 
 from parlay.apps.models import App  # noqa: E402
@@ -175,7 +175,12 @@ async def add_app_users(url: str, account_id: str, service: str, ids: list[str])
 
 
 def parlay_rate(
-    service: str, credentials: dict[str, Any], ca_bundle: str, n: int, workers: int = 1
+    service: str,
+    credentials: dict[str, Any],
+    ca_bundle: str,
+    n: int,
+    workers: int = 1,
+    concurrency: int = CONCURRENCY,
 ) -> tuple[float, float, dict[Any, Any]]:
     """Deliveries/s of ``workers`` real worker processes pushing an n-consumer campaign."""
     ids = consumer_ids(n)
@@ -183,7 +188,11 @@ def parlay_rate(
         account: BenchAccount = asyncio.run(create_account(url, "inapp"))
         asyncio.run(add_app(url, account.account_id, service, credentials))
         asyncio.run(add_app_users(url, account.account_id, service, ids))
-        env = {"PARLAY_SANDBOX_CHANNELS": "sms,wa", "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle}
+        env = {
+            "PARLAY_SANDBOX_CHANNELS": "sms,wa",
+            "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle,
+            "PARLAY_WORKER_CONCURRENCY_INAPP": str(concurrency),
+        }
         procs = [start(f"worker{i}", "worker", url, Path(tmp), env) for i in range(workers)]
         try:
             for proc in procs:
@@ -258,7 +267,13 @@ def _fcm_body(i: int, expires_at: datetime) -> bytes:
 
 
 def figures_for(
-    label: str, n: int, rate: float, seconds: float, bare: float, bare_label: str
+    label: str,
+    n: int,
+    rate: float,
+    seconds: float,
+    bare: float,
+    bare_label: str,
+    concurrency: int = CONCURRENCY,
 ) -> list[Figure]:
     share = rate / bare
     return [
@@ -272,14 +287,14 @@ def figures_for(
         Figure(
             what=f"Parlay / bare client, {label}",
             value=f"{share:.0%}",
-            baseline=f"{bare:,.0f}/s ({bare_label}, {CONCURRENCY} in flight)",
+            baseline=f"{bare:,.0f}/s ({bare_label}, {concurrency} in flight)",
             target=f"≥ {TARGET_SHARE:.0%}",
             ok=share >= TARGET_SHARE,
         ),
     ]
 
 
-def run_apns(n: int, workers: int = 1) -> list[Figure]:
+def run_apns(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Figure]:
     with fake_apns_process() as fake:
         apns = fake.app.apns
         assert apns is not None
@@ -291,34 +306,37 @@ def run_apns(n: int, workers: int = 1) -> list[Figure]:
             "environment": "production",
             "endpoint": fake.base_url,
         }
-        rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n, workers)
-        bare = asyncio.run(_apns_bare(fake, n))
+        rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n, workers, concurrency)
+        bare = asyncio.run(bare_rate(fake, n, concurrency))
     label = "APNs (HTTP/2, TLS)" if workers == 1 else f"APNs (HTTP/2, TLS; {workers} workers)"
-    return figures_for(label, n, rate, seconds, bare, "bare raw-h2 client")
+    return figures_for(label, n, rate, seconds, bare, "bare raw-h2 client", concurrency)
 
 
-async def _apns_bare(fake: FakeApns, n: int) -> float:
-    return await bare_rate(fake, n, CONCURRENCY)
-
-
-def run_fcm(n: int, workers: int = 1) -> list[Figure]:
+def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Figure]:
     with fake_fcm_process() as fake:
         credentials = {
             "service": "fcm",
             "serviceAccountJson": json.dumps(fake.account),
             "endpoint": fake.url,
         }
-        rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n, workers)
-        bare = asyncio.run(fcm_bare_rate(fake, n, CONCURRENCY))
-    return figures_for("FCM (HTTP/1.1, TLS)", n, rate, seconds, bare, "bare httpx client")
+        rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n, workers, concurrency)
+        bare = asyncio.run(fcm_bare_rate(fake, n, concurrency))
+    return figures_for(
+        "FCM (HTTP/1.1, TLS)", n, rate, seconds, bare, "bare httpx client", concurrency
+    )
 
 
-def run(n: int = N, providers: tuple[str, ...] = ("apns", "fcm"), workers: int = 1) -> list[Figure]:
+def run(
+    n: int = N,
+    providers: tuple[str, ...] = ("apns", "fcm"),
+    workers: int = 1,
+    concurrency: int = CONCURRENCY,
+) -> list[Figure]:
     figures: list[Figure] = []
     if "apns" in providers:
-        figures += run_apns(n, workers)
+        figures += run_apns(n, workers, concurrency)
     if "fcm" in providers:
-        figures += run_fcm(n, workers)
+        figures += run_fcm(n, workers, concurrency)
     return figures
 
 
@@ -333,13 +351,19 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="parlay worker processes")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole measurement")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help="sends in flight: the worker's in-app lane and the bare client alike",
+    )
     args = parser.parse_args()
     providers = tuple(p.strip() for p in args.providers.split(",") if p.strip())
     for i in range(args.runs):
         print_figures(
             f"in-app dispatch to provider fakes (SPEC §14 row 2), N={args.n:,}, "
             f"run {i + 1} of {args.runs}",
-            run(args.n, providers, args.workers),
+            run(args.n, providers, args.workers, args.concurrency),
         )
 
 
