@@ -17,6 +17,7 @@ from parlay.clock import Clock, SystemClock
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.db.engine import Database
+from parlay.events.hub import EventHub, build_hub
 from parlay.observability.logging import get_logger
 from parlay.observability.metrics import Metrics
 from parlay.outbound.context import ContextCache
@@ -37,6 +38,8 @@ class Container:
     dispatcher: Dispatcher | None = None
     jwks: JwksCache = field(default_factory=JwksCache)
     contexts: ContextCache = field(default_factory=ContextCache)
+    # Live events (agent and consumer streams): in-process, or Redis pub/sub when scaled out.
+    hub: EventHub = field(default_factory=lambda: build_hub(None))
 
     _notifications: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -93,6 +96,7 @@ class Container:
         for channel in set(self.channels.values()):
             await channel.close()
         await self.jwks.close()
+        await self.hub.close()
         await self.limiter.close()
         await self.db.dispose()
 
@@ -162,4 +166,5 @@ def build_container(
         limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
         channels=channels if channels is not None else build_channels(settings, db, clock),
         jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
+        hub=build_hub(settings.redis_url),
     )

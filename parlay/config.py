@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Default per-account, per-API-family rate limit for new accounts (SPEC §4).
     default_rate_limit_per_second: int = Field(default=3, ge=1)
+    # The agent API is limited per agent or bot, not per account: a brand's 3 requests/second
+    # would be shared by every agent replying at once.
+    agent_rate_limit_per_second: int = Field(default=20, ge=1)
+    # How often a live stream with nothing to say sends a keep-alive comment (proxies close
+    # idle connections).
+    events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # A live stream ends after this long; the client reconnects (and is authenticated again).
+    events_max_seconds: float = Field(default=900.0, gt=0)
 
     # The dispatcher (``parlay worker``, or inside ``parlay serve``).
     worker_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -138,8 +138,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # In-app on the sandbox too: tests of the real push clients build their own settings.
+    # Live streams end at once: the route sweeps call them like any other route.
     return Settings(
-        database_url=database_url, redis_url=None, log_json=False, sandbox_channels="inapp,sms,wa"
+        database_url=database_url,
+        redis_url=None,
+        log_json=False,
+        sandbox_channels="inapp,sms,wa",
+        events_max_seconds=0.05,
     )
 
 

@@ -161,6 +161,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v2/account/{accountId}/campaign/{campaignId}/consumers"): {
         "consumers": [{"consumerContent": {"sms": "+14155550100"}}]
     },
+    ("PUT", "/api/account/{accountId}/agent/state"): {"state": "AWAY"},
+    ("POST", "/api/account/{accountId}/agent/conversations/{conversationId}/messages"): {
+        "text": "written by the caller"
+    },
+    ("POST", "/api/account/{accountId}/agent/conversations/{conversationId}/transfer"): {
+        "skill": "billing"
+    },
+    ("POST", "/api/account/{accountId}/consumer/messages"): {"text": "written by the caller"},
 }
 
 

@@ -15,6 +15,7 @@ from parlay.api.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
 from tests.conftest import Brand, problem
+from tests.fakes.jwks import AUDIENCE, ISSUER, SigningKey
 from tests.routes import HANDOFF_BODY, Operation, body, operations, url
 
 pytestmark = pytest.mark.anyio
@@ -95,6 +96,19 @@ async def b(other_brand: Brand) -> Holdings:
     )
     assert campaign_response.status_code == 202, campaign_response.text
     campaign = campaign_response.json()
+    # One of B's consumers writes: a conversation on B's default skill.
+    consumer_key = SigningKey.ec()
+    auth = {"issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["ES256"]}
+    auth["publicKeyPem"] = consumer_key.public_pem
+    configured = await ob.client.put(
+        f"{ob.url}/settings", json={"consumerAuth": auth}, headers=admin
+    )
+    assert configured.status_code == 200, configured.text
+    conversation = await post(
+        "/consumer/messages",
+        {"text": "globex secret message"},
+        {"Authorization": f"Bearer {consumer_key.token('globex-secret-consumer')}"},
+    )
 
     held.ids = {
         "userId": str(user["id"]),
@@ -102,6 +116,7 @@ async def b(other_brand: Brand) -> Holdings:
         "handoffId": str(handoff["id"]),
         "campaignId": str(campaign["proactiveCampaignId"]),
         "appId": str(app["appId"]),
+        "conversationId": str(conversation["conversationId"]),
     }
     held.secrets = [
         "globex-secret",

@@ -64,6 +64,8 @@ FAMILY_OF: dict[Permission, ApiFamily] = {
     P.CAMPAIGNS_READ: ApiFamily.PROACTIVE,
     P.CAMPAIGNS_WRITE: ApiFamily.PROACTIVE,
     P.REPORTING: ApiFamily.REPORTING,
+    # Decision: the agent API is limited per agent, not per account (docs/conversations.md).
+    P.AGENT_WORKSPACE: ApiFamily.AGENT,
 }
 
 ROLES = [r.value for r in Role]

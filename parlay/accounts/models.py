@@ -46,6 +46,9 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSONType)
     type: Mapped[str] = mapped_column(String(16), default="human")
     max_concurrent_conversations: Mapped[int] = mapped_column(Integer, default=3)
+    # The agent's routing state (SPEC §10): only ONLINE agents are assigned conversations.
+    agent_state: Mapped[str] = mapped_column(String(8), default="OFFLINE", server_default="OFFLINE")
+    agent_state_at: Mapped[datetime | None] = mapped_column(nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -55,6 +55,8 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.accounts.api import router as accounts_router
     from parlay.apps.api import router as apps_router
     from parlay.consumers.api import router as consumer_router
+    from parlay.conversations.agent_api import router as agent_router
+    from parlay.conversations.consumer_api import router as conversation_router
     from parlay.handoffs.api import router as handoffs_router
     from parlay.outbound.api import router as campaigns_router
     from parlay.outbound.c2m_api import router as c2m_router
@@ -66,6 +68,8 @@ def _include_domain_routers(app: FastAPI) -> None:
         c2m_router,
         campaigns_router,
         consumer_router,
+        conversation_router,
+        agent_router,
     ):
         app.include_router(router)
 

@@ -47,15 +47,14 @@ async def authenticate(
 
 
 async def enforce_rate_limit(container: Container, principal: Principal, family: ApiFamily) -> None:
-    retry_after = await container.limiter.hit(
-        family, principal.account_id, principal.rate_limit_per_second
-    )
+    key, per_second = principal.account_id, principal.rate_limit_per_second
+    if family == ApiFamily.AGENT:
+        key = f"{principal.account_id}/user/{principal.subject_id}"
+        per_second = container.settings.agent_rate_limit_per_second
+    retry_after = await container.limiter.hit(family, key, per_second)
     if retry_after is not None:
         container.metrics.rate_limited.labels(principal.account_id, family.value).inc()
-        raise RateLimited(
-            retry_after,
-            f"more than {principal.rate_limit_per_second} {family.value} requests per second",
-        )
+        raise RateLimited(retry_after, f"more than {per_second} {family.value} requests per second")
 
 
 PrincipalDependency = Callable[..., Awaitable[Principal]]

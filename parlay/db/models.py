@@ -3,7 +3,7 @@
 from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
 from parlay.apps.models import App
 from parlay.consumers.models import Consumer, Device, SmsOptOut
-from parlay.conversations.models import Conversation
+from parlay.conversations.models import Conversation, Message
 from parlay.db.base import Base
 from parlay.handoffs.models import Handoff
 from parlay.idempotency.models import IdempotencyRecord
@@ -22,6 +22,7 @@ __all__ = [
     "Delivery",
     "Device",
     "Handoff",
+    "Message",
     "IdempotencyRecord",
     "Skill",
     "SmsOptOut",

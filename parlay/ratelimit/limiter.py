@@ -26,6 +26,8 @@ class ApiFamily(StrEnum):
     CONSUMER = "consumer"
     CONFIG = "config"
     LOGIN = "login"
+    # Per agent or bot (keyed by user), with its own setting: see ``enforce_rate_limit``.
+    AGENT = "agent"
 
 
 class RateLimiter(Protocol):

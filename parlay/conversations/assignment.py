@@ -1,0 +1,198 @@
+"""The skill queues and who gets what (SPEC §10).
+
+A routed conversation waits in its skill's queue, first come first served, and goes to the
+ONLINE agent of that skill with the fewest open conversations, below their maximum; ties go to
+whoever was assigned least recently, then the lower user ID. Assignment runs whenever the
+balance can change: a conversation is queued or transferred, an agent comes ONLINE, closes or
+hands back a conversation.
+
+One account's assignments are serialized: SQLite's write transactions already are; on
+PostgreSQL a transaction-scoped advisory lock per account keeps two processes from handing the
+same agent more than their maximum.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.accounts.models import Skill, User, UserSkill
+from parlay.accounts.permissions import Role
+from parlay.conversations.models import Conversation
+from parlay.conversations.topics import Outbox, agent_topic, skill_topic, supervisor_topic
+
+OPEN = "OPEN"
+_EPOCH = datetime.min
+
+
+class AgentState:
+    ONLINE = "ONLINE"
+    AWAY = "AWAY"
+    OFFLINE = "OFFLINE"
+    ALL = ("ONLINE", "AWAY", "OFFLINE")
+
+
+@dataclass
+class _Agent:
+    user_id: int
+    maximum: int
+    skills: set[str]
+    load: int = 0
+    last_assigned: datetime | None = None
+
+    def order(self) -> tuple[int, datetime, int]:
+        last = self.last_assigned.replace(tzinfo=None) if self.last_assigned else _EPOCH
+        return self.load, last, self.user_id
+
+
+async def lock_account_routing(session: AsyncSession, account_id: str) -> None:
+    """Serialize this account's routing changes until the transaction ends (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('parlay-routing:' || :account))"),
+            {"account": account_id},
+        )
+
+
+async def agent_skills(session: AsyncSession, user_ids: list[int]) -> dict[int, set[str]]:
+    rows = await session.execute(
+        select(UserSkill.user_id, Skill.name)
+        .join(Skill, Skill.id == UserSkill.skill_id)
+        .where(UserSkill.user_id.in_(user_ids))
+    )
+    skills: dict[int, set[str]] = defaultdict(set)
+    for user_id, name in rows:
+        skills[user_id].add(name)
+    return skills
+
+
+async def open_loads(session: AsyncSession, user_ids: list[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(Conversation.assigned_agent_id, func.count())
+        .where(Conversation.state == OPEN, Conversation.assigned_agent_id.in_(user_ids))
+        .group_by(Conversation.assigned_agent_id)
+    )
+    return {int(agent): int(n) for agent, n in rows if agent is not None}
+
+
+async def _online_agents(session: AsyncSession, account_id: str) -> list[_Agent]:
+    users = (
+        await session.execute(
+            select(User.id, User.roles, User.max_concurrent_conversations).where(
+                User.account_id == account_id,
+                User.agent_state == AgentState.ONLINE,
+                User.disabled.is_(False),
+            )
+        )
+    ).all()
+    ids = [uid for uid, roles, _ in users if Role.AGENT.value in roles]
+    if not ids:
+        return []
+    skills = await agent_skills(session, ids)
+    loads = await open_loads(session, ids)
+    last = dict(
+        (
+            await session.execute(
+                select(Conversation.assigned_agent_id, func.max(Conversation.assigned_at))
+                .where(Conversation.assigned_agent_id.in_(ids))
+                .group_by(Conversation.assigned_agent_id)
+            )
+        ).all()
+    )
+    maxima = {uid: maximum for uid, _, maximum in users}
+    return [
+        _Agent(uid, maxima[uid], skills.get(uid, set()), loads.get(uid, 0), last.get(uid))
+        for uid in ids
+    ]
+
+
+def assign(conversation: Conversation, user_id: int, now: datetime, outbox: Outbox) -> None:
+    """Hand ``conversation`` to an agent (out of its queue) and tell everyone who cares."""
+    account_id = conversation.account_id
+    conversation.assigned_agent_id = user_id
+    conversation.assigned_at = now
+    conversation.accepted_at = None
+    conversation.queued_at = None
+    outbox.add(
+        [agent_topic(account_id, user_id), supervisor_topic(account_id)],
+        {
+            "type": "conversation.assigned",
+            "conversationId": conversation.id,
+            "skill": conversation.skill,
+            "agentId": str(user_id),
+        },
+    )
+    outbox.add(
+        [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
+        {"type": "queue.removed", "conversationId": conversation.id, "skill": conversation.skill},
+    )
+
+
+def enqueue(conversation: Conversation, now: datetime, outbox: Outbox) -> None:
+    """Put ``conversation`` at the back of its skill's queue."""
+    account_id = conversation.account_id
+    conversation.assigned_agent_id = None
+    conversation.assigned_at = None
+    conversation.accepted_at = None
+    conversation.queued_at = now
+    outbox.add(
+        [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
+        {
+            "type": "queue.added",
+            "conversationId": conversation.id,
+            "skill": conversation.skill,
+            "queuedAt": now.isoformat(),
+        },
+    )
+
+
+async def assign_waiting(
+    session: AsyncSession, account_id: str, now: datetime, outbox: Outbox
+) -> list[tuple[str, int]]:
+    """Give waiting conversations to ONLINE agents with room, oldest first. Returns what was
+    assigned as (conversation ID, agent user ID)."""
+    await lock_account_routing(session, account_id)
+    agents = [a for a in await _online_agents(session, account_id) if a.load < a.maximum]
+    if not agents:
+        return []
+    room: dict[str, int] = defaultdict(int)
+    for agent in agents:
+        for skill in agent.skills:
+            room[skill] += agent.maximum - agent.load
+    waiting: list[Conversation] = []
+    for skill, free in room.items():
+        # At most ``free`` of each queue can be placed now: never read a whole long queue.
+        waiting.extend(
+            (
+                await session.execute(
+                    select(Conversation)
+                    .where(
+                        Conversation.account_id == account_id,
+                        Conversation.state == OPEN,
+                        Conversation.assigned_agent_id.is_(None),
+                        Conversation.skill == skill,
+                    )
+                    .order_by(Conversation.queued_at, Conversation.id)
+                    .limit(free)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    waiting.sort(key=lambda c: (c.queued_at or now, c.id))
+    assigned = []
+    for conversation in waiting:
+        candidates = [a for a in agents if conversation.skill in a.skills and a.load < a.maximum]
+        if not candidates:
+            continue
+        agent = min(candidates, key=_Agent.order)
+        assign(conversation, agent.user_id, now, outbox)
+        agent.load += 1
+        agent.last_assigned = now
+        assigned.append((conversation.id, agent.user_id))
+    await session.flush()
+    return assigned

@@ -1,0 +1,166 @@
+"""What an agent sees about why a conversation exists (SPEC §10): the campaign or IVR call that
+started it, the consumer's device and call data, and the recent outbound messages.
+
+The campaign and consumer parts are frozen when the conversation opens, from what the campaign
+or the C2M call and the device registration recorded: a later device change or handoff edit
+does not rewrite history. The outbound messages are read live (their statuses move on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.consumers.models import Device
+from parlay.conversations.models import Conversation
+from parlay.outbound.context import ContextCache, SendContext, message_text
+from parlay.outbound.models import Call, Delivery
+
+# SPEC §10: up to the 5 most recent outbound messages to the consumer in the last 30 days.
+RECENT_OUTBOUND = 5
+RECENT_OUTBOUND_WINDOW = timedelta(days=30)
+_OS_NAMES = {"ios": "iOS", "android": "Android"}
+
+
+def campaign_context(delivery: Delivery, send: SendContext) -> dict[str, Any]:
+    """The campaign part: which campaign or IVR call, under which handoff, routed to which skill.
+
+    An IVR deflection has no campaign: ``campaignName`` is null and ``callId`` names the call.
+    """
+    return {
+        "campaignName": send.campaign_name,
+        "engagementName": send.handoff.get("name"),
+        "skill": delivery.skill,
+        "source": delivery.source,
+        "campaignId": delivery.campaign_id,
+        "callId": delivery.call_id,
+        "handoffId": delivery.handoff_id,
+        "deliveryId": str(delivery.id),
+    }
+
+
+def device_os(device: Device) -> str:
+    name = _OS_NAMES.get(device.platform, device.platform)
+    return f"{name} {device.os_version}".strip() if device.os_version else name
+
+
+def consumer_context(
+    consumer_id: str | None, phone: str | None, device: Device | None, call: Call | None
+) -> dict[str, Any]:
+    """The consumer part: the device they wrote from (in-app) and the IVR call's data."""
+    return {
+        "consumerId": consumer_id,
+        "phone": phone,
+        "deviceId": device.device_id if device else None,
+        "deviceOs": device_os(device) if device else None,
+        "device": device.device_model if device else None,
+        "appId": device.app_id if device else None,
+        "country": device.country if device else None,
+        "city": device.city if device else None,
+        "ivrNumber": call.ivr_number if call else None,
+        "sdes": call.sdes if call else None,
+    }
+
+
+async def pick_device(
+    session: AsyncSession, account_id: str, consumer_id: str, device_id: str | None
+) -> Device | None:
+    """The device the consumer names, else the one they used last (logged-in ones first)."""
+    query = select(Device).where(Device.account_id == account_id, Device.consumer_id == consumer_id)
+    if device_id is not None:
+        return await session.scalar(query.where(Device.device_id == device_id))
+    return await session.scalar(
+        query.order_by(Device.logged_in.desc(), Device.updated_at.desc(), Device.id.desc()).limit(1)
+    )
+
+
+def conversation_context(conversation: Conversation) -> dict[str, Any]:
+    stored = conversation.context or {}
+    return {
+        "campaign": stored.get("campaign"),
+        "consumer": stored.get("consumer"),
+        "conversation": {
+            "startTime": conversation.created_at,
+            "conversationId": conversation.id,
+            "channel": conversation.channel,
+        },
+    }
+
+
+async def outbound_messages(
+    session: AsyncSession,
+    conversation: Conversation,
+    contexts: ContextCache,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbound message that started the conversation, then the consumer's most recent
+    other outbound messages of the last 30 days (at most 5 in all besides the first)."""
+    identities = []
+    if conversation.consumer_id:
+        identities.append(Delivery.consumer_id == conversation.consumer_id)
+    if conversation.phone:
+        identities.append(Delivery.phone == conversation.phone)
+    rows: list[Delivery] = []
+    if identities:
+        rows = list(
+            (
+                await session.execute(
+                    select(Delivery)
+                    .where(
+                        Delivery.account_id == conversation.account_id,
+                        or_(*identities),
+                        Delivery.sent_time.is_not(None),
+                        Delivery.sent_time > now - RECENT_OUTBOUND_WINDOW,
+                    )
+                    .order_by(Delivery.sent_time.desc(), Delivery.id.desc())
+                    .limit(RECENT_OUTBOUND + 1)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    first = None
+    if conversation.delivery_id is not None:
+        first = next((d for d in rows if d.id == conversation.delivery_id), None)
+        if first is None:
+            first = await session.get(Delivery, conversation.delivery_id)
+    others = [d for d in rows if first is None or d.id != first.id][:RECENT_OUTBOUND]
+    chosen = ([first] if first is not None else []) + others
+    return await _describe(session, chosen, contexts, conversation.delivery_id)
+
+
+async def _describe(
+    session: AsyncSession,
+    deliveries: Iterable[Delivery],
+    contexts: ContextCache,
+    started_by: int | None,
+) -> list[dict[str, Any]]:
+    deliveries = list(deliveries)
+    loaded = await contexts.load(
+        session,
+        {d.campaign_id for d in deliveries if d.campaign_id},
+        {d.call_id for d in deliveries if d.call_id},
+    )
+    described = []
+    for d in deliveries:
+        send = loaded.get(f"c:{d.campaign_id}" if d.campaign_id else f"k:{d.call_id}")
+        described.append(
+            {
+                "deliveryId": str(d.id),
+                "channel": d.channel,
+                "text": message_text(send, d.channel, d.message_text, d.variables)
+                if send
+                else d.message_text,
+                "source": d.source,
+                "campaignName": send.campaign_name if send else None,
+                "skill": d.skill,
+                "status": d.status,
+                "sentTime": d.sent_time,
+                "startedConversation": d.id == started_by,
+            }
+        )
+    return described
