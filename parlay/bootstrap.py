@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from parlay.channels.apns import ApnsClient
-from parlay.channels.base import Channel
+from parlay.channels.base import Channel, OutboundMessage
 from parlay.channels.fcm import FcmClient
 from parlay.channels.inapp import InAppChannel
 from parlay.channels.push import PushClient
@@ -16,6 +17,7 @@ from parlay.channels.sandbox import SandboxChannel
 from parlay.clock import Clock, SystemClock
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
+from parlay.conversations.topics import consumer_topic
 from parlay.db.engine import Database
 from parlay.events.hub import EventHub, build_hub
 from parlay.observability.logging import get_logger
@@ -79,10 +81,42 @@ class Container:
         if self.dispatcher is not None:
             self.dispatcher.cancelled([campaign_id])
 
+    async def announce_sent(self, messages: Sequence[OutboundMessage]) -> None:
+        """In-app messages the provider accepted: the consumer's app, if open and streaming
+        (``GET consumer/events``), shows them at once. In the background: the dispatcher's
+        outcome writes never wait for live events."""
+        task = asyncio.get_running_loop().create_task(self._announce(messages))
+        self._notifications.add(task)
+        task.add_done_callback(self._notifications.discard)
+
+    async def _announce(self, messages: Sequence[OutboundMessage]) -> None:
+        for m in messages:
+            if not m.consumer_id:
+                continue
+            try:
+                await self.hub.publish(
+                    [consumer_topic(m.account_id, m.consumer_id, None)],
+                    {
+                        "type": "outbound",
+                        "pushMessageId": str(m.delivery_id),
+                        "message": m.text,
+                        "backendService": m.backend_service,
+                        "lookBackPeriod": m.lookback_seconds,
+                        "campaignInfo": m.campaign_info,
+                    },
+                )
+            except Exception:  # noqa: BLE001 - best-effort: pending-outbound has them all
+                log.warning("could not announce sent messages", exc_info=True)
+                return
+
     def start_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(
-                self.db, self.clock, self.channels, dispatch_config(self.settings)
+                self.db,
+                self.clock,
+                self.channels,
+                dispatch_config(self.settings),
+                on_sent=self.announce_sent,
             )
             self.dispatcher.start()
         return self.dispatcher

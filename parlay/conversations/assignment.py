@@ -145,7 +145,7 @@ def enqueue(conversation: Conversation, now: datetime, outbox: Outbox) -> None:
             "type": "queue.added",
             "conversationId": conversation.id,
             "skill": conversation.skill,
-            "queuedAt": now.isoformat(),
+            "queuedAt": now,
         },
     )
 
@@ -176,14 +176,14 @@ async def assign_waiting(
                         Conversation.assigned_agent_id.is_(None),
                         Conversation.skill == skill,
                     )
-                    .order_by(Conversation.queued_at, Conversation.id)
+                    .order_by(Conversation.queued_at, Conversation.created_at, Conversation.id)
                     .limit(free)
                 )
             )
             .scalars()
             .all()
         )
-    waiting.sort(key=lambda c: (c.queued_at or now, c.id))
+    waiting.sort(key=lambda c: (c.queued_at or now, c.created_at, c.id))
     assigned = []
     for conversation in waiting:
         candidates = [a for a in agents if conversation.skill in a.skills and a.load < a.maximum]

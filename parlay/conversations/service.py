@@ -137,7 +137,7 @@ async def my_conversations(session: AsyncSession, agent: Agent) -> list[dict[str
             Conversation.state == OPEN,
             Conversation.assigned_agent_id == agent.user_id,
         )
-        .order_by(Conversation.assigned_at, Conversation.id)
+        .order_by(Conversation.assigned_at, Conversation.created_at, Conversation.id)
     )
     return [summary(c) for c in rows.scalars()]
 
@@ -153,7 +153,9 @@ async def queue(session: AsyncSession, agent: Agent) -> list[dict[str, Any]]:
     if not agent.supervisor:
         query = query.where(Conversation.skill.in_(sorted(agent.skills)))
     rows = (
-        await session.execute(query.order_by(Conversation.queued_at, Conversation.id))
+        await session.execute(
+            query.order_by(Conversation.queued_at, Conversation.created_at, Conversation.id)
+        )
     ).scalars()
     places: dict[str | None, int] = {}
     waiting = []

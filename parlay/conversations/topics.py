@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from parlay.events.hub import EventHub
@@ -37,6 +38,17 @@ def consumer_topic(account_id: str, consumer_id: str | None, phone: str | None) 
     return f"{account_id}:consumer:" + (f"c:{consumer_id}" if consumer_id else f"p:{phone}")
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready, with times written as the API writes them (ISO 8601, ``Z``)."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 @dataclass
 class Outbox:
     """Events a use case produced, to publish once its transaction has committed."""
@@ -44,7 +56,7 @@ class Outbox:
     items: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
 
     def add(self, topics: Sequence[str], event: dict[str, Any]) -> None:
-        self.items.append((tuple(topics), event))
+        self.items.append((tuple(topics), _plain(event)))
 
     async def publish(self, hub: EventHub) -> None:
         for topics, event in self.items:

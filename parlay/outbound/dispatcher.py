@@ -23,7 +23,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -131,6 +131,7 @@ class Dispatcher:
         channels: dict[str, Channel],
         config: DispatchConfig | None = None,
         worker_id: str | None = None,
+        on_sent: Callable[[Sequence[OutboundMessage]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -140,6 +141,10 @@ class Dispatcher:
         self._contexts = ContextCache()
         self._claims = 0
         self._pending: list[Outcome] = []
+        # In-app messages accepted by the provider, announced (live events to the consumer's
+        # open app) once their outcomes are written.
+        self._on_sent = on_sent
+        self._sent: list[OutboundMessage] = []
         self._flush_now = asyncio.Event()
         self._stopping = False
         self._lanes: list[_Lane] = []
@@ -519,6 +524,8 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 - the outcome must still be written
                 log.exception("disabling dead push tokens failed", delivery_id=row.id)
         if isinstance(result, Accepted):
+            if self._on_sent is not None and message.channel == "inapp":
+                self._sent.append(message)
             self._add(Outcome.sent(row.id, owner, result.provider_message_id))
         elif isinstance(result, Rejected):
             self._add(
@@ -575,13 +582,20 @@ class Dispatcher:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        sent, self._sent = self._sent, []
         try:
             writes = queue.outcome_writes(batch, self.db.dialect, self.clock.now())
             async with self.db.write() as session:
                 await queue.write_outcomes(session, writes)
         except BaseException:
             self._pending[:0] = batch  # nothing is lost: written on the next flush
+            self._sent[:0] = sent
             raise
+        if sent and self._on_sent is not None:
+            try:
+                await self._on_sent(sent)
+            except Exception:  # noqa: BLE001 - live events are best-effort
+                log.warning("announcing sent messages failed", count=len(sent), exc_info=True)
 
     async def _housekeeping(self) -> None:
         while not self._stopped.is_set():
