@@ -53,7 +53,13 @@ from _common import (  # noqa: E402
     temp_database,
     wait_ready,
 )
-from apns_baseline import ROOT, _read_line, bare_rate, fake_apns_process  # noqa: E402
+from apns_baseline import (  # noqa: E402
+    ROOT,
+    _read_line,
+    bare_rate,
+    client_rate,
+    fake_apns_process,
+)
 from dispatch import create_campaign, wait_final  # noqa: E402
 
 from parlay.apps.models import App  # noqa: E402
@@ -308,8 +314,21 @@ def run_apns(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[F
         }
         rate, seconds, _ = parlay_rate("apns", credentials, fake.ca_bundle, n, workers, concurrency)
         bare = asyncio.run(bare_rate(fake, n, concurrency))
+        alone = asyncio.run(client_rate(fake, n, concurrency))
     label = "APNs (HTTP/2, TLS)" if workers == 1 else f"APNs (HTTP/2, TLS; {workers} workers)"
-    return figures_for(label, n, rate, seconds, bare, "bare raw-h2 client", concurrency)
+    figures = figures_for(label, n, rate, seconds, bare, "bare raw-h2 client", concurrency)
+    # Not a SPEC figure: Parlay's own APNs client without the dispatcher and the database, the
+    # ceiling of the full path on this fake (the minimal bare client spends more CPU per push).
+    figures.append(
+        Figure(
+            what="Parlay / ApnsClient alone (no database), APNs",
+            value=f"{rate / alone:.0%}",
+            baseline=f"{alone:,.0f}/s (ApnsClient.push, {concurrency} in flight)",
+            target="-",
+            ok=None,
+        )
+    )
+    return figures
 
 
 def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Figure]:

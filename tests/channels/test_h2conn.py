@@ -92,3 +92,29 @@ async def test_an_idle_connection_closes_itself(apns_fake: ApnsFake) -> None:
     await asyncio.sleep(0.5)
 
     assert not connection.usable
+
+
+def test_request_header_blocks_decode_to_the_fields_sent_also_after_a_table_resize() -> None:
+    from hpack import Decoder, NeverIndexedHeaderTuple
+
+    from parlay.channels.h2conn import _Encoder
+
+    encoder, decoder = _Encoder(), Decoder()
+    fields = [
+        (b":method", b"POST"),
+        (b":scheme", b"https"),
+        (b":authority", b"api.push.apple.com"),
+        NeverIndexedHeaderTuple(b":path", b"/3/device/" + b"ab" * 32),
+        NeverIndexedHeaderTuple(b"authorization", b"bearer " + b"x" * 300),
+        (b"apns-topic", b"com.example.app"),
+        (b"x-long-name-" + b"n" * 200, b"v" * 1000),
+    ]
+    sent = [(name, value) for name, value in fields]
+
+    blocks = [encoder.encode(fields) for _ in range(2)]
+    encoder.header_table_size = 256  # the server lowered SETTINGS_HEADER_TABLE_SIZE
+    blocks.append(encoder.encode(fields))
+    blocks.append(encoder.encode(fields))
+
+    assert [decoder.decode(block, raw=True) for block in blocks] == [sent] * 4
+    assert b"bearer " + b"x" * 300 in blocks[0]  # a literal, not Huffman-coded
