@@ -6,14 +6,18 @@ limited per user (``PARLAY_AGENT_RATE_LIMIT_PER_SECOND``), not per account.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ContainerDep, require
 from parlay.api.params import AccountIdPath
+from parlay.bootstrap import Container
 from parlay.conversations import service
 from parlay.conversations.routing import message_view
 from parlay.conversations.schemas import (
@@ -34,6 +38,22 @@ from parlay.ratelimit.limiter import ApiFamily
 router = APIRouter(prefix="/api/account/{accountId}/agent", tags=["agent"])
 Workspace = Annotated[Principal, require(Permission.AGENT_WORKSPACE, ApiFamily.AGENT)]
 ConversationIdPath = Annotated[str, Path(min_length=1, max_length=36)]
+T = TypeVar("T")
+
+
+async def _as_agent(
+    c: Container,
+    me: Principal,
+    work: Callable[[AsyncSession, service.Agent, datetime, Outbox], Awaitable[T]],
+) -> T:
+    """Run one change of the workspace in a write transaction; its live events go out once it
+    has committed."""
+    outbox = Outbox()
+    async with c.db.write() as session:
+        agent = await service.load_agent(session, me)
+        result = await work(session, agent, c.clock.now(), outbox)
+    await outbox.publish(c.hub)
+    return result
 
 
 @router.get("/state", operation_id="getAgentState", response_model=AgentStatusOut)
@@ -50,13 +70,14 @@ async def set_state(
 ) -> AgentStatusOut:
     """ONLINE receives routed conversations (waiting ones at once); AWAY and OFFLINE keep what
     they have and receive nothing new."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        agent = await service.set_state(session, agent, body.state, c.clock.now(), outbox)
-        status = await service.agent_status(session, agent)
-    await outbox.publish(c.hub)
-    return AgentStatusOut.model_validate(status)
+
+    async def work(
+        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
+    ) -> dict[str, Any]:
+        agent = await service.set_state(session, agent, body.state, now, outbox)
+        return await service.agent_status(session, agent)
+
+    return AgentStatusOut.model_validate(await _as_agent(c, me, work))
 
 
 @router.get("/conversations", operation_id="listMyConversations", response_model=ConversationList)
@@ -105,13 +126,13 @@ async def accept(
     accountId: AccountIdPath, conversationId: ConversationIdPath, c: ContainerDep, me: Workspace
 ) -> ConversationSummary:
     """Accept a conversation assigned to me, or take one from my skills' queues."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        conversation = await service.accept(session, agent, conversationId, c.clock.now(), outbox)
-        summary = service.summary(conversation)
-    await outbox.publish(c.hub)
-    return ConversationSummary.model_validate(summary)
+
+    async def work(
+        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
+    ) -> dict[str, Any]:
+        return service.summary(await service.accept(session, agent, conversationId, now, outbox))
+
+    return ConversationSummary.model_validate(await _as_agent(c, me, work))
 
 
 @router.post(
@@ -128,15 +149,15 @@ async def reply(
     me: Workspace,
 ) -> MessageOut:
     """Write to the consumer (the conversation must be assigned to me)."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        message = await service.reply(
-            session, agent, conversationId, body.text, c.clock.now(), outbox
+
+    async def work(
+        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
+    ) -> dict[str, Any]:
+        return message_view(
+            await service.reply(session, agent, conversationId, body.text, now, outbox)
         )
-        view = message_view(message)
-    await outbox.publish(c.hub)
-    return MessageOut.model_validate(view)
+
+    return MessageOut.model_validate(await _as_agent(c, me, work))
 
 
 @router.post(
@@ -152,15 +173,15 @@ async def transfer(
     me: Workspace,
 ) -> ConversationSummary:
     """Send it to the back of another skill's queue (mine, or any as an agent manager)."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        conversation = await service.transfer(
-            session, agent, conversationId, body.skill, c.clock.now(), outbox
+
+    async def work(
+        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
+    ) -> dict[str, Any]:
+        return service.summary(
+            await service.transfer(session, agent, conversationId, body.skill, now, outbox)
         )
-        summary = service.summary(conversation)
-    await outbox.publish(c.hub)
-    return ConversationSummary.model_validate(summary)
+
+    return ConversationSummary.model_validate(await _as_agent(c, me, work))
 
 
 @router.post(
@@ -172,13 +193,13 @@ async def close(
     accountId: AccountIdPath, conversationId: ConversationIdPath, c: ContainerDep, me: Workspace
 ) -> ConversationSummary:
     """End the conversation (mine, or any as an agent manager); closing twice is harmless."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        conversation = await service.close(session, agent, conversationId, c.clock.now(), outbox)
-        summary = service.summary(conversation)
-    await outbox.publish(c.hub)
-    return ConversationSummary.model_validate(summary)
+
+    async def work(
+        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
+    ) -> dict[str, Any]:
+        return service.summary(await service.close(session, agent, conversationId, now, outbox))
+
+    return ConversationSummary.model_validate(await _as_agent(c, me, work))
 
 
 @router.get(
