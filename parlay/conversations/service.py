@@ -173,13 +173,14 @@ async def _visible(session: AsyncSession, agent: Agent, conversation_id: str) ->
 
 
 async def messages_of(session: AsyncSession, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's most recent messages (at most ``MESSAGES_LIMIT``), oldest first."""
     rows = await session.execute(
         select(Message)
         .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id)
+        .order_by(Message.id.desc())
         .limit(MESSAGES_LIMIT)
     )
-    return [message_view(m) for m in rows.scalars()]
+    return [message_view(m) for m in reversed(rows.scalars().all())]
 
 
 async def agent_view(

@@ -218,3 +218,23 @@ async def test_unknown_states_are_refused(desk: Desk) -> None:
     response = await agent.call("PUT", "/state", json={"state": "BUSY"})
     assert response.status_code == 400
     assert problem(response)["errorCode"] == 1000
+
+
+async def test_a_long_conversation_shows_its_most_recent_messages(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parlay.conversations import service
+
+    monkeypatch.setattr(service, "MESSAGES_LIMIT", 3)
+    agent = await desk.agent("general")
+    await agent.state("ONLINE")
+    [conversation_id] = await open_conversations(desk, 1)
+    for text in ("one", "two", "three"):
+        assert (await agent.reply(conversation_id, text)).status_code == 201
+    shown = (await agent.get(conversation_id))["messages"]
+    assert [m["text"] for m in shown] == ["one", "two", "three"]
+    assert [m["text"] for m in (await desk.consumer_view("consumer-00")).json()["messages"]] == [
+        "one",
+        "two",
+        "three",
+    ]
