@@ -217,7 +217,8 @@ async def _open(
         )
         if delivery.call_id:
             call = await session.get(Call, delivery.call_id)
-    attributed = delivery is not None and attributable(delivery, send, now)
+    # The delivery this conversation answers, if the rule attributes it to one.
+    origin = delivery if delivery is not None and attributable(delivery, send, now) else None
     conversation = Conversation(
         id=str(uuid.uuid4()),
         account_id=account_id,
@@ -225,31 +226,29 @@ async def _open(
         phone=phone,
         channel=channel,
         state=OPEN,
-        skill=delivery.skill if attributed and delivery else account.default_skill,
+        skill=origin.skill if origin else account.default_skill,
         created_at=now,
-        delivery_id=delivery.id if attributed and delivery else None,
-        source=delivery.source if attributed and delivery else None,
+        delivery_id=origin.id if origin else None,
+        source=origin.source if origin else None,
         context={
-            "campaign": campaign_context(delivery, send)
-            if attributed and delivery and send
-            else None,
-            "consumer": consumer_context(consumer_id, phone, device, call if attributed else None),
+            "campaign": campaign_context(origin, send) if origin and send else None,
+            "consumer": consumer_context(consumer_id, phone, device, call if origin else None),
         },
     )
     session.add(conversation)
     await session.flush()  # the one-open-conversation indexes answer here
-    if attributed and delivery is not None:
-        assert delivery.sent_time is not None
+    if origin is not None:
+        assert origin.sent_time is not None
         outbound = (
-            message_text(send, channel, delivery.message_text, delivery.variables) if send else ""
+            message_text(send, channel, origin.message_text, origin.variables) if send else ""
         )
         add_message(
-            session, conversation, "outbound", outbound, delivery.sent_time, delivery_id=delivery.id
+            session, conversation, "outbound", outbound, origin.sent_time, delivery_id=origin.id
         )
         await session.execute(
             update(Delivery)
             .where(
-                Delivery.id == delivery.id,
+                Delivery.id == origin.id,
                 Delivery.status.in_(statuses_before(DeliveryStatus.REPLIED)),
             )
             .values(
@@ -261,7 +260,7 @@ async def _open(
         )
     message = add_message(session, conversation, "consumer", text, now)
     welcome = None
-    if not attributed and account.welcome_enabled and account.welcome_text:
+    if origin is None and account.welcome_enabled and account.welcome_text:
         welcome = add_message(session, conversation, "system", account.welcome_text, now)
     enqueue(conversation, now, outbox)
     await session.flush()
