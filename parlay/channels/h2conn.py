@@ -211,10 +211,11 @@ class Response:
 
 
 class _Stream:
-    __slots__ = ("body", "future", "headers", "status")
+    __slots__ = ("body", "future", "headers", "sending", "status")
 
     def __init__(self, future: asyncio.Future[Response]) -> None:
         self.future = future
+        self.sending = False  # the request body is not all sent yet
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body = b""
@@ -346,7 +347,9 @@ class Http2Connection(asyncio.Protocol):
                 end_stream=not body,
             )
             if body:
+                stream.sending = True
                 await self._send_body(stream_id, stream, body)
+                stream.sending = False
             self._unflushed += 1
             if self._unflushed >= FLUSH_EVERY:
                 self._flush()
@@ -418,6 +421,13 @@ class Http2Connection(asyncio.Protocol):
             end = min(size, offset + room)
             self._h2.send_data(stream_id, body[offset:end], end_stream=end == size)
             offset = end
+
+    def _stop_sending(self, stream_id: int) -> None:
+        try:
+            self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+        except h2.exceptions.H2Error:
+            pass
+        self._wake_window_waiters()
 
     def _wake_window_waiters(self) -> None:
         waiters, self._window_waiters = self._window_waiters, []
@@ -537,6 +547,9 @@ class Http2Connection(asyncio.Protocol):
                 stream = streams.pop(stream_id, None)
                 if stream is not None:
                     self.last_answer = time.monotonic()
+                    if stream.sending:
+                        # Answered before the whole body went out (RFC 9113 §8.1): stop sending.
+                        self._stop_sending(stream_id)
                     if not stream.future.done():
                         stream.future.set_result(
                             Response(stream.status, stream.headers, stream.body)

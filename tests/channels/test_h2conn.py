@@ -118,3 +118,56 @@ def test_request_header_blocks_decode_to_the_fields_sent_also_after_a_table_resi
 
     assert [decoder.decode(block, raw=True) for block in blocks] == [sent] * 4
     assert b"bearer " + b"x" * 300 in blocks[0]  # a literal, not Huffman-coded
+
+
+@pytest.fixture
+async def early_answer() -> AsyncIterator[tuple[int, str]]:
+    """An HTTP/2 server with a 100-byte stream window that answers 413 as soon as a request's
+    headers arrive, without reading the body (RFC 9113 §8.1 allows it): (port, CA path)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server_context.set_alpn_protocols(["h2"])
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        server.local_settings = h2.settings.Settings(
+            client=False, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 100}
+        )
+        server.initiate_connection()
+        writer.write(server.data_to_send())
+        while data := await reader.read(65536):
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived) and event.stream_id is not None:
+                    server.send_headers(event.stream_id, [(":status", "413")], end_stream=True)
+            writer.write(server.data_to_send())
+        writer.close()
+
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    with ca.cert_pem.tempfile() as ca_path:
+        yield listener.sockets[0].getsockname()[1], ca_path
+    listener.close()
+    await listener.wait_closed()
+
+
+async def test_an_answer_before_the_whole_body_ends_the_request(
+    early_answer: tuple[int, str],
+) -> None:
+    port, ca_path = early_answer
+    connection = await Http2Connection.open(
+        "127.0.0.1", port, ssl_context=client_context(ca_path), connect_timeout=5
+    )
+    try:
+        async with asyncio.timeout(5):
+            first = await connection.request(b"POST", b"/big", [], b"x" * 4000)
+            second = await connection.request(b"POST", b"/small", [], b"y" * 50)
+    finally:
+        connection.close()
+
+    assert (first.status, second.status) == (413, 413)
+    assert connection.max_concurrent_streams > 1
