@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -191,7 +191,10 @@ async def record_receipt(
         if delivery.delivered_time is None:
             values["delivered_time"] = now
     if delivery.sent_time is None:
-        values["sent_time"] = now
+        # In SQL: the dispatcher may record its own sentTime between this read and the update.
+        values["sent_time"] = func.coalesce(
+            Delivery.sent_time, literal(now, Delivery.sent_time.type)
+        )
     await session.execute(
         update(Delivery)
         .where(Delivery.id == delivery.id, Delivery.status.in_(statuses_before(status)))
