@@ -42,6 +42,7 @@ from parlay.outbound.context import ContextCache
 from parlay.outbound.models import Delivery
 
 MESSAGES_LIMIT = 500
+TRANSFER_NOTE = "You are being transferred to another agent."
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ async def transfer(
     await require_skill(session, agent.account_id, skill)
     previous = c.assigned_agent_id
     c.skill = skill
-    note = add_message(session, c, "system", f"Transferred to {skill}.", now)
+    # The consumer reads this too: it names no skill (skill names are the brand's internals).
+    note = add_message(session, c, "system", TRANSFER_NOTE, now)
     enqueue(c, now, outbox)
     await session.flush()
     if previous is not None:

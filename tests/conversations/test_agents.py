@@ -173,7 +173,10 @@ async def test_transfer_requeues_on_the_new_skill_and_frees_the_agent(desk: Desk
     assert await billing.conversations() == [first]
     view = await billing.get(first)
     assert view["skill"] == "billing"
-    assert [m["sender"] for m in view["messages"]] == ["consumer", "system"]
+    assert [(m["sender"], m["text"]) for m in view["messages"]] == [
+        ("consumer", "hello from 0"),
+        ("system", "You are being transferred to another agent."),
+    ]
 
 
 async def test_transfer_to_a_skill_that_does_not_exist_is_refused(desk: Desk) -> None:
