@@ -180,12 +180,15 @@ class MemoryHub:
         """Nothing to connect."""
 
     async def publish(self, topics: Sequence[str], event: Event) -> None:
-        # Through JSON, as with Redis: an event that would not cross processes fails here too,
-        # and subscribers never share the publisher's dict.
-        delivered = json.loads(_encode(stamped(event)))
         targets: set[BufferedSubscription] = set()
         for topic in topics:
             targets.update(self._topics.get(topic, ()))
+        if not targets:
+            # Nobody listens (the common case for a campaign's sends): no encoding at all.
+            return
+        # Through JSON, as with Redis: an event that would not cross processes fails here too,
+        # and subscribers never share the publisher's dict.
+        delivered = json.loads(_encode(stamped(event)))
         for subscription in targets:
             subscription.deliver(delivered)
 
