@@ -1,10 +1,20 @@
 """FCM HTTP v1: one data message per Android device, authorised by the app's service account.
 
+``messages:send`` goes over one long-lived HTTP/2 connection per FCM host (the host and port of
+``base_url``), Parlay's own client on ``h2`` (``parlay.channels.h2conn``), opened by the first
+send and shared by every concurrent send of every app and project on that host: each send is a
+stream, at most as many at once as the server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` (the others
+wait for a free stream). Each send has its own deadline, so one slow answer fails only its own
+push; a connection that answered nothing while a send waited is retired and the next send opens
+a fresh one. After a GOAWAY, a reset stream or a lost connection the sends that were on it are
+retried later (``RetryLater``) and new sends open a new connection; a send that got no stream
+before the connection went away takes the new connection at once (nothing was sent).
+
 Access tokens come from the OAuth 2.0 JWT-bearer grant: google-auth signs the RS256 assertion
 with the service account's key, and the exchange with the account's ``token_uri`` goes through
-httpx, so no send ever waits on google-auth's synchronous transport. A token is cached per
-service account, renewed five minutes before it expires, and renewed once more when FCM answers
-401 without an FcmError (a token it no longer honours).
+httpx (another host, rarely used), so no send ever waits on google-auth's synchronous
+transport. A token is cached per service account, renewed five minutes before it expires, and
+renewed once more when FCM answers 401 without an FcmError (a token it no longer honours).
 
 ``data`` carries the push fields of SPEC §9 as strings. Android devices get a data-only message
 (the SDK builds the notice) with ``android.ttl`` = the rest of the lookback; iOS devices of an
@@ -18,15 +28,32 @@ import hashlib
 import json
 import math
 import re
+import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 from google.auth import crypt, jwt
 from google.auth.exceptions import GoogleAuthError
+from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.http import DEFAULT_TIMEOUT, make_client, retry_after_seconds
+from parlay.channels.h2conn import (
+    ConnectError,
+    Header,
+    Http2Connection,
+    Http2Error,
+    Response,
+    Unavailable,
+)
+from parlay.channels.http import (
+    DEFAULT_TIMEOUT,
+    make_client,
+    retry_after_seconds,
+    tls_context,
+)
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
 from parlay.outbound.status import ErrorCode, ErrorSource
@@ -41,6 +68,9 @@ MAX_TTL_SECONDS = 2_419_200  # four weeks, FCM's ceiling
 QUOTA_RETRY_AFTER_SECONDS = 60.0  # FCM: back off at least a minute after QUOTA_EXCEEDED
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+# How long an idle connection stays open (it closes itself after this; the next send reopens).
+IDLE_SECONDS = 600.0
+_CONTENT_TYPE = (b"content-type", b"application/json")
 _INVALID_TOKEN = re.compile(r"registration token.*(not a valid|invalid)|invalid registration", re.I)
 
 
@@ -127,14 +157,14 @@ class _GoogleError:
     token_violation: bool  # a BadRequest field violation on message.token
 
     @classmethod
-    def of(cls, response: httpx.Response) -> _GoogleError:
+    def of(cls, response: Response) -> _GoogleError:
         try:
-            error = response.json().get("error")
+            error = json.loads(response.body).get("error")
         except (ValueError, AttributeError):
             error = None
         if not isinstance(error, dict):
-            excerpt = response.text[:200].strip() or response.reason_phrase
-            return cls(response.status_code, "", excerpt, None, False)
+            excerpt = response.body[:200].decode(errors="replace").strip()
+            return cls(response.status, "", excerpt or f"HTTP {response.status}", None, False)
         fcm_code = None
         token_violation = False
         for detail in error.get("details") or []:
@@ -148,7 +178,7 @@ class _GoogleError:
                     for v in detail.get("fieldViolations") or []
                 )
         return cls(
-            response.status_code,
+            response.status,
             str(error.get("status") or ""),
             str(error.get("message") or ""),
             fcm_code,
@@ -167,9 +197,18 @@ class _GoogleError:
         )
 
 
+_Host = tuple[str, int]  # (host, port) of an FCM endpoint: one HTTP/2 connection each
+
+
 class FcmClient:
     """PushClient for FCM HTTP v1. Safe for concurrent sends; one token request per service
-    account at a time however many sends wait for it."""
+    account at a time however many sends wait for it. Construct freely (no I/O); ``close()``
+    ends the connections.
+
+    ``timeout`` is each send's deadline (an ``httpx.Timeout``: its read timeout, with its
+    connect timeout for opening a connection) and the token endpoint's timeouts.
+    ``max_connections`` bounds the token endpoint's connection pool.
+    """
 
     def __init__(
         self,
@@ -181,9 +220,15 @@ class FcmClient:
     ) -> None:
         self._ca_bundle = ca_bundle
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._deadline = self._timeout.read or DEFAULT_TIMEOUT.read or 10.0
+        self._connect_timeout = self._timeout.connect or self._deadline
         self._clock = clock or SystemClock()  # signs assertions and ages tokens
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
+        self._ssl_context: ssl.SSLContext | None = None  # built on the first connect
+        self._links: dict[_Host, Http2Connection] = {}
+        self._opening: dict[_Host, asyncio.Task[Http2Connection]] = {}
+        self._retired: set[Http2Connection] = set()
         self._accounts: dict[str, _ServiceAccount] = {}
         self._tokens: dict[str, _AccessToken] = {}
         self._token_locks: dict[str, asyncio.Lock] = {}
@@ -208,16 +253,16 @@ class FcmClient:
             )
         body = {"message": fcm_message(note, data, ttl)}
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        url = f"{app.fcm.base_url}/v1/projects/{app.fcm.project_id}/messages:send"
         try:
+            host, path = _endpoint(app.fcm)
             account = self._account(app.fcm)
             token = await self._token(account)
-            response = await self._send(url, content, token)
+            response = await self._send(host, path, content, token)
             if _token_refused(response):
                 # FCM no longer honours the token (revoked, or our clock is off): renew once.
                 self._forget(account, token)
                 token = await self._token(account)
-                response = await self._send(url, content, token)
+                response = await self._send(host, path, content, token)
                 if _token_refused(response):
                     reason = _GoogleError.of(response).reason
                     return Rejected(
@@ -230,6 +275,17 @@ class FcmClient:
         return self._result(response, note.token)
 
     async def close(self) -> None:
+        opening = list(self._opening.values())
+        self._opening.clear()
+        for task in opening:
+            task.cancel()
+        connections = [*self._links.values(), *self._retired]
+        self._links.clear()
+        self._retired.clear()
+        for connection in connections:
+            connection.close()
+        if opening:
+            await asyncio.gather(*opening, return_exceptions=True)
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -243,23 +299,83 @@ class FcmClient:
             remaining = min(remaining, note.lookback_seconds)
         return min(remaining, MAX_TTL_SECONDS)
 
-    async def _send(self, url: str, content: bytes, token: str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async def _send(self, host: _Host, path: bytes, content: bytes, token: str) -> Response:
+        """POST ``messages:send`` on the host's connection within this send's deadline."""
+        headers: list[Header] = [
+            # Never indexed: a credential stays out of the HPACK tables.
+            NeverIndexedHeaderTuple(b"authorization", b"Bearer " + token.encode()),
+            _CONTENT_TYPE,
+        ]
+        started = time.monotonic()
+        connection: Http2Connection | None = None
         try:
-            return await self._http().post(url, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise _Stop(RetryLater(SOURCE, f"FCM timed out ({type(exc).__name__})")) from exc
-        except httpx.UnsupportedProtocol as exc:
+            async with asyncio.timeout(self._deadline):
+                connection = await self._connection(host)
+                try:
+                    return await connection.request(b"POST", path, headers, content)
+                except Unavailable:
+                    # Closed or going away before this send got a stream: nothing was sent, so
+                    # it may take the connection that replaces it, once.
+                    connection = await self._connection(host)
+                    return await connection.request(b"POST", path, headers, content)
+        except TimeoutError as exc:
+            if connection is not None and connection.last_answer < started:
+                self._retire(host, connection)
             raise _Stop(
-                Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, f"bad FCM endpoint: {exc}")
+                RetryLater(SOURCE, f"FCM timed out (no answer within {self._deadline:g} s)")
             ) from exc
-        except httpx.TransportError as exc:
-            raise _Stop(RetryLater(SOURCE, f"FCM unreachable: {_describe(exc)}")) from exc
+        except ConnectError as exc:
+            raise _Stop(RetryLater(SOURCE, f"FCM unreachable: {exc}")) from exc
+        except Http2Error as exc:
+            # Lost connections, GOAWAY, reset streams: retried later, the next send reconnects.
+            raise _Stop(RetryLater(SOURCE, f"FCM connection failed: {_describe(exc)}")) from exc
+        finally:
+            if connection is not None and connection in self._retired:
+                if connection.in_flight == 0:
+                    self._retired.discard(connection)
+                    connection.close()
 
-    def _result(self, response: httpx.Response, token: str) -> SendResult:
-        if response.status_code == 200:
+    async def _connection(self, host: _Host) -> Http2Connection:
+        """The host's live connection; the first send after none opens one, the others wait."""
+        connection = self._links.get(host)
+        if connection is not None:
+            if connection.usable:
+                return connection
+            del self._links[host]  # lost or told to go away: it ends by itself
+        opening = self._opening.get(host)
+        if opening is None:
+            opening = self._opening[host] = asyncio.create_task(self._open(host))
+        # Shielded: a send whose deadline passes must not cancel the others' connection.
+        return await asyncio.shield(opening)
+
+    async def _open(self, host: _Host) -> Http2Connection:
+        try:
+            if self._ssl_context is None:
+                context = tls_context(self._ca_bundle)
+                context.set_alpn_protocols(["h2"])
+                self._ssl_context = context
+            connection = await Http2Connection.open(
+                host[0],
+                host[1],
+                ssl_context=self._ssl_context,
+                connect_timeout=self._connect_timeout,
+                idle_timeout=IDLE_SECONDS,
+            )
+            self._links[host] = connection
+            return connection
+        finally:
+            self._opening.pop(host, None)
+
+    def _retire(self, host: _Host, connection: Http2Connection) -> None:
+        """Stop using a connection that went silent; it closes when its last send ends."""
+        if self._links.get(host) is connection:
+            del self._links[host]
+        self._retired.add(connection)
+
+    def _result(self, response: Response, token: str) -> SendResult:
+        if response.status == 200:
             try:
-                name = response.json().get("name")
+                name = json.loads(response.body).get("name")
             except (ValueError, AttributeError):
                 name = None
             return Accepted(SOURCE, str(name) if name else None)
@@ -271,10 +387,10 @@ class FcmClient:
             # The token was issued to another Firebase project: this app's credentials can never
             # reach it, so it is as dead for this app as an unregistered one.
             return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, error.reason, (token,))
-        if response.status_code == 429 or error.fcm_code == "QUOTA_EXCEEDED":
+        if response.status == 429 or error.fcm_code == "QUOTA_EXCEEDED":
             wait = retry_after if retry_after is not None else QUOTA_RETRY_AFTER_SECONDS
             return RetryLater(SOURCE, error.reason, retry_after=wait)
-        if response.status_code >= 500 or error.fcm_code in ("UNAVAILABLE", "INTERNAL"):
+        if response.status >= 500 or error.fcm_code in ("UNAVAILABLE", "INTERNAL"):
             return RetryLater(SOURCE, error.reason, retry_after=retry_after)
         # Other 4xx. A 404 without FcmError UNREGISTERED is a wrong endpoint, not a dead token.
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, error.reason)
@@ -393,9 +509,31 @@ class FcmClient:
         return self._client
 
 
-def _token_refused(response: httpx.Response) -> bool:
+def _token_refused(response: Response) -> bool:
     """401 without an FcmError: the access token, not the message, was refused."""
-    return response.status_code == 401 and _GoogleError.of(response).fcm_code is None
+    return response.status == 401 and _GoogleError.of(response).fcm_code is None
+
+
+def _endpoint(credentials: FcmCredentials) -> tuple[_Host, bytes]:
+    """The host and the ``messages:send`` path of an app's FCM endpoint (HTTPS only)."""
+    url = urlsplit(credentials.base_url)
+    try:
+        port = url.port or 443
+    except ValueError as exc:
+        raise _Stop(
+            Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, f"bad FCM endpoint: {exc}")
+        ) from exc
+    if url.scheme != "https" or not url.hostname:
+        raise _Stop(
+            Rejected(
+                SOURCE,
+                ErrorCode.PROVIDER_REJECTED,
+                f"bad FCM endpoint {credentials.base_url!r}: FCM HTTP v1 needs https://host",
+            )
+        )
+    project = quote(credentials.project_id, safe="")
+    path = f"{url.path.rstrip('/')}/v1/projects/{project}/messages:send"
+    return (url.hostname, port), path.encode()
 
 
 def _describe(exc: Exception) -> str:

@@ -19,6 +19,7 @@ import pytest
 
 from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.fcm import FcmClient, data_payload, payload_size
+from parlay.channels.http import tls_context
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
 from parlay.outbound.status import ErrorCode, ErrorSource
 from tests.fakes.fcm import FcmFake, make_service_account, running
@@ -72,11 +73,10 @@ async def fcm(
     """An FCM fake, a client of it and an app whose service account the fake trusts; the
     client and the fake read one clock, so a test can move time for both."""
     clock = ManualClock()
-    ca_bundle = None
     if tls_dir is not None:
-        options["ssl_context"], ca_bundle = loopback_tls(tls_dir)
+        options["ssl_context"], options["ca_bundle"] = loopback_tls(tls_dir)
     async with running(clock=clock, **options) as fake:
-        client = FcmClient(ca_bundle=ca_bundle, timeout=timeout, clock=clock)
+        client = FcmClient(ca_bundle=fake.ca_bundle, timeout=timeout, clock=clock)
         try:
             yield Fcm(fake, client, android_app(fake), clock)
         finally:
@@ -496,9 +496,14 @@ def assertion(account: dict[str, Any], now: float, **claims: Any) -> str:
     return jwt.encode(payload, account["private_key"], algorithm="RS256", headers=headers)
 
 
+def http_client(fake: FcmFake) -> httpx.AsyncClient:
+    """An HTTP/1.1 client (httpx's default) trusting the fake's CA: the fake speaks both."""
+    return httpx.AsyncClient(verify=tls_context(fake.ca_bundle))
+
+
 async def grant(fake: FcmFake, token: str) -> httpx.Response:
     form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": token}
-    async with httpx.AsyncClient() as http:
+    async with http_client(fake) as http:
         return await http.post(fake.token_uri, data=form)
 
 
@@ -559,7 +564,7 @@ async def test_fake_token_endpoint_refuses_an_unknown_account_and_grant_type() -
         stranger = make_service_account(fake.token_uri)
         assert (await grant(fake, assertion(stranger, time.time()))).status_code == 400
 
-        async with httpx.AsyncClient() as http:
+        async with http_client(fake) as http:
             response = await http.post(fake.token_uri, data={"grant_type": "password"})
         assert response.json()["error"] == "unsupported_grant_type"
 
@@ -573,7 +578,7 @@ async def send(
     fake: FcmFake, bearer: str, body: Any, project: str = "parlay-test"
 ) -> httpx.Response:
     url = f"{fake.url}/v1/projects/{project}/messages:send"
-    async with httpx.AsyncClient() as http:
+    async with http_client(fake) as http:
         return await http.post(url, json=body, headers={"Authorization": f"Bearer {bearer}"})
 
 
@@ -641,3 +646,125 @@ async def test_fake_validate_only_answers_without_delivering() -> None:
 
         assert response.status_code == 200 and response.json()["name"].endswith("/fake_message_id")
         assert fake.accepted == []
+
+
+# --- HTTP/2: one connection, many streams ------------------------------------------------------
+
+
+def send_connections(fake: FcmFake) -> set[int]:
+    """The connections messages:send requests came on (the token endpoint has its own)."""
+    return {r.connection for r in fake.send_requests}
+
+
+async def until_in_flight(fake: FcmFake, count: int) -> None:
+    """Wait until the fake has had ``count`` requests in flight on one connection at once."""
+    async with asyncio.timeout(5):
+        while fake.peak_streams < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_concurrent_pushes_share_one_http2_connection() -> None:
+    async with fcm() as f:
+        notes = [notification(f.clock) for _ in range(200)]
+        for note in notes[:20]:
+            f.fake.script(note.token, "slow:0.2")  # keeps streams open while the others go
+
+        results = await asyncio.gather(*(f.client.push(f.app, note) for note in notes))
+
+        assert all(isinstance(r, Accepted) for r in results)
+        assert len(f.fake.accepted) == 200
+        assert len(send_connections(f.fake)) == 1
+        assert f.fake.peak_streams >= 20  # concurrent streams, not one request after another
+
+
+async def test_no_more_streams_than_the_server_allows() -> None:
+    async with fcm(max_concurrent_streams=5) as f:
+        notes = [notification(f.clock) for _ in range(30)]
+        for note in notes:
+            f.fake.script(note.token, "slow:0.05")
+
+        results = await asyncio.gather(*(f.client.push(f.app, note) for note in notes))
+
+        assert all(isinstance(r, Accepted) for r in results)
+        assert f.fake.peak_streams == 5  # waited for a free stream, never refused one
+        assert len(send_connections(f.fake)) == 1
+
+
+async def test_goaway_retries_the_pushes_on_the_connection_and_the_next_one_reconnects() -> None:
+    async with fcm() as f:
+        await f.client.push(f.app, notification(f.clock))  # the connection and a token
+        slow = [notification(f.clock) for _ in range(3)]
+        for note in slow:
+            f.fake.script(note.token, "slow:1")
+        waiting = [asyncio.create_task(f.client.push(f.app, note)) for note in slow]
+        await until_in_flight(f.fake, 3)
+        going_away = notification(f.clock)
+        f.fake.script(going_away.token, "goaway")
+
+        result = await f.client.push(f.app, going_away)
+        others = await asyncio.gather(*waiting)
+
+        for outcome in (result, *others):
+            assert isinstance(outcome, RetryLater) and outcome.source == ErrorSource.FCM
+            assert "GoAway" in outcome.reason
+        assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
+        assert len(send_connections(f.fake)) == 2  # the next push opened a new connection
+
+
+async def test_a_dropped_connection_retries_every_push_on_it() -> None:
+    async with fcm() as f:
+        slow = [notification(f.clock) for _ in range(3)]
+        for note in slow:
+            f.fake.script(note.token, "slow:1")
+        waiting = [asyncio.create_task(f.client.push(f.app, note)) for note in slow]
+        await until_in_flight(f.fake, 3)
+        dropped = notification(f.clock)
+        f.fake.script(dropped.token, "drop")
+
+        results = [await f.client.push(f.app, dropped), *await asyncio.gather(*waiting)]
+
+        assert all(isinstance(r, RetryLater) for r in results)
+        assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
+        assert len(send_connections(f.fake)) == 2
+
+
+async def test_a_slow_answer_fails_only_its_own_push() -> None:
+    async with fcm(timeout=0.5) as f:
+        late = notification(f.clock)
+        f.fake.script(late.token, "slow:3")
+        notes = [late, *(notification(f.clock) for _ in range(5))]
+
+        results = await asyncio.gather(*(f.client.push(f.app, note) for note in notes))
+
+        assert isinstance(results[0], RetryLater) and "timed out" in results[0].reason
+        assert all(isinstance(r, Accepted) for r in results[1:])
+        assert len(send_connections(f.fake)) == 1
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:1", "ftp://fcm.example"])
+async def test_an_endpoint_that_is_not_https_is_refused_without_a_request(endpoint: str) -> None:
+    async with fcm() as f:
+        account = f.app.fcm.service_account if f.app.fcm else {}
+        app = PushApp(
+            "acct-1", "com.example.parlay", "android", "fcm", fcm=FcmCredentials(account, endpoint)
+        )
+
+        result = await f.client.push(app, notification(f.clock))
+
+        assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
+        assert "bad FCM endpoint" in result.message
+        assert f.fake.token_requests == [] and f.fake.send_requests == []
+
+
+async def test_the_fake_speaks_http2_to_clients_that_offer_it() -> None:
+    async with running() as fake:
+        bearer = await access_token(fake, fake.service_account())
+        async with httpx.AsyncClient(http2=True, verify=tls_context(fake.ca_bundle)) as http:
+            response = await http.post(
+                f"{fake.url}/v1/projects/parlay-test/messages:send",
+                json={"message": {"token": fcm_token()}},
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+
+        assert response.http_version == "HTTP/2" and response.status_code == 200
+        assert fake.server.stats.http2_connections == 1  # the token request was HTTP/1.1

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,7 +61,7 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = (
         signing_key.public_key()
@@ -72,10 +73,13 @@ async def world(database_url: str) -> AsyncIterator[World]:
         fcm_fake.running() as fcm,
         proxy_fake.running(secret=PROXY_SECRET) as proxy,
     ):
+        # Both fakes serve TLS with a test CA of their own: Parlay trusts the two.
+        ca_bundle = tmp_path / "provider-cas.pem"
+        ca_bundle.write_text(Path(apns.ca_bundle).read_text() + Path(fcm.ca_bundle).read_text())
         settings = Settings(
             database_url=database_url,
             sandbox_channels="",  # in-app goes to the real push clients
-            provider_ca_bundle=apns.ca_bundle,
+            provider_ca_bundle=str(ca_bundle),
             worker_backoff_base_seconds=0.05,  # retries within the test's patience
             worker_max_attempts=3,
             log_json=False,

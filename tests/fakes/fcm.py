@@ -1,6 +1,12 @@
 """A faithful loopback fake of FCM HTTP v1 and Google's OAuth token endpoint
 (research/provider-protocols.md §2).
 
+It serves HTTPS on 127.0.0.1 (``tests.fakes.h2server``): HTTP/2 for clients that offer ``h2``
+in ALPN, as fcm.googleapis.com does (many concurrent streams on one connection, at most
+``max_concurrent_streams`` of them), HTTP/1.1 for the others. Without an ``ssl_context`` it makes
+a fresh test CA; ``ca_bundle`` is the file that trusts it. ``connections`` and ``peak_streams``
+count the TLS connections and the most requests ever in flight on one HTTP/2 connection.
+
 * ``POST /token``: the JWT-bearer grant. The RS256 assertion is verified with the public key of
   the service account it names (``iss``), its ``aud`` must be this token URI, its ``scope`` must
   allow FCM and it may live at most an hour; Google's ``invalid_grant`` / ``invalid_scope`` /
@@ -19,7 +25,8 @@ Faults are scripted per registration token, one outcome consumed per request (th
 (400, another reason) · ``sender_id_mismatch`` (403) · ``permission_denied`` (403, no FcmError) ·
 ``third_party_auth_error`` (401) · ``quota[:<retry-after>]`` (429) ·
 ``unavailable[:<retry-after>]`` (503) · ``internal`` (500) · ``slow:<seconds>`` (answer late) ·
-``drop`` (close the connection without an answer). The token endpoint takes ``unavailable``,
+``drop`` (close the connection without an answer) · ``goaway`` (HTTP/2 GOAWAY without answering
+the request; HTTP/1.1: drop). The token endpoint takes ``unavailable``,
 ``slow:<s>`` and ``drop`` (``script_token_endpoint``).
 """
 
@@ -35,7 +42,7 @@ import ssl
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -44,7 +51,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.loopback import LoopbackServer, Request, Response
+from tests.fakes.h2server import GOAWAY, Answer, H2Server
+from tests.fakes.loopback import Request, Response
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_SCOPES = frozenset(
@@ -141,7 +149,8 @@ class SendRequest:
     project_id: str
     headers: dict[str, str]
     body: bytes
-    status: int = 0
+    status: int = 0  # 0: no answer (dropped, GOAWAY)
+    connection: int = 0  # the 1-based number of the TLS connection it came on
 
 
 @dataclass(frozen=True)
@@ -222,11 +231,19 @@ class FcmFake:
         clock: Callable[[], float] = time.time,
         messages_per_minute: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        ca_bundle: str = "",
+        max_concurrent_streams: int = 1000,
     ) -> None:
+        """``ssl_context`` (with ``ca_bundle``, the CA file that trusts it) or a fresh test CA."""
         self.token_lifetime = token_lifetime
         self.clock = clock
         self.messages_per_minute = messages_per_minute
-        self.server = LoopbackServer(self._handle, ssl_context=ssl_context)
+        self.server = H2Server(
+            self._handle,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            max_concurrent_streams=max_concurrent_streams,
+        )
         self.token_requests: list[TokenRequest] = []
         self.send_requests: list[SendRequest] = []
         self.accepted: list[SentMessage] = []
@@ -246,6 +263,19 @@ class FcmFake:
     @property
     def token_uri(self) -> str:
         return f"{self.server.url}/token"
+
+    @property
+    def ca_bundle(self) -> str:
+        """The CA file a client must trust (set once the fake has started)."""
+        return self.server.ca_bundle
+
+    @property
+    def connections(self) -> int:
+        return self.server.stats.connections
+
+    @property
+    def peak_streams(self) -> int:
+        return self.server.stats.peak_streams
 
     def service_account(
         self, *, project_id: str = "parlay-test", client_email: str | None = None
@@ -283,29 +313,33 @@ class FcmFake:
         await self.server.start()
 
     async def stop(self) -> None:
+        """Stop listening and cut every connection (``start`` serves again, on a new port)."""
         await self.server.stop()
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    async def _handle(self, request: Request) -> Response | None:
+    def _handle(self, request: Request) -> Answer | Awaitable[Answer]:
         if request.method == "POST" and request.path == "/token":
-            return await self._token(request)
+            return self._token(request)
         match = SEND_PATH.match(request.path)
         if request.method == "POST" and match:
-            return await self._send(request, match.group(1))
+            return self._send(request, match.group(1))
         return google_error(404, "NOT_FOUND", f"The requested URL {request.path} was not found.")
 
-    async def _token(self, request: Request) -> Response | None:
-        form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
-        claims: dict[str, Any] | None = None
-        access_token: str | None = None
+    def _token(self, request: Request) -> Answer | Awaitable[Answer]:
         outcome = self._token_script.popleft() if self._token_script else "ok"
         name, _, argument = outcome.partition(":")
         if name == "slow":
-            await asyncio.sleep(float(argument))
-        if name == "drop":
+            return _after(float(argument), lambda: self._token_answer(request, "ok"))
+        return self._token_answer(request, name)
+
+    def _token_answer(self, request: Request, outcome: str) -> Response | None:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
+        claims: dict[str, Any] | None = None
+        access_token: str | None = None
+        if outcome == "drop":
             response: Response | None = None
-        elif name == "unavailable":
+        elif outcome == "unavailable":
             response = Response.json(503, {"error": "temporarily_unavailable"})
         else:
             response, claims = self._grant(request, form)
@@ -368,13 +402,24 @@ class FcmFake:
         doc = {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
         return Response.json(200, doc), claims
 
-    async def _send(self, request: Request, project_id: str) -> Response | None:
-        response = await self._answer(request, project_id)
-        status = response.status if response else 0
-        self.send_requests.append(SendRequest(project_id, request.headers, request.body, status))
-        return response
+    def _send(self, request: Request, project_id: str) -> Answer | Awaitable[Answer]:
+        connection = self.server.current_connection
+        answer = self._answer(request, project_id)
+        if isinstance(answer, tuple):  # a slow answer: the rest of the work comes later
+            delay, rest = answer
+            return _after(delay, lambda: self._record(request, project_id, connection, rest()))
+        return self._record(request, project_id, connection, answer)
 
-    async def _answer(self, request: Request, project_id: str) -> Response | None:
+    def _record(self, request: Request, project_id: str, connection: int, answer: Answer) -> Answer:
+        status = answer.status if isinstance(answer, Response) else 0
+        self.send_requests.append(
+            SendRequest(project_id, request.headers, request.body, status, connection)
+        )
+        return answer
+
+    def _answer(
+        self, request: Request, project_id: str
+    ) -> Answer | tuple[float, Callable[[], Answer]]:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         access = self._access.get(bearer) if scheme.lower() == "bearer" else None
         if access is None or self.clock() >= access.expires_at:
@@ -405,15 +450,20 @@ class FcmFake:
             outcome = self._scripts[token].popleft() if self._scripts.get(token) else "ok"
             name, _, argument = outcome.partition(":")
             if name == "slow":
-                await asyncio.sleep(float(argument))
-            elif name != "ok":
+                return float(argument), lambda: self._accept(project_id, body, bearer)
+            if name == "goaway":
+                return GOAWAY
+            if name != "ok":
                 return _scripted(name, argument)
+        return self._accept(project_id, body, bearer)
+
+    def _accept(self, project_id: str, body: dict[str, Any], bearer: str) -> Response:
         quota = self._spend_quota(project_id)
         if quota is not None:
             return quota
         name = f"projects/{project_id}/messages/0:{uuid.uuid4().hex}"
         if not body.get("validate_only"):
-            self.accepted.append(SentMessage(name, project_id, message, bearer))
+            self.accepted.append(SentMessage(name, project_id, body["message"], bearer))
         else:
             name = f"projects/{project_id}/messages/fake_message_id"
         return Response.json(200, {"name": name})
@@ -556,6 +606,11 @@ def _scripted(name: str, argument: str) -> Response | None:
     raise ValueError(f"unknown FCM fake outcome: {name}")
 
 
+async def _after(delay: float, answer: Callable[[], Answer]) -> Answer:
+    await asyncio.sleep(delay)
+    return answer()
+
+
 @contextlib.asynccontextmanager
 async def running(**options: Any) -> AsyncIterator[FcmFake]:
     """An FCM fake serving on 127.0.0.1 for the duration of the block."""
@@ -565,3 +620,4 @@ async def running(**options: Any) -> AsyncIterator[FcmFake]:
         yield fake
     finally:
         await fake.stop()
+        fake.server.cleanup()
