@@ -10,13 +10,11 @@ starts when the campaign is committed and stops when the database holds a final 
 every recipient, so it covers claims, send-time checks, the HTTP pushes and the status writes.
 
 Baseline, same run, same fake: a bare client sending the same N pushes with the same number
-in flight and no database: for APNs ``apns_baseline.bare_rate`` (a minimal raw-``h2`` client
-written for the benchmark, no Parlay code: one HTTP/2 connection, one pre-minted provider
-token); for FCM one httpx client (Parlay's pool settings) posting ``messages:send`` with an
-access token fetched once beforehand.
-
-Note: the FCM fake is the shared HTTP/1.1 loopback server (tests/fakes/loopback.py), served
-over TLS here, so both Parlay and the bare client talk HTTP/1.1 to it, not HTTP/2.
+in flight and no database: a minimal raw-``h2`` client written for the benchmark, no Parlay
+code, one HTTP/2 connection: for APNs ``apns_baseline.bare_rate`` (one pre-minted provider
+token), for FCM ``fcm_baseline.bare_rate`` (one access token fetched beforehand). Both fakes
+speak HTTP/2 over TLS. Also reported, not a SPEC figure: Parlay's push client alone
+(``ApnsClient.push`` / ``FcmClient.push`` without the dispatcher and the database).
 
 Runnable: ``python bench/inapp_dispatch.py --n 20000`` (default 100,000).
 """
@@ -26,15 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,83 +45,23 @@ from _common import (  # noqa: E402
     wait_ready,
 )
 from apns_baseline import (  # noqa: E402
-    ROOT,
-    _read_line,
     bare_rate,
     client_rate,
     fake_apns_process,
 )
 from dispatch import create_campaign, wait_final  # noqa: E402
+from fcm_baseline import bare_rate as fcm_bare_rate  # noqa: E402
+from fcm_baseline import client_rate as fcm_client_rate  # noqa: E402
+from fcm_baseline import fake_fcm_process  # noqa: E402
 
 from parlay.apps.models import App  # noqa: E402
-from parlay.channels.fcm import FcmClient, data_payload, fcm_message  # noqa: E402
-from parlay.channels.http import make_client  # noqa: E402
-from parlay.channels.push import FcmCredentials, PushNotification  # noqa: E402
 from parlay.clock import SystemClock  # noqa: E402
 from parlay.db.engine import Database  # noqa: E402
 
 N = 100_000
 CONCURRENCY = 256  # the worker's default in-app lane (PARLAY_WORKER_CONCURRENCY_INAPP)
-FCM_CONNECTIONS = 100  # FcmClient's default pool
 TARGET_RATE = 5_000
 TARGET_SHARE = 0.70
-STARTUP_TIMEOUT = 30.0
-
-
-# --- the FCM fake in a process of its own ----------------------------------------------------
-
-
-async def _serve_fcm(workdir: str) -> None:
-    """Child process: an FCM fake over TLS; prints its URL, CA and a service account it trusts,
-    and stops when stdin closes (the parent ended or died)."""
-    from tests.fakes.fcm import FcmFake
-    from tests.fakes.loopback import loopback_tls
-
-    context, ca_path = loopback_tls(Path(workdir))
-    fake = FcmFake(ssl_context=context)
-    await fake.start()
-    account = fake.service_account(project_id="parlay-bench")
-    print(json.dumps({"url": fake.url, "ca_bundle": ca_path, "account": account}), flush=True)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_reader(sys.stdin.fileno(), lambda: None if sys.stdin.read(1) else stopped.set())
-    await stopped.wait()
-    await fake.stop()
-
-
-@dataclass(frozen=True)
-class FakeFcm:
-    url: str
-    ca_bundle: str
-    account: dict[str, Any]
-
-    @property
-    def credentials(self) -> FcmCredentials:
-        return FcmCredentials(self.account, self.url)
-
-
-@contextmanager
-def fake_fcm_process() -> Iterator[FakeFcm]:
-    with tempfile.TemporaryDirectory(prefix="fcm-bench-") as workdir:
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-fcm", workdir],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            started = json.loads(_read_line(process, STARTUP_TIMEOUT))
-            yield FakeFcm(started["url"], started["ca_bundle"], started["account"])
-        finally:
-            assert process.stdin is not None
-            process.stdin.close()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -216,59 +147,6 @@ def parlay_rate(
     return n / seconds, seconds, counts
 
 
-# --- bare FCM client ---------------------------------------------------------------------------
-
-
-async def fcm_bare_rate(fake: FakeFcm, n: int, concurrency: int) -> float:
-    """Sends/s of a bare httpx client: the same messages:send bodies, one pre-fetched token."""
-    credentials = fake.credentials
-    fetcher = FcmClient(ca_bundle=fake.ca_bundle)
-    try:
-        access = await fetcher._token(fetcher._account(credentials))  # fetched once, up front
-    finally:
-        await fetcher.close()
-    url = f"{credentials.base_url}/v1/projects/{credentials.project_id}/messages:send"
-    headers = {"Authorization": f"Bearer {access}", "Content-Type": "application/json"}
-    expires_at = datetime.now(UTC) + timedelta(hours=1)
-    bodies = (_fcm_body(i, expires_at) for i in range(n))
-    failures = 0
-    async with make_client(
-        http2=True, ca_bundle=fake.ca_bundle, max_connections=FCM_CONNECTIONS
-    ) as client:
-
-        async def worker() -> None:
-            nonlocal failures
-            for body in bodies:
-                response = await client.post(url, content=body, headers=headers)
-                failures += response.status_code != 200
-
-        warm = await client.post(url, content=next(bodies), headers=headers)  # connect once
-        failures += warm.status_code != 200
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"FCM bare client: {failures} of {n} sends were not accepted")
-    return (n - 1) / elapsed
-
-
-def _fcm_body(i: int, expires_at: datetime) -> bytes:
-    """What FcmClient posts for delivery i to an Android device."""
-    note = PushNotification(
-        push_message_id=f"bench-{i}",
-        token=fcm_token(i),
-        platform="android",
-        message="Your order has shipped",
-        title=None,
-        backend_service="prmsg",
-        lookback_seconds=3600,
-        expires_at=expires_at,
-        campaign_info={"campaignId": "bench", "engagementId": "bench"},
-    )
-    message = fcm_message(note, data_payload(note), 3600)
-    return json.dumps({"message": message}, separators=(",", ":")).encode()
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -340,9 +218,19 @@ def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Fi
         }
         rate, seconds, _ = parlay_rate("fcm", credentials, fake.ca_bundle, n, workers, concurrency)
         bare = asyncio.run(fcm_bare_rate(fake, n, concurrency))
-    return figures_for(
-        "FCM (HTTP/1.1, TLS)", n, rate, seconds, bare, "bare httpx client", concurrency
+        alone = asyncio.run(fcm_client_rate(fake, n, concurrency))
+    label = "FCM (HTTP/2, TLS)" if workers == 1 else f"FCM (HTTP/2, TLS; {workers} workers)"
+    figures = figures_for(label, n, rate, seconds, bare, "bare raw-h2 client", concurrency)
+    figures.append(
+        Figure(
+            what="Parlay / FcmClient alone (no database), FCM",
+            value=f"{rate / alone:.0%}",
+            baseline=f"{alone:,.0f}/s (FcmClient.push, {concurrency} in flight)",
+            target="-",
+            ok=None,
+        )
     )
+    return figures
 
 
 def run(
@@ -360,9 +248,6 @@ def run(
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-fcm":
-        asyncio.run(_serve_fcm(sys.argv[2]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=N, help="deliveries per provider")
     parser.add_argument(
