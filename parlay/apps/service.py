@@ -45,11 +45,14 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-def _check_url(field: str, url: str) -> str:
-    """https anywhere; plain http only to this machine (tests, a local egress proxy)."""
+def _check_url(field: str, url: str, *, http_on_loopback: bool = True) -> str:
+    """https anywhere; plain http only to this machine (tests, a local egress proxy), and not
+    at all for APNs and FCM, whose clients speak HTTP/2 over TLS only."""
     parsed = urlparse(url)
     if not parsed.hostname or parsed.scheme not in ("https", "http"):
         raise invalid_field(field, "an absolute https URL")
+    if parsed.scheme == "http" and not http_on_loopback:
+        raise invalid_field(field, "must be https (HTTP/2 over TLS)")
     if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
         raise invalid_field(field, "must be https (http only on loopback)")
     return url
@@ -80,7 +83,7 @@ def _check_apns(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[st
         raise invalid_field("apns.privateKeyPem", "APNs keys are P-256 (ES256) keys")
     out["privateKeyPem"] = pem
     if given.get("endpoint"):
-        _check_url("apns.endpoint", given["endpoint"])
+        _check_url("apns.endpoint", given["endpoint"], http_on_loopback=False)
     return out
 
 
@@ -107,7 +110,7 @@ def _check_fcm(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str
         raise invalid_field("fcm.serviceAccountJson", "private_key must be an RSA key")
     _check_url("fcm.serviceAccountJson.token_uri", account["token_uri"])
     if given.get("endpoint"):
-        _check_url("fcm.endpoint", given["endpoint"])
+        _check_url("fcm.endpoint", given["endpoint"], http_on_loopback=False)
     return {"serviceAccountJson": raw, "endpoint": given.get("endpoint")}
 
 

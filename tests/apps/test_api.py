@@ -151,7 +151,7 @@ async def test_apps_are_listed_by_app_id(apps: AppsApi) -> None:
 
 async def test_the_push_view_carries_every_credential(apps: AppsApi) -> None:
     await apps.create(apns_app(endpoint="https://apns.egress.example"))
-    await apps.create(fcm_app(endpoint="http://127.0.0.1:9999"))
+    await apps.create(fcm_app(endpoint="https://127.0.0.1:9999"))
     apns = (await apps.push_view(IOS_APP)).apns
     assert apns is not None
     assert (apns.team_id, apns.key_id, apns.private_key_pem) == (TEAM_ID, KEY_ID, p256_pem())
@@ -159,7 +159,7 @@ async def test_the_push_view_carries_every_credential(apps: AppsApi) -> None:
     fcm = (await apps.push_view(ANDROID_APP)).fcm
     assert fcm is not None
     assert fcm.service_account == service_account()
-    assert fcm.endpoint == "http://127.0.0.1:9999"
+    assert fcm.endpoint == "https://127.0.0.1:9999"
 
 
 async def test_delete_removes_the_app(apps: AppsApi) -> None:
@@ -346,9 +346,17 @@ async def test_endpoints_are_https_and_http_only_on_loopback(apps: AppsApi, url:
     ],
 )
 async def test_https_anywhere_and_http_on_loopback_are_accepted(apps: AppsApi, url: str) -> None:
-    assert (await apps.post(apns_app(endpoint=url))).status_code == 201
-    assert (await apps.post(fcm_app(endpoint=url))).status_code == 201
+    if url.startswith("https:"):
+        assert (await apps.post(apns_app(endpoint=url))).status_code == 201
+        assert (await apps.post(fcm_app(endpoint=url))).status_code == 201
     assert (await apps.post(proxy_app(url=url))).status_code == 201
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8443", "http://localhost:8443"])
+async def test_apns_and_fcm_endpoints_are_https_even_on_loopback(apps: AppsApi, url: str) -> None:
+    """Their clients speak HTTP/2 over TLS only: a plain-http endpoint could never work."""
+    refused(await apps.post(apns_app(endpoint=url)), "apns.endpoint")
+    refused(await apps.post(fcm_app(endpoint=url)), "fcm.endpoint")
 
 
 @pytest.mark.parametrize(
