@@ -17,10 +17,7 @@ the sends that were on it are retried later and new sends open a new connection.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -34,8 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.h2conn import Header, Http2Connection, Http2Error, Response, Unavailable
-from parlay.channels.http import tls_context
+from parlay.channels.h2conn import ConnectionPool, Header, Http2Error, Response
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
 from parlay.outbound.status import ErrorCode, ErrorSource
@@ -102,14 +98,12 @@ class ApnsClient:
     ) -> None:
         if not MIN_TOKEN_AGE <= token_max_age <= MAX_TOKEN_AGE:
             raise ValueError("APNs provider tokens must be re-minted every 20 to 60 minutes")
-        self._ca_bundle = ca_bundle
-        self._ssl_context: ssl.SSLContext | None = None  # built on the first connect
         self._token_max_age = token_max_age.total_seconds()
         self._timeout = timeout
         self._clock = clock or SystemClock()
-        self._links: dict[_Key, Http2Connection] = {}
-        self._opening: dict[_Key, asyncio.Task[Http2Connection]] = {}
-        self._retired: set[Http2Connection] = set()
+        self._pool: ConnectionPool[_Key] = ConnectionPool(
+            ca_bundle=ca_bundle, connect_timeout=timeout, idle_timeout=IDLE_SECONDS
+        )
         self._tokens: dict[tuple[str, str, str], _ProviderToken] = {}
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
 
@@ -150,17 +144,7 @@ class ApnsClient:
             return self._result(answer, reason, note)
 
     async def close(self) -> None:
-        opening = list(self._opening.values())
-        self._opening.clear()
-        for task in opening:
-            task.cancel()
-        connections = [*self._links.values(), *self._retired]
-        self._links.clear()
-        self._retired.clear()
-        for connection in connections:
-            connection.close()
-        if opening:
-            await asyncio.gather(*opening, return_exceptions=True)
+        await self._pool.close()
 
     # --- internals --------------------------------------------------------------------------
 
@@ -171,63 +155,19 @@ class ApnsClient:
         payload: bytes,
         headers: list[Header],
     ) -> Response | RetryLater:
-        started = time.monotonic()
-        connection: Http2Connection | None = None
+        # One connection per APNs host and signing key (Apple: one team per connection).
+        key = (credentials.base_url, credentials.team_id, credentials.key_id)
+        url = urlsplit(credentials.base_url)
+        address = (url.hostname or "", url.port or 443)
         try:
-            async with asyncio.timeout(self._timeout):
-                connection = await self._connection(credentials)
-                try:
-                    return await connection.request(b"POST", path, headers, payload)
-                except Unavailable:
-                    # Closed or going away before this push got a stream: nothing was sent, so
-                    # it may take the connection that replaces it, once.
-                    connection = await self._connection(credentials)
-                    return await connection.request(b"POST", path, headers, payload)
+            return await self._pool.request(
+                key, address, path, headers, payload, timeout=self._timeout
+            )
         except TimeoutError:
-            if connection is not None and connection.last_answer < started:
-                self._retire(credentials, connection)
             return RetryLater(SOURCE, f"no answer within {self._timeout:g} s")
         except Http2Error as exc:
             # Refused or lost connections, GOAWAY, reset streams: the next send reconnects.
             return RetryLater(SOURCE, f"{type(exc).__name__}: {exc}".rstrip(": "))
-        finally:
-            if connection is not None and connection in self._retired:
-                if connection.in_flight == 0:
-                    self._retired.discard(connection)
-                    connection.close()
-
-    async def _connection(self, credentials: ApnsCredentials) -> Http2Connection:
-        """The key's live connection; the first send after none opens one, the others wait."""
-        key = (credentials.base_url, credentials.team_id, credentials.key_id)
-        connection = self._links.get(key)
-        if connection is not None:
-            if connection.usable:
-                return connection
-            del self._links[key]  # lost or told to go away: it ends by itself
-        opening = self._opening.get(key)
-        if opening is None:
-            opening = self._opening[key] = asyncio.create_task(self._open(key, credentials))
-        # Shielded: a send whose deadline passes must not cancel the others' connection.
-        return await asyncio.shield(opening)
-
-    async def _open(self, key: _Key, credentials: ApnsCredentials) -> Http2Connection:
-        try:
-            url = urlsplit(credentials.base_url)
-            if self._ssl_context is None:
-                context = tls_context(self._ca_bundle)
-                context.set_alpn_protocols(["h2"])
-                self._ssl_context = context
-            connection = await Http2Connection.open(
-                url.hostname or "",
-                url.port or 443,
-                ssl_context=self._ssl_context,
-                connect_timeout=self._timeout,
-                idle_timeout=IDLE_SECONDS,
-            )
-            self._links[key] = connection
-            return connection
-        finally:
-            self._opening.pop(key, None)
 
     def _result(self, response: Response, reason: str, note: PushNotification) -> SendResult:
         status = response.status
@@ -240,13 +180,6 @@ class ApnsClient:
         if status == 429 or status >= 500:
             return RetryLater(SOURCE, reason, _retry_after(response, self._clock))
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
-
-    def _retire(self, credentials: ApnsCredentials, connection: Http2Connection) -> None:
-        """Stop using a connection that went silent; it closes when its last send ends."""
-        key = (credentials.base_url, credentials.team_id, credentials.key_id)
-        if self._links.get(key) is connection:
-            del self._links[key]
-        self._retired.add(connection)
 
     def _provider_token(self, credentials: ApnsCredentials, *, rejected: str | None) -> str:
         """The cached JWT, re-minted when too old or when APNs just rejected it as expired."""

@@ -28,8 +28,6 @@ import hashlib
 import json
 import math
 import re
-import ssl
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -42,17 +40,15 @@ from hpack import NeverIndexedHeaderTuple
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.h2conn import (
     ConnectError,
+    ConnectionPool,
     Header,
-    Http2Connection,
     Http2Error,
     Response,
-    Unavailable,
 )
 from parlay.channels.http import (
     DEFAULT_TIMEOUT,
     make_client,
     retry_after_seconds,
-    tls_context,
 )
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
@@ -225,10 +221,9 @@ class FcmClient:
         self._clock = clock or SystemClock()  # signs assertions and ages tokens
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
-        self._ssl_context: ssl.SSLContext | None = None  # built on the first connect
-        self._links: dict[_Host, Http2Connection] = {}
-        self._opening: dict[_Host, asyncio.Task[Http2Connection]] = {}
-        self._retired: set[Http2Connection] = set()
+        self._pool: ConnectionPool[_Host] = ConnectionPool(
+            ca_bundle=ca_bundle, connect_timeout=self._connect_timeout, idle_timeout=IDLE_SECONDS
+        )
         self._accounts: dict[str, _ServiceAccount] = {}
         self._tokens: dict[str, _AccessToken] = {}
         self._token_locks: dict[str, asyncio.Lock] = {}
@@ -275,17 +270,7 @@ class FcmClient:
         return self._result(response, note.token)
 
     async def close(self) -> None:
-        opening = list(self._opening.values())
-        self._opening.clear()
-        for task in opening:
-            task.cancel()
-        connections = [*self._links.values(), *self._retired]
-        self._links.clear()
-        self._retired.clear()
-        for connection in connections:
-            connection.close()
-        if opening:
-            await asyncio.gather(*opening, return_exceptions=True)
+        await self._pool.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -306,21 +291,11 @@ class FcmClient:
             NeverIndexedHeaderTuple(b"authorization", b"Bearer " + token.encode()),
             _CONTENT_TYPE,
         ]
-        started = time.monotonic()
-        connection: Http2Connection | None = None
         try:
-            async with asyncio.timeout(self._deadline):
-                connection = await self._connection(host)
-                try:
-                    return await connection.request(b"POST", path, headers, content)
-                except Unavailable:
-                    # Closed or going away before this send got a stream: nothing was sent, so
-                    # it may take the connection that replaces it, once.
-                    connection = await self._connection(host)
-                    return await connection.request(b"POST", path, headers, content)
+            return await self._pool.request(
+                host, host, path, headers, content, timeout=self._deadline
+            )
         except TimeoutError as exc:
-            if connection is not None and connection.last_answer < started:
-                self._retire(host, connection)
             raise _Stop(
                 RetryLater(SOURCE, f"FCM timed out (no answer within {self._deadline:g} s)")
             ) from exc
@@ -329,48 +304,6 @@ class FcmClient:
         except Http2Error as exc:
             # Lost connections, GOAWAY, reset streams: retried later, the next send reconnects.
             raise _Stop(RetryLater(SOURCE, f"FCM connection failed: {_describe(exc)}")) from exc
-        finally:
-            if connection is not None and connection in self._retired:
-                if connection.in_flight == 0:
-                    self._retired.discard(connection)
-                    connection.close()
-
-    async def _connection(self, host: _Host) -> Http2Connection:
-        """The host's live connection; the first send after none opens one, the others wait."""
-        connection = self._links.get(host)
-        if connection is not None:
-            if connection.usable:
-                return connection
-            del self._links[host]  # lost or told to go away: it ends by itself
-        opening = self._opening.get(host)
-        if opening is None:
-            opening = self._opening[host] = asyncio.create_task(self._open(host))
-        # Shielded: a send whose deadline passes must not cancel the others' connection.
-        return await asyncio.shield(opening)
-
-    async def _open(self, host: _Host) -> Http2Connection:
-        try:
-            if self._ssl_context is None:
-                context = tls_context(self._ca_bundle)
-                context.set_alpn_protocols(["h2"])
-                self._ssl_context = context
-            connection = await Http2Connection.open(
-                host[0],
-                host[1],
-                ssl_context=self._ssl_context,
-                connect_timeout=self._connect_timeout,
-                idle_timeout=IDLE_SECONDS,
-            )
-            self._links[host] = connection
-            return connection
-        finally:
-            self._opening.pop(host, None)
-
-    def _retire(self, host: _Host, connection: Http2Connection) -> None:
-        """Stop using a connection that went silent; it closes when its last send ends."""
-        if self._links.get(host) is connection:
-            del self._links[host]
-        self._retired.add(connection)
 
     def _result(self, response: Response, token: str) -> SendResult:
         if response.status == 200:

@@ -28,9 +28,9 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import h2.config
 import h2.connection
@@ -41,7 +41,10 @@ import h2.settings
 import hpack
 import hpack.table
 
+from parlay.channels.http import tls_context
+
 __all__ = [
+    "ConnectionPool",
     "Header",
     "ConnectError",
     "ConnectionLost",
@@ -603,3 +606,111 @@ class Http2Connection(asyncio.Protocol):
         data = self._h2.data_to_send()
         if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class ConnectionPool(Generic[K]):
+    """One live connection per key (a provider host, or a host and signing key), opened by the
+    first request that needs it, shared by all concurrent requests, replaced when it is lost or
+    told to go away.
+
+    Each request has its own deadline, so one slow answer fails only its own request. A
+    connection that answered nothing at all while a request waited is retired: no new request
+    takes it, and it closes when its last request ends.
+    """
+
+    def __init__(
+        self, *, ca_bundle: str | None, connect_timeout: float, idle_timeout: float
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._connect_timeout = connect_timeout
+        self._idle_timeout = idle_timeout
+        self._ssl_context: ssl.SSLContext | None = None  # built on the first connect
+        self._links: dict[K, Http2Connection] = {}
+        self._opening: dict[K, asyncio.Task[Http2Connection]] = {}
+        self._retired: set[Http2Connection] = set()
+
+    async def request(
+        self,
+        key: K,
+        address: tuple[str, int],
+        path: bytes,
+        headers: Sequence[Header],
+        body: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - each request's own deadline, enforced inside
+    ) -> Response:
+        """POST on the key's connection within ``timeout`` seconds (``TimeoutError``); lost or
+        refused connections raise ``Http2Error``."""
+        started = time.monotonic()
+        connection: Http2Connection | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                connection = await self._connection(key, address)
+                try:
+                    return await connection.request(b"POST", path, headers, body)
+                except Unavailable:
+                    # Closed or going away before this request got a stream: nothing was sent,
+                    # so it may take the connection that replaces it, once.
+                    connection = await self._connection(key, address)
+                    return await connection.request(b"POST", path, headers, body)
+        except TimeoutError:
+            if connection is not None and connection.last_answer < started:
+                self._retire(key, connection)
+            raise
+        finally:
+            if connection is not None and connection in self._retired:
+                if connection.in_flight == 0:
+                    self._retired.discard(connection)
+                    connection.close()
+
+    async def close(self) -> None:
+        opening = list(self._opening.values())
+        self._opening.clear()
+        for task in opening:
+            task.cancel()
+        connections = [*self._links.values(), *self._retired]
+        self._links.clear()
+        self._retired.clear()
+        for connection in connections:
+            connection.close()
+        if opening:
+            await asyncio.gather(*opening, return_exceptions=True)
+
+    async def _connection(self, key: K, address: tuple[str, int]) -> Http2Connection:
+        """The key's live connection; the first request after none opens one, others wait."""
+        connection = self._links.get(key)
+        if connection is not None:
+            if connection.usable:
+                return connection
+            del self._links[key]  # lost or told to go away: it ends by itself
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = self._opening[key] = asyncio.create_task(self._open(key, address))
+        # Shielded: a request whose deadline passes must not cancel the others' connection.
+        return await asyncio.shield(opening)
+
+    async def _open(self, key: K, address: tuple[str, int]) -> Http2Connection:
+        try:
+            if self._ssl_context is None:
+                context = tls_context(self._ca_bundle)
+                context.set_alpn_protocols(["h2"])
+                self._ssl_context = context
+            connection = await Http2Connection.open(
+                address[0],
+                address[1],
+                ssl_context=self._ssl_context,
+                connect_timeout=self._connect_timeout,
+                idle_timeout=self._idle_timeout,
+            )
+            self._links[key] = connection
+            return connection
+        finally:
+            self._opening.pop(key, None)
+
+    def _retire(self, key: K, connection: Http2Connection) -> None:
+        if self._links.get(key) is connection:
+            del self._links[key]
+        self._retired.add(connection)
