@@ -39,8 +39,9 @@ class _Bounded:
     async def __aiter__(self) -> AsyncIterator[Event]:
         while (left := self._left()) > 0:
             event = await self._inner.get(left)
-            if event is not None:
-                yield event
+            if event is None:
+                return  # the deadline passed, or the subscription ended (its hub closed)
+            yield event
 
 
 @asynccontextmanager

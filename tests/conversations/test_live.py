@@ -244,3 +244,23 @@ async def test_a_message_written_to_one_process_reaches_an_agent_streaming_from_
             assert reply.status_code == 201, reply.text
             heard = await on_a.next("message")
         assert heard["message"]["text"] == "answered on B"
+
+
+async def test_a_stream_ends_when_the_hub_closes_and_when_its_time_is_up(desk: Desk) -> None:
+    """Streams end by themselves: after ``PARLAY_EVENTS_MAX_SECONDS`` (the client reconnects and
+    is authenticated again), and at once when the process shuts its hub down."""
+    from parlay.conversations.streams import _bounded
+    from parlay.events.hub import MemoryHub
+
+    hub = MemoryHub()
+    async with _bounded(hub.subscribe(["t"]), 60.0) as subscription:
+        events = aiter(subscription)
+        await hub.publish(["t"], {"type": "x"})
+        assert (await anext(events))["type"] == "x"
+        await hub.close()
+        with pytest.raises(StopAsyncIteration):
+            await anext(events)
+
+    hub = MemoryHub()
+    async with _bounded(hub.subscribe(["t"]), 0.05) as subscription:
+        assert [event async for event in subscription] == []
