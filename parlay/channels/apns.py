@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +31,7 @@ from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.h2conn import ConnectionPool, Header, Http2Error, Response
+from parlay.channels.http import retry_after_seconds
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.clock import Clock, SystemClock
 from parlay.outbound.status import ErrorCode, ErrorSource
@@ -178,7 +178,9 @@ class ApnsClient:
         if status == 410 or (status == 400 and reason in DEAD_TOKEN_REASONS):
             return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, reason, dead_tokens=(note.token,))
         if status == 429 or status >= 500:
-            return RetryLater(SOURCE, reason, _retry_after(response, self._clock))
+            now = self._clock.now().timestamp()
+            wait = retry_after_seconds(response.headers.get("retry-after"), now)
+            return RetryLater(SOURCE, reason, wait)
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
 
     def _provider_token(self, credentials: ApnsCredentials, *, rejected: str | None) -> str:
@@ -221,21 +223,3 @@ def _reason(response: Response) -> str:
         body = None
     reason = body.get("reason") if isinstance(body, dict) else None
     return reason if isinstance(reason, str) and reason else f"HTTP {response.status}"
-
-
-def _retry_after(response: Response, clock: Clock) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), None when absent or bad."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - clock.now()).total_seconds())
