@@ -261,14 +261,10 @@ async def pending_outbound(
         for d in rows
         if (d.sent_time or d.attempted_time) + timedelta(seconds=d.lookback_seconds) > now
     ][:PENDING_OUTBOUND_LIMIT]
-    loaded = await contexts.load(
-        session,
-        {d.campaign_id for d in live if d.campaign_id},
-        {d.call_id for d in live if d.call_id},
-    )
+    loaded = await contexts.for_deliveries(session, live)
     messages = []
     for d in live:
-        context = loaded.get(f"c:{d.campaign_id}" if d.campaign_id else f"k:{d.call_id}")
+        context = loaded.get(d.id)
         if context is None:
             continue
         start = d.sent_time or d.attempted_time

@@ -140,14 +140,10 @@ async def _describe(
     started_by: int | None,
 ) -> list[dict[str, Any]]:
     deliveries = list(deliveries)
-    loaded = await contexts.load(
-        session,
-        {d.campaign_id for d in deliveries if d.campaign_id},
-        {d.call_id for d in deliveries if d.call_id},
-    )
+    loaded = await contexts.for_deliveries(session, deliveries)
     described = []
     for d in deliveries:
-        send = loaded.get(f"c:{d.campaign_id}" if d.campaign_id else f"k:{d.call_id}")
+        send = loaded.get(d.id)
         described.append(
             {
                 "deliveryId": str(d.id),

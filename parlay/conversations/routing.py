@@ -207,14 +207,7 @@ async def _open(
     send: SendContext | None = None
     call: Call | None = None
     if delivery is not None:
-        loaded = await contexts.load(
-            session,
-            [delivery.campaign_id] if delivery.campaign_id else [],
-            [delivery.call_id] if delivery.call_id else [],
-        )
-        send = loaded.get(
-            f"c:{delivery.campaign_id}" if delivery.campaign_id else f"k:{delivery.call_id}"
-        )
+        send = (await contexts.for_deliveries(session, [delivery])).get(delivery.id)
         if delivery.call_id:
             call = await session.get(Call, delivery.call_id)
     # The delivery this conversation answers, if the rule attributes it to one.

@@ -9,7 +9,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,6 +99,31 @@ class ContextCache:
         return {
             key: self._items[key] for key in wanted_campaigns | wanted_calls if key in self._items
         }
+
+    async def for_deliveries(
+        self, session: AsyncSession, deliveries: Iterable[FromCampaignOrCall]
+    ) -> dict[int, SendContext]:
+        """Each delivery's campaign or call snapshot, by delivery ID (absent: not found)."""
+        deliveries = list(deliveries)
+        loaded = await self.load(
+            session,
+            {d.campaign_id for d in deliveries if d.campaign_id},
+            {d.call_id for d in deliveries if d.call_id},
+        )
+        found = {}
+        for d in deliveries:
+            key = f"c:{d.campaign_id}" if d.campaign_id else f"k:{d.call_id}"
+            if key in loaded:
+                found[d.id] = loaded[key]
+        return found
+
+
+class FromCampaignOrCall(Protocol):
+    """A delivery row (ORM or Core): what ``ContextCache.for_deliveries`` reads of it."""
+
+    id: int
+    campaign_id: str | None
+    call_id: str | None
 
 
 def message_text(

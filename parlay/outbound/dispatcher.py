@@ -403,16 +403,12 @@ class Dispatcher:
         now = self.clock.now()
         async with self.db.read() as session:
             rows = await queue.claimed_rows(session, ids)
-            contexts = await self._contexts.load(
-                session,
-                {r.campaign_id for r in rows if r.campaign_id},
-                {r.call_id for r in rows if r.call_id},
-            )
-            recipients = {r.id: self._recipient(r, _context_of(r, contexts)) for r in rows}
+            contexts = await self._contexts.for_deliveries(session, rows)
+            recipients = {r.id: self._recipient(r, contexts.get(r.id)) for r in rows}
             facts = await load_facts(session, recipients.values())
         sends = []
         for row in rows:
-            context = _context_of(row, contexts)
+            context = contexts.get(row.id)
             if context is None:
                 self._add(
                     Outcome.final(
@@ -683,11 +679,3 @@ def _cancelled_outcome(row: Row[Any]) -> Outcome:
         ErrorCode.CANCELLED,
         "the campaign was cancelled",
     )
-
-
-def _context_of(row: Row[Any], contexts: dict[str, SendContext]) -> SendContext | None:
-    if row.campaign_id:
-        return contexts.get(f"c:{row.campaign_id}")
-    if row.call_id:
-        return contexts.get(f"k:{row.call_id}")
-    return None
