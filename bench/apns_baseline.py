@@ -28,12 +28,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import h2.config
 import h2.connection
@@ -107,14 +107,20 @@ def notes(n: int) -> Iterator[PushNotification]:
         )
 
 
-async def _run(
+class _HasCpu(Protocol):
+    def cpu_seconds(self) -> float: ...
+
+
+async def push_all(
+    pending: Iterable[PushNotification],
     n: int,
     concurrency: int,
     send: Callable[[PushNotification], Awaitable[bool]],
-    fake: FakeApns | None = None,
+    fake: _HasCpu | None = None,
 ) -> Rate:
-    """Push N notes through ``send`` with ``concurrency`` in flight; pushes/s (all must pass)."""
-    pending = notes(n)
+    """Push the ``n`` notes of ``pending`` through ``send`` with ``concurrency`` in flight;
+    pushes/s, and the CPU per push of this process and of the fake (all must be accepted)."""
+    pending = iter(pending)
     failures = 0
 
     async def worker() -> None:
@@ -131,6 +137,15 @@ async def _run(
     if failures:
         raise RuntimeError(f"{failures} of {n} pushes were not accepted")
     return Rate(n / elapsed, cpu / n * 1e6, fake_cpu / n * 1e6)
+
+
+async def _run(
+    n: int,
+    concurrency: int,
+    send: Callable[[PushNotification], Awaitable[bool]],
+    fake: FakeApns | None = None,
+) -> Rate:
+    return await push_all(notes(n), n, concurrency, send, fake)
 
 
 def _provider_token(fake: FakeApns) -> str:

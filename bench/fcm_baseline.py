@@ -38,7 +38,7 @@ import jwt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apns_baseline import Rate, _read_line, process_cpu_seconds  # noqa: E402
+from apns_baseline import Rate, _read_line, process_cpu_seconds, push_all  # noqa: E402
 
 from parlay.channels.base import Accepted  # noqa: E402
 from parlay.channels.fcm import FcmClient  # noqa: E402
@@ -97,24 +97,7 @@ async def _run(
     send: Callable[[PushNotification], Awaitable[bool]],
     fake: FakeFcm | None = None,
 ) -> Rate:
-    """Push N notes through ``send`` with ``concurrency`` in flight (all must be accepted)."""
-    pending = notes(n)
-    failures = 0
-
-    async def worker() -> None:
-        nonlocal failures
-        for note in pending:
-            if not await send(note):
-                failures += 1
-
-    fake_cpu = fake.cpu_seconds() if fake else float("nan")
-    started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    fake_cpu = (fake.cpu_seconds() if fake else float("nan")) - fake_cpu
-    if failures:
-        raise RuntimeError(f"{failures} of {n} FCM sends were not accepted")
-    return Rate(n / elapsed, cpu / n * 1e6, fake_cpu / n * 1e6)
+    return await push_all(notes(n), n, concurrency, send, fake)
 
 
 async def access_token(fake: FakeFcm) -> str:
