@@ -16,10 +16,13 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/parlay serve --demo
 
+# Lint, format check, type-check (the tests too), then the suite with branch coverage: the run
+# fails if coverage falls under the floor in pyproject.toml ([tool.coverage.report] fail_under).
 test: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench
+	$(BIN)/python -m ruff format --check parlay tests bench
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench

@@ -26,13 +26,15 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from parlay import migrations as migrate
 from parlay.accounts import service as accounts
-from parlay.clock import SystemClock
-from parlay.consumers.models import Consumer, Device
-from parlay.db import migrate
-from parlay.db.bulk import insert_rows
-from parlay.db.engine import Database
+from parlay.apps.models import Device
+from parlay.consumers.models import Consumer
 from parlay.handoffs import service as handoffs
+from parlay.handoffs.snapshot import ChannelConfig
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.bulk import insert_rows
+from parlay.lib.db.engine import Database
 
 PARLAY = Path(sys.executable).with_name("parlay")
 APP_ID = "com.bench.app"
@@ -45,7 +47,7 @@ STARTUP_TIMEOUT = 60.0
 
 @dataclass
 class Figure:
-    """One measured figure beside its same-run baseline and its SPEC §14 target."""
+    """One measured figure beside its same-run baseline and its target (docs/operations.md)."""
 
     what: str
     value: str
@@ -57,7 +59,7 @@ class Figure:
 
 def print_figures(title: str, figures: Sequence[Figure]) -> None:
     print(f"\n== {title}")
-    header = ("what", "measured", "baseline (same run)", "SPEC §14 target", "")
+    header = ("what", "measured", "baseline (same run)", "target", "")
     rows = [
         (f.what, f.value, f.baseline, f.target, {True: "ok", False: "MISSED", None: ""}[f.ok])
         for f in figures
@@ -103,7 +105,7 @@ def temp_database(kind: str, admin_url: str | None = None) -> Iterator[str]:
     """The URL of an empty, migrated database that is removed afterwards."""
     if kind == "sqlite":
         tmp = Path(tempfile.mkdtemp(prefix="parlay-bench-"))
-        url = f"sqlite:///{tmp / 'parlay.db'}"
+        url = f"sqlite:///{tmp / 'parlay.lib.db'}"
         try:
             asyncio.run(_migrate(url))
             yield url
@@ -185,7 +187,7 @@ async def create_account(url: str, channel: str = "inapp") -> BenchAccount:
                     route_all_within_lookback=True,
                     push_when_logged_in=True,
                     push_when_logged_out=False,
-                    channels=channels,
+                    channels=[ChannelConfig.from_json(c) for c in channels],
                 ),
                 now,
             )

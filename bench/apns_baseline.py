@@ -1,4 +1,4 @@
-"""The bare-HTTP/2 baseline of SPEC §14 row 2: how fast can anything push to the APNs fake?
+"""The bare-HTTP/2 baseline of the in-app target: how fast can anything push to the APNs fake?
 
 ``bare_rate`` sends N pushes with a plain, minimal HTTP/2 client written for this benchmark and
 nothing else: ``h2`` over an asyncio TLS stream, one connection, one pre-minted provider token,
@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from parlay.channels.apns import ApnsClient, apns_id, apns_payload  # noqa: E402
 from parlay.channels.base import Accepted  # noqa: E402
-from parlay.channels.http import make_client  # noqa: E402
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification  # noqa: E402
+from parlay.lib.http.client import make_client  # noqa: E402
 
 TEAM_ID = "BENCHTEAM1"
 KEY_ID = "BENCHKEY01"
@@ -324,8 +324,16 @@ def fake_apns_process() -> Iterator[FakeApns]:
             )
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.apns", "--workdir", workdir, "--exit-on-stdin-eof"]
-            + ["--app", f"{TEAM_ID}:{KEY_ID}:{TOPIC}:{public_path}"],
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.apns",
+                "--workdir",
+                workdir,
+                "--exit-on-stdin-eof",
+                "--app",
+                f"{TEAM_ID}:{KEY_ID}:{TOPIC}:{public_path}",
+            ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdin=subprocess.PIPE,

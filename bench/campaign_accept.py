@@ -1,4 +1,4 @@
-"""SPEC §14: accept a 100,000-consumer campaign (202 returned) in at most 1.5 s.
+"""Accept a 100,000-consumer campaign (202 returned) in at most 1.5 s.
 
 A real ``parlay api`` process on a temporary SQLite file (and on a temporary PostgreSQL database
 with ``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``). Each run POSTs a campaign of
@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     BenchAccount,
     Figure,
     campaign_body,
@@ -45,7 +45,7 @@ from _common import (  # noqa: E402
     wait_ready,
 )
 
-from parlay.outbound.campaigns import DELIVERY_COLUMNS  # noqa: E402
+from parlay.delivery.lifecycle import QUEUED_COLUMNS as DELIVERY_COLUMNS
 
 N = 100_000
 TARGET_SECONDS = 1.5
@@ -87,7 +87,7 @@ def sqlite_baseline(url: str, rows: list[Any]) -> float:
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             conn.execute(f"PRAGMA {pragma}")
         sql = (
-            f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "  # noqa: S608
+            f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in DELIVERY_COLUMNS)})"
         )
         started = time.perf_counter()
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on PostgreSQL")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    print_figures("campaign accept (SPEC §14)", run(args.postgres, args.runs))
+    print_figures("campaign accept", run(args.postgres, args.runs))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The bare-HTTP/2 baseline of SPEC §14 row 2 for FCM: how fast can anything push to the FCM fake?
+"""The bare-HTTP/2 baseline of the in-app target for FCM: how fast can anything push to its fake?
 
 ``bare_rate`` sends N ``messages:send`` requests with a plain, minimal HTTP/2 client written for
 this benchmark and nothing else: ``h2`` over an asyncio TLS stream, one connection, one access

@@ -1,4 +1,4 @@
-"""SPEC §14 row 2 against the provider fakes: dispatch N in-app pushes through Parlay's real
+"""The in-app target against the provider fakes: dispatch N in-app pushes through Parlay's real
 dispatcher and push clients, ≥ 5,000/s and ≥ 70 % of a bare client's rate, same fake, same run.
 
 For each provider (APNs, FCM) a provider fake runs in a process of its own (so it never shares
@@ -13,7 +13,7 @@ Baseline, same run, same fake: a bare client sending the same N pushes with the 
 in flight and no database: a minimal raw-``h2`` client written for the benchmark, no Parlay
 code, one HTTP/2 connection: for APNs ``apns_baseline.bare_rate`` (one pre-minted provider
 token), for FCM ``fcm_baseline.bare_rate`` (one access token fetched beforehand). Both fakes
-speak HTTP/2 over TLS. Also reported, not a SPEC figure: Parlay's push client alone
+speak HTTP/2 over TLS. Also reported, not a target: Parlay's push client alone
 (``ApnsClient.push`` / ``FcmClient.push`` without the dispatcher and the database).
 
 Runnable: ``python bench/inapp_dispatch.py --n 20000`` (default 100,000).
@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     APP_ID,
     BenchAccount,
     Figure,
@@ -44,19 +44,19 @@ from _common import (  # noqa: E402
     temp_database,
     wait_ready,
 )
-from apns_baseline import (  # noqa: E402
+from apns_baseline import (
     bare_rate,
     client_rate,
     fake_apns_process,
 )
-from dispatch import create_campaign, wait_final  # noqa: E402
-from fcm_baseline import bare_rate as fcm_bare_rate  # noqa: E402
-from fcm_baseline import client_rate as fcm_client_rate  # noqa: E402
-from fcm_baseline import fake_fcm_process  # noqa: E402
+from dispatch import create_campaign, wait_final
+from fcm_baseline import bare_rate as fcm_bare_rate
+from fcm_baseline import client_rate as fcm_client_rate
+from fcm_baseline import fake_fcm_process
 
-from parlay.apps.models import App  # noqa: E402
-from parlay.clock import SystemClock  # noqa: E402
-from parlay.db.engine import Database  # noqa: E402
+from parlay.apps.models import App
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
 
 N = 100_000
 CONCURRENCY = 256  # the worker's default in-app lane (PARLAY_WORKER_CONCURRENCY_INAPP)
@@ -195,7 +195,7 @@ def run_apns(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[F
         alone = asyncio.run(client_rate(fake, n, concurrency))
     label = "APNs (HTTP/2, TLS)" if workers == 1 else f"APNs (HTTP/2, TLS; {workers} workers)"
     figures = figures_for(label, n, rate, seconds, bare, "bare raw-h2 client", concurrency)
-    # Not a SPEC figure: Parlay's own APNs client without the dispatcher and the database, the
+    # Not a target: Parlay's own APNs client without the dispatcher and the database, the
     # ceiling of the full path on this fake (the minimal bare client spends more CPU per push).
     figures.append(
         Figure(
@@ -265,8 +265,7 @@ def main() -> None:
     providers = tuple(p.strip() for p in args.providers.split(",") if p.strip())
     for i in range(args.runs):
         print_figures(
-            f"in-app dispatch to provider fakes (SPEC §14 row 2), N={args.n:,}, "
-            f"run {i + 1} of {args.runs}",
+            f"in-app dispatch to provider fakes, N={args.n:,}, run {i + 1} of {args.runs}",
             run(args.n, providers, args.workers, args.concurrency),
         )
 

@@ -1,4 +1,4 @@
-"""SPEC §14: IVR invite → push at the provider, while a 100,000-consumer campaign dispatches:
+"""IVR invite → push at the provider, while a 100,000-consumer campaign dispatches:
 p99 at most 100 ms.
 
 SQLite: one ``parlay serve`` process (API and dispatcher share it, the default deployment).
@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     BenchAccount,
     Figure,
     Proc,
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on PostgreSQL")
     parser.add_argument("--delay-ms", type=float, default=10.0)
     args = parser.parse_args()
-    print_figures("invite latency (SPEC §14)", run(args.postgres, args.delay_ms))
+    print_figures("invite latency", run(args.postgres, args.delay_ms))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Every benchmark of SPEC §14 that ``bench/`` measures, in one run (``make bench``).
+"""Every target of docs/operations.md#targets that ``bench/`` measures, in one run (``make bench``).
 
 SQLite always; PostgreSQL too with ``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``
 (an account that may create and drop databases, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``).
-Each figure is printed beside a baseline measured in the same run and the SPEC's target. The
+Each figure is printed beside a baseline measured in the same run and its target. The
 machine's other load skews every figure: the load average is printed first.
 """
 
@@ -13,19 +13,20 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import campaign_accept  # noqa: E402
-import dispatch  # noqa: E402
-import inapp_dispatch  # noqa: E402
-import invite_latency  # noqa: E402
-from _common import Figure, postgres_admin_url, print_figures  # noqa: E402
+import campaign_accept
+import dispatch
+import inapp_dispatch
+import invite_latency
+from _common import Figure, postgres_admin_url, print_figures
 
 
 def inapp_run(n: int) -> list[Figure]:
-    """SPEC §14 row 2 against the APNs and FCM fakes; nothing when ``--inapp-n 0``."""
+    """The in-app dispatch target against the APNs and FCM fakes; nothing when ``--inapp-n 0``."""
     return inapp_dispatch.run(n) if n > 0 else []
 
 
@@ -53,12 +54,13 @@ def main() -> None:
     )
     started = time.monotonic()
     figures: list[Figure] = []
-    for title, run in (
+    steps: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("campaign accept", lambda: campaign_accept.run(admin_url)),
         ("dispatch", lambda: dispatch.run(admin_url, args.delay_ms)),
         ("invite latency", lambda: invite_latency.run(admin_url, args.delay_ms)),
         ("in-app dispatch to provider fakes", lambda: inapp_run(args.inapp_n)),
-    ):
+    ]
+    for title, run in steps:
         results = run()
         print_figures(title, results)
         figures += results

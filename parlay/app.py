@@ -1,4 +1,4 @@
-"""The FastAPI application factory."""
+"""The ASGI app: the JSON API (``parlay.api``) around the services the composition root built."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
 
 from parlay.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from parlay.api.problems import install_problem_handlers
-from parlay.bootstrap import Container
+from parlay.services import Services
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -21,11 +20,11 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    container: Container,
+    services: Services,
     *,
     on_startup: Callable[[], AsyncIterator[None]] | None = None,
 ) -> FastAPI:
-    """Build the HTTP app around an already wired container."""
+    """Build the HTTP app around already wired services (``bootstrap.build_container``)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -42,24 +41,24 @@ def create_app(
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
     )
-    app.state.container = container
+    app.state.services = services
     install_problem_handlers(app)
-    _install_operational_routes(app, container)
+    _install_operational_routes(app, services)
     _include_domain_routers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app
 
 
 def _include_domain_routers(app: FastAPI) -> None:
-    from parlay.accounts.api import router as accounts_router
-    from parlay.apps.api import router as apps_router
-    from parlay.consumers.api import router as consumer_router
-    from parlay.conversations.agent_api import router as agent_router
-    from parlay.conversations.consumer_api import router as conversation_router
-    from parlay.handoffs.api import router as handoffs_router
-    from parlay.outbound.api import router as campaigns_router
-    from parlay.outbound.c2m_api import router as c2m_router
+    from parlay.api.routes.accounts import router as accounts_router
+    from parlay.api.routes.agents import router as agent_router
+    from parlay.api.routes.apps import router as apps_router
+    from parlay.api.routes.c2m import router as c2m_router
+    from parlay.api.routes.campaigns import router as campaigns_router
+    from parlay.api.routes.consumer_conversations import router as conversation_router
+    from parlay.api.routes.consumers import router as consumer_router
+    from parlay.api.routes.handoffs import router as handoffs_router
 
     for router in (
         accounts_router,
@@ -74,7 +73,7 @@ def _include_domain_routers(app: FastAPI) -> None:
         app.include_router(router)
 
 
-def _install_operational_routes(app: FastAPI, container: Container) -> None:
+def _install_operational_routes(app: FastAPI, services: Services) -> None:
     @app.get("/healthz", tags=["operations"], operation_id="healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -84,8 +83,7 @@ def _install_operational_routes(app: FastAPI, container: Container) -> None:
     async def readyz() -> Response:
         """Readiness: the database answers."""
         try:
-            async with container.db.read() as session:
-                await session.execute(text("SELECT 1"))
+            await services.tx.db.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
@@ -93,4 +91,4 @@ def _install_operational_routes(app: FastAPI, container: Container) -> None:
     @app.get("/metrics", tags=["operations"], operation_id="metrics", include_in_schema=True)
     async def metrics() -> Response:
         """Prometheus exposition."""
-        return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

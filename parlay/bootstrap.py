@@ -1,12 +1,17 @@
-"""The one composition root: builds every long-lived part from the settings."""
+"""The one composition root: builds every long-lived part from the settings and wires who hears
+which signal. It holds no product rule; only the entry points (``runtime``, ``cli``) and the
+tests import it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
+from parlay.apps.directory import PushAppDirectory
+from parlay.apps.usecases import AppsChanged
+from parlay.campaigns.usecases import CampaignCancelled
 from parlay.channels.apns import ApnsClient
 from parlay.channels.base import Channel, OutboundMessage
 from parlay.channels.fcm import FcmClient
@@ -14,100 +19,58 @@ from parlay.channels.inapp import InAppChannel
 from parlay.channels.push import PushClient
 from parlay.channels.pushproxy import PushProxyClient
 from parlay.channels.sandbox import SandboxChannel
-from parlay.clock import Clock, SystemClock
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
-from parlay.conversations.topics import consumer_topic
-from parlay.db.engine import Database
-from parlay.events.hub import EventHub, build_hub
-from parlay.observability.logging import get_logger
-from parlay.observability.metrics import Metrics
-from parlay.outbound.context import ContextCache
-from parlay.outbound.dispatcher import DispatchConfig, Dispatcher, notify_workers
-from parlay.ratelimit.limiter import LimitsRateLimiter, RateLimiter, storage_url
+from parlay.conversations.topics import outbound_shown
+from parlay.delivery.queue import WorkQueued
+from parlay.dispatch.config import DispatchConfig
+from parlay.dispatch.dispatcher import Dispatcher
+from parlay.dispatch.origins import OriginCache
+from parlay.dispatch.wakeups import notify_workers
+from parlay.lib.clock import Clock, SystemClock
+from parlay.lib.db.engine import Database
+from parlay.lib.db.uow import Signals, Transactions
+from parlay.lib.events.hub import EventHub, build_hub
+from parlay.lib.events.live import LiveEvent, publish
+from parlay.lib.observability.logging import get_logger
+from parlay.lib.observability.metrics import Metrics
+from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
+from parlay.lib.urgency import Urgency
+from parlay.services import Services
 
 log = get_logger("parlay.bootstrap")
 
 
 @dataclass
 class Container:
+    """Everything one Parlay process runs: the services the faces call, and the dispatcher."""
+
     settings: Settings
     db: Database
     clock: Clock
     limiter: RateLimiter
-    channels: dict[str, Channel] = field(default_factory=dict)
+    channels: dict[str, Channel]
+    hub: EventHub
+    jwks: JwksCache
+    origins: OriginCache
+    apps: PushAppDirectory
+    signals: Signals
+    tx: Transactions
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
-    jwks: JwksCache = field(default_factory=JwksCache)
-    contexts: ContextCache = field(default_factory=ContextCache)
-    # Live events (agent and consumer streams): in-process, or Redis pub/sub when scaled out.
-    hub: EventHub = field(default_factory=lambda: build_hub(None))
+    _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
-    _notifications: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
-
-    def notify_new_work(self, *, priority: bool = False) -> None:
-        """Work was queued (committed): a dispatcher in this process looks at once; on
-        PostgreSQL, workers in other processes are told too (they would otherwise find it at
-        their next poll, up to 50 ms later for an invite and 250 ms for a campaign)."""
-        if self.dispatcher is not None:
-            self.dispatcher.wake(priority=priority)
-        elif not self.db.is_sqlite:
-            task = asyncio.get_running_loop().create_task(self._notify(priority))
-            self._notifications.add(task)
-            task.add_done_callback(self._notifications.discard)
-
-    async def _notify(self, priority: bool) -> None:
-        try:
-            await notify_workers(self.db, priority=priority)
-        except Exception:  # noqa: BLE001 - the workers' polling finds the work anyway
-            log.warning("could not notify the workers", exc_info=True)
-
-    def notify_apps_changed(self, account_id: str) -> None:
-        """An app's push settings changed: this process reads them again on the next push."""
-        inapp = self.channels.get("inapp")
-        if isinstance(inapp, InAppChannel):
-            inapp.forget(account_id)
-
-    def urgent(self) -> contextlib.AbstractContextManager[None]:
-        """Wrap an IVR request (eligibility, invite): a dispatcher in this process holds its
-        campaign work back meanwhile, so the request's transactions go first."""
-        if self.dispatcher is None:
-            return contextlib.nullcontext()
-        return self.dispatcher.urgent()
-
-    def notify_cancelled(self, campaign_id: str) -> None:
-        """A campaign was cancelled (committed): a dispatcher in this process sends nothing more
-        of it at once (others notice at their next housekeeping tick)."""
-        if self.dispatcher is not None:
-            self.dispatcher.cancelled([campaign_id])
-
-    async def announce_sent(self, messages: Sequence[OutboundMessage]) -> None:
-        """In-app messages the provider accepted: the consumer's app, if open and streaming
-        (``GET consumer/events``), shows them at once. In the background: the dispatcher's
-        outcome writes never wait for live events."""
-        task = asyncio.get_running_loop().create_task(self._announce(messages))
-        self._notifications.add(task)
-        task.add_done_callback(self._notifications.discard)
-
-    async def _announce(self, messages: Sequence[OutboundMessage]) -> None:
-        for m in messages:
-            if not m.consumer_id:
-                continue
-            try:
-                await self.hub.publish(
-                    [consumer_topic(m.account_id, m.consumer_id, None)],
-                    {
-                        "type": "outbound",
-                        "pushMessageId": str(m.delivery_id),
-                        "message": m.text,
-                        "backendService": m.backend_service,
-                        "lookBackPeriod": m.lookback_seconds,
-                        "campaignInfo": m.campaign_info,
-                    },
-                )
-            except Exception:  # noqa: BLE001 - best-effort: pending-outbound has them all
-                log.warning("could not announce sent messages", exc_info=True)
-                return
+    @property
+    def services(self) -> Services:
+        return Services(
+            settings=self.settings,
+            tx=self.tx,
+            limiter=self.limiter,
+            metrics=self.metrics,
+            hub=self.hub,
+            origins=self.origins,
+            jwks=self.jwks,
+        )
 
     def start_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:
@@ -116,14 +79,16 @@ class Container:
                 self.clock,
                 self.channels,
                 dispatch_config(self.settings),
-                on_sent=self.announce_sent,
+                on_sent=self._announce_sent,
+                origins=self.origins,
+                urgency=self.tx.urgency,
             )
             self.dispatcher.start()
         return self.dispatcher
 
     async def close(self) -> None:
-        if self._notifications:
-            await asyncio.wait(set(self._notifications), timeout=5)
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=5)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
@@ -133,6 +98,50 @@ class Container:
         await self.hub.close()
         await self.limiter.close()
         await self.db.dispose()
+
+    # --- wiring: who hears which signal ----------------------------------------------------
+
+    def wire(self) -> None:
+        self.signals.on(LiveEvent, self._publish_live)
+        self.signals.on(WorkQueued, self._work_queued)
+        self.signals.on(CampaignCancelled, self._campaign_cancelled)
+        self.signals.on(AppsChanged, lambda changed: self.apps.forget(changed.account_id))
+
+    async def _publish_live(self, event: LiveEvent) -> None:
+        await publish(self.hub, event)
+
+    def _work_queued(self, queued: WorkQueued) -> None:
+        """A dispatcher in this process looks at once; on PostgreSQL, workers in other
+        processes are told too (they would otherwise find it at their next poll, up to 50 ms
+        later for an invite and 250 ms for a campaign)."""
+        if self.dispatcher is not None:
+            self.dispatcher.wake(priority=queued.priority)
+        elif not self.db.is_sqlite:
+            self._in_background(notify_workers(self.db, priority=queued.priority), "notify")
+
+    def _campaign_cancelled(self, cancelled: CampaignCancelled) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.cancelled([cancelled.campaign_id])
+
+    async def _announce_sent(self, messages: Sequence[OutboundMessage]) -> None:
+        """In-app messages the provider accepted, on the consumer's live stream. In the
+        background: the dispatcher's outcome writes never wait for live events."""
+        self._in_background(self._publish_all(outbound_shown(messages)), "announce")
+
+    async def _publish_all(self, events: Sequence[LiveEvent]) -> None:
+        for event in events:
+            await publish(self.hub, event)
+
+    def _in_background(self, work: Awaitable[None], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.warning("background signal work failed", what=what, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 def dispatch_config(settings: Settings) -> DispatchConfig:
@@ -164,14 +173,14 @@ def sandboxed(settings: Settings) -> frozenset[str]:
     return frozenset(named) | WITHOUT_ADAPTER
 
 
-def build_channels(settings: Settings, db: Database, clock: Clock) -> dict[str, Channel]:
+def build_channels(settings: Settings, apps: PushAppDirectory, clock: Clock) -> dict[str, Channel]:
     """The real in-app channel (APNs, FCM, push proxy) unless the sandbox is asked to serve it."""
     sandbox = SandboxChannel(
         delay_seconds=settings.sandbox_delay_ms / 1000,
         script_file=settings.sandbox_script,
         log_file=settings.sandbox_log,
     )
-    channels: dict[str, Channel] = {name: sandbox for name in sandboxed(settings)}
+    channels: dict[str, Channel] = dict.fromkeys(sandboxed(settings), sandbox)
     if "inapp" not in channels:
         ca = settings.provider_ca_bundle
         clients: dict[str, PushClient] = {
@@ -179,7 +188,7 @@ def build_channels(settings: Settings, db: Database, clock: Clock) -> dict[str, 
             "fcm": FcmClient(ca_bundle=ca, clock=clock),
             "proxy": PushProxyClient(ca_bundle=ca, clock=clock),
         }
-        channels["inapp"] = InAppChannel(db, clients)
+        channels["inapp"] = InAppChannel(apps, clients)
     return channels
 
 
@@ -193,12 +202,22 @@ def build_container(
     """Wire Parlay for these settings. Tests pass their own clock, limiter or channels."""
     db = Database(settings.database_url)
     clock = clock or SystemClock()
-    return Container(
+    signals = Signals()
+    apps = PushAppDirectory(db)
+    container = Container(
         settings=settings,
         db=db,
         clock=clock,
         limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
-        channels=channels if channels is not None else build_channels(settings, db, clock),
-        jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
+        channels=channels if channels is not None else build_channels(settings, apps, clock),
         hub=build_hub(settings.redis_url),
+        jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
+        origins=OriginCache(),
+        apps=apps,
+        signals=signals,
+        tx=Transactions(
+            db, clock, signals, idempotency_ttl=settings.idempotency_ttl, urgency=Urgency()
+        ),
     )
+    container.wire()
+    return container

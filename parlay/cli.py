@@ -1,4 +1,4 @@
-"""The ``parlay`` command: serve, migrate, and bootstrap accounts and keys (SPEC §3, §13)."""
+"""The ``parlay`` command: serve, migrate, and bootstrap accounts and keys."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import click
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from parlay.config import Settings, get_settings
-from parlay.db.engine import Database
-from parlay.observability.logging import configure_logging
+from parlay.lib.db.engine import Database
+from parlay.lib.observability.logging import configure_logging
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def main() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def migrate(revision: str) -> None:
     """Bring the database schema up to date."""
-    from parlay.db.migrate import upgrade
+    from parlay.migrations import upgrade
 
     _run(lambda db: upgrade(db, revision))
     click.echo(f"database migrated to {revision}")
@@ -68,7 +68,7 @@ def migrate(revision: str) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Take the schema back to REVISION (``base`` removes every table)."""
-    from parlay.db.migrate import downgrade as do_downgrade
+    from parlay.migrations import downgrade as do_downgrade
 
     _run(lambda db: do_downgrade(db, revision))
     click.echo(f"database downgraded to {revision}")
@@ -124,7 +124,7 @@ def apikey_create(account_id: str, name: str, scopes: str, as_json: bool) -> Non
 
 
 def _guard(action: Callable[[], T]) -> T:
-    from parlay.errors import ParlayError
+    from parlay.lib.errors import ParlayError
 
     try:
         return action()
@@ -136,7 +136,7 @@ def _guard(action: Callable[[], T]) -> T:
 def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool) -> None:
     import uvicorn
 
-    from parlay.db.migrate import upgrade
+    from parlay.migrations import upgrade
     from parlay.runtime import build_app, startup_report
 
     settings = get_settings()
@@ -171,7 +171,7 @@ def serve(host: str, port: int, demo: bool) -> None:
 @main.command()
 def worker() -> None:
     """Run only the dispatcher (scale-out: any number of these beside the API processes)."""
-    from parlay.db.migrate import upgrade
+    from parlay.migrations import upgrade
     from parlay.runtime import run_worker
 
     settings = get_settings()

@@ -14,7 +14,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLAY_", extra="ignore")
 
-    database_url: str = "sqlite:///./parlay.db"
+    database_url: str = "sqlite:///./parlay.lib.db"
     # Unset: in-memory rate limits and live events (one process). Set: shared across processes.
     redis_url: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    # Default per-account, per-API-family rate limit for new accounts (SPEC §4).
+    # Default per-account, per-API-family rate limit for new accounts.
     default_rate_limit_per_second: int = Field(default=3, ge=1)
     # The agent API is limited per agent or bot, not per account: a brand's 3 requests/second
     # would be shared by every agent replying at once.

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from parlay.accounts.service import account_exists
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
-from parlay.db.engine import Database
+from parlay.lib.db.engine import Database
 from parlay.seed import seed_demo
 
 
@@ -28,7 +28,7 @@ def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = Tr
         finally:
             await container.close()
 
-    return create_app(container, on_startup=lifecycle)
+    return create_app(container.services, on_startup=lifecycle)
 
 
 async def run_worker(settings: Settings) -> None:

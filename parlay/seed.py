@@ -12,9 +12,9 @@ from parlay.accounts import service
 from parlay.accounts.models import Account, User
 from parlay.accounts.permissions import Role, Scope
 from parlay.accounts.secrets import hash_password
-from parlay.clock import SystemClock
 from parlay.config import Settings
-from parlay.db.engine import Database
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
 
 DEMO_ACCOUNT = "demo"
 DEMO_ADMIN = "admin"

@@ -21,15 +21,15 @@ import redis.asyncio as aioredis
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from parlay import migrations as migrate
 from parlay.accounts import secrets
 from parlay.accounts import service as accounts
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import Container, build_container
-from parlay.clock import SystemClock
 from parlay.config import Settings
-from parlay.db import migrate
-from parlay.db.engine import Database
-from parlay.db.models import Base
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
+from parlay.migrations.tables import Base
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -118,7 +118,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database; each test using it runs once per dialect."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "parlay.db"
+        path = tmp_path / "parlay.lib.db"
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
@@ -157,7 +157,7 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container)
+    app = create_app(container.services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as c:
         yield c
@@ -167,7 +167,7 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+async def redis_url() -> str:
     """Real Redis, when reachable (required under CI)."""
     conn = aioredis.from_url(REDIS_URL)
     try:
@@ -176,7 +176,7 @@ async def redis_url() -> AsyncIterator[str]:
         unavailable("Redis", exc)
     finally:
         await conn.aclose()
-    yield REDIS_URL
+    return REDIS_URL
 
 
 # --- accounts and credentials ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
 from parlay.accounts.permissions import Permission
-from parlay.ratelimit.limiter import ApiFamily
+from parlay.lib.ratelimit import ApiFamily
 
 LOGIN = ("POST", "/api/account/{accountId}/login")
 
@@ -30,7 +30,7 @@ class Operation:
     required_query: tuple[str, ...]
     has_body: bool
     requirements: tuple[tuple[Permission, ApiFamily], ...]  # every require(...) on the route
-    # Called by consumers with the brand's JWT (SPEC §9), not by staff or API keys.
+    # Called by consumers with the brand's JWT, not by staff or API keys.
     consumer_authenticated: bool = False
 
     @property
@@ -108,7 +108,7 @@ def url(operation: Operation, account_id: str, values: dict[str, str]) -> str:
             continue
         value = values.get(name) or ("999999" if annotation is int else "unknown-9999")
         filled = filled.replace(f"{{{name}}}", value)
-    query = {"v": "2.0"}  # the C2M API's version parameter (SPEC §6)
+    query = {"v": "2.0"}  # the C2M API's version parameter
     params = [f"{q}={query.get(q, '1')}" for q in operation.required_query]
     return filled + ("?" + "&".join(params) if params else "")
 

@@ -1,4 +1,4 @@
-"""The ``parlay`` command (SPEC §3 bootstrap CLI, §13 running it)."""
+"""The ``parlay`` command (the bootstrap CLI, and running it)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from parlay.api.app import create_app
+from parlay import migrations as migrate
+from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.cli import main
 from parlay.config import Settings, get_settings
-from parlay.db import migrate
-from parlay.db.engine import Database
+from parlay.lib.db.engine import Database
 
 PARLAY = Path(sys.executable).with_name("parlay")
 
@@ -78,11 +78,12 @@ def test_created_account_and_json_api_key_work_against_the_app(database_file: st
 
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert printed["accountId"] == "acme" and printed["scopes"] == ["handoffs:read", "c2m"]
+    assert printed["accountId"] == "acme"
+    assert printed["scopes"] == ["handoffs:read", "c2m"]
 
     async def call_app() -> tuple[int, int]:
         container = build_container(Settings(database_url=database_file))
-        transport = httpx.ASGITransport(app=create_app(container))
+        transport = httpx.ASGITransport(app=create_app(container.services))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 with_key = await client.get(
@@ -128,7 +129,8 @@ def test_an_unknown_scope_is_refused_and_named(database_file: str) -> None:
     result = parlay("apikey", "create", "acme", "--name", "ivr", "--scopes", "c2m,everything")
 
     assert result.exit_code != 0
-    assert "everything" in result.stderr and result.stdout == ""
+    assert "everything" in result.stderr
+    assert result.stdout == ""
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(database_file: str) -> None:
@@ -257,7 +259,8 @@ def test_serve_on_an_empty_database_tells_how_to_create_an_account(tmp_path: Pat
     try:
         served.wait_for_output(r"no account yet")
         output = served.output()
-        assert "parlay account create" in output and "parlay apikey create" in output
+        assert "parlay account create" in output
+        assert "parlay apikey create" in output
         assert "--demo" in output
     finally:
         served.stop()

@@ -1,4 +1,4 @@
-"""Who may do what (SPEC §3), over every route of the app.
+"""Who may do what, over every route of the app.
 
 Two checks that meet in the middle: ``SPEC_TABLE`` is GRANTS written down from the spec, and
 the sweep calls every route with a credential of every single role and scope and expects 403
@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from parlay.accounts.permissions import GRANTS, Permission, Role, Scope
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
-from parlay.ratelimit.limiter import ApiFamily
+from parlay.lib.ratelimit import ApiFamily
 from tests.conftest import Brand, problem
 from tests.routes import LOGIN, body, documented_operations, operations, url
 
@@ -49,7 +49,7 @@ SPEC_TABLE: dict[Permission, tuple[set[str], set[str], str]] = {
     P.AGENT_SUPERVISE: ({AM}, set(), "§10 the queue of all skills: agent managers"),
 }
 
-# What each API key scope names (SPEC §3, §6, §7, §12) — and so all it may reach.
+# What each API key scope names — and so all it may reach.
 SCOPE_REACH: dict[str, set[Permission]] = {
     "c2m": {P.C2M},
     "proactive": {P.CAMPAIGNS_READ, P.CAMPAIGNS_WRITE},
@@ -58,7 +58,7 @@ SCOPE_REACH: dict[str, set[Permission]] = {
     "webhooks": {P.WEBHOOKS_MANAGE},
 }
 
-# A permission's requests count against this API family's rate limit (SPEC §4).
+# A permission's requests count against this API family's rate limit.
 FAMILY_OF: dict[Permission, ApiFamily] = {
     P.C2M: ApiFamily.C2M,
     P.CAMPAIGNS_READ: ApiFamily.PROACTIVE,
@@ -128,13 +128,14 @@ def test_agents_see_no_campaign_handoff_or_account_administration() -> None:
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The app, for looking at its routes only (its database is never opened)."""
     container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    yield create_app(container)
+    yield create_app(container.services)
     await container.close()
 
 
 async def test_the_route_walk_sees_every_documented_operation(app: FastAPI) -> None:
     walked = {op.key for op in operations(app)}
-    assert LOGIN in walked and len(walked) > 10
+    assert LOGIN in walked
+    assert len(walked) > 10
     assert documented_operations(app) <= walked
 
 
@@ -160,7 +161,8 @@ async def test_the_consumer_api_and_only_it_is_authenticated_by_the_brand_jwt(
 async def test_every_route_counts_against_the_api_family_of_its_permission(app: FastAPI) -> None:
     for op in operations(app):
         for permission, family in op.requirements:
-            assert isinstance(permission, Permission) and isinstance(family, ApiFamily), op
+            assert isinstance(permission, Permission), op
+            assert isinstance(family, ApiFamily), op
             assert family == FAMILY_OF.get(permission, family), f"{op}: {permission} → {family}"
 
 

@@ -1,10 +1,10 @@
-"""The outbound text rule (SPEC §7): 1-1,000 characters of NFC text, no controls but \\n and \\t."""
+"""The outbound text rule: 1-1,000 characters of NFC text, no controls but \\n and \\t."""
 
 from __future__ import annotations
 
 import pytest
 
-from parlay.text import MAX_MESSAGE_LENGTH, message_text_problem
+from parlay.lib.text import MAX_MESSAGE_LENGTH, message_text_problem
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,8 @@ def test_text_newline_tab_and_emoji_are_accepted(text: str) -> None:
 )
 def test_empty_long_non_nfc_and_control_characters_are_refused(text: str, why: str) -> None:
     problem = message_text_problem(text)
-    assert problem is not None and why in problem
+    assert problem is not None
+    assert why in problem
 
 
 def test_max_length_can_be_lowered_for_short_fields() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.accounts.models import AccessToken, Account, ApiKey, User
 from parlay.accounts.permissions import Principal
 from parlay.accounts.secrets import ACCESS_TOKEN_PREFIX, api_key_prefix, digest, digests_match
-from parlay.errors import Unauthenticated
+from parlay.lib.errors import Unauthenticated
 
 # An API key's lastUsedAt is kept to the minute: exact times would make every request a write.
 LAST_USED_PRECISION = timedelta(minutes=1)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parlay.db.base import Base, JSONType
+from parlay.lib.db.base import Base, JSONType
 
 
 class Account(Base):
@@ -46,7 +46,7 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSONType)
     type: Mapped[str] = mapped_column(String(16), default="human")
     max_concurrent_conversations: Mapped[int] = mapped_column(Integer, default=3)
-    # The agent's routing state (SPEC §10): only ONLINE agents are assigned conversations.
+    # The agent's routing state: only ONLINE agents are assigned conversations.
     agent_state: Mapped[str] = mapped_column(String(8), default="OFFLINE", server_default="OFFLINE")
     agent_state_at: Mapped[datetime | None] = mapped_column(nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)

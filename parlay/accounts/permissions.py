@@ -1,4 +1,4 @@
-"""Who may do what (SPEC §3): roles of staff users and scopes of API keys, per permission.
+"""Who may do what: roles of staff users and scopes of API keys, per permission.
 
 This table is the single source of truth; every route names the permission it needs, and the
 role/scope matrix test walks every route against it.
@@ -66,7 +66,7 @@ GRANTS: dict[Permission, Grant] = {
     Permission.USERS_WRITE: _grant((_A,)),
     Permission.APIKEYS_MANAGE: _grant((_A,)),
     # Skill names appear in handoffs, campaigns and routing: every staff role may list them.
-    # No API key: "an API key only reaches what its scopes name" (SPEC §3), and no scope names it.
+    # No API key: "an API key only reaches what its scopes name", and no scope names it.
     Permission.SKILLS_READ: _grant((_A, _CM, _AM, _AG)),
     Permission.SKILLS_WRITE: _grant((_A,)),
     Permission.HANDOFFS_READ: _grant((_A, _CM, _AM), (Scope.HANDOFFS_READ,)),

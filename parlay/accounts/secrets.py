@@ -19,7 +19,7 @@ def _dummy_hash() -> str:
 
 
 API_KEY_PREFIX = "plk_"
-ACCESS_TOKEN_PREFIX = "plt_"  # noqa: S105 - a prefix, not a secret
+ACCESS_TOKEN_PREFIX = "plt_"
 
 
 def hash_password(password: str) -> str:

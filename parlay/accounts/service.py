@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
 from parlay.accounts.permissions import Role, Scope
 from parlay.accounts.secrets import hash_password, new_access_token, new_api_key, verify_password
-from parlay.errors import (
+from parlay.lib.errors import (
     Conflict,
     FieldError,
     NoSuchSkill,
@@ -117,7 +117,7 @@ def _check_roles(roles: Sequence[str], user_type: str) -> list[str]:
         raise invalid_field("roles", f"unknown role(s) {unknown}; use {sorted(valid)}")
     if not roles:
         raise invalid_field("roles", "at least one role")
-    # A bot is an agent driven by software (SPEC §3); software that administers uses an API key.
+    # A bot is an agent driven by software; software that administers uses an API key.
     if user_type == "bot" and set(roles) != {Role.AGENT.value}:
         raise invalid_field("roles", "a bot user holds only the 'agent' role")
     return sorted(set(roles))

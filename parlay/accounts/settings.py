@@ -1,4 +1,4 @@
-"""Account settings (SPEC §3): rate limit, default skill, welcome message, consumer JWT auth."""
+"""Account settings: rate limit, default skill, welcome message, consumer JWT auth."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
 from parlay.accounts.service import get_account, require_skill
-from parlay.errors import invalid_field
-from parlay.text import message_text_problem
+from parlay.lib.errors import invalid_field
+from parlay.lib.text import message_text_problem
 
 _KEY_TYPES: dict[str, type | tuple[type, ...]] = {
     "RS": rsa.RSAPublicKey,
@@ -22,7 +22,7 @@ _KEY_TYPES: dict[str, type | tuple[type, ...]] = {
     "Ed": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
 }
 
-# Asymmetric only: HMAC with a public key and "none" are classic JWT forgeries (SPEC §3).
+# Asymmetric only: HMAC with a public key and "none" are classic JWT forgeries.
 ALLOWED_JWT_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )

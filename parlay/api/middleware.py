@@ -10,9 +10,9 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlay.api.problems import PROBLEM_JSON
-from parlay.errors import ErrorCode, ParlayError, PayloadTooLarge
-from parlay.observability.logging import get_logger
-from parlay.observability.metrics import Metrics
+from parlay.lib.errors import ErrorCode, ParlayError, PayloadTooLarge
+from parlay.lib.observability.logging import get_logger
+from parlay.lib.observability.metrics import Metrics
 
 log = get_logger("parlay.http")
 REQUEST_ID_HEADER = b"x-request-id"

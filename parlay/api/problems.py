@@ -9,11 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from parlay.errors import ErrorCode, FieldError, InvalidRequest, NotFound, ParlayError
-from parlay.observability.logging import get_logger
+from parlay.lib.errors import ErrorCode, FieldError, InvalidRequest, NotFound, ParlayError
+from parlay.lib.observability.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
-log = get_logger("parlay.errors")
+log = get_logger("parlay.lib.errors")
 
 
 def problem_response(error: ParlayError, request: Request | None = None) -> JSONResponse:

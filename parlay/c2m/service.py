@@ -1,48 +1,42 @@
-"""Connect-to-Messaging (SPEC §6): eligibility of a caller per channel, then the invite.
+"""Connect-to-Messaging: eligibility of a caller per channel, then the invite.
 
-Eligibility runs the same checks as the dispatcher (``parlay.outbound.checks``), so "available"
-means "a send on it now would be attempted". The invite re-checks, answers ``NOT_SENT`` with the
-reason when it cannot send (an open conversation above all), and otherwise queues the delivery in
-the priority lane, ahead of every campaign delivery.
+Eligibility runs the same send-time checks as the dispatcher (``parlay.eligibility``), so
+"available" means "a send on it now would be attempted". The invite re-checks, answers
+``NOT_SENT`` with the reason when it cannot send (an open conversation above all), and otherwise
+queues the delivery in the priority lane, ahead of every campaign delivery. These functions work
+inside the caller's unit of work (``parlay.c2m.usecases`` opens it).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import find_skill, require_skill
-from parlay.consumers.models import Consumer
-from parlay.errors import (
+from parlay.c2m.models import Call
+from parlay.consumers.identities import link_identities
+from parlay.delivery import lifecycle
+from parlay.delivery.status import INVITE_PRIORITY, DeliveryStatus, ErrorCode, Source
+from parlay.eligibility.facts import load_facts
+from parlay.eligibility.rules import CheckResult, Fail, Recipient, check
+from parlay.handoffs.service import require_handoff
+from parlay.handoffs.snapshot import HandoffSnapshot
+from parlay.lib.errors import (
     CannotSend,
-    ErrorCode,
     OverrideChannelNotAvailable,
     OverrideSkillNotAllowed,
     invalid_field,
 )
-from parlay.handoffs.service import require_handoff
-from parlay.observability.logging import get_logger
-from parlay.outbound.campaigns import snapshot
-from parlay.outbound.checks import CheckResult, Fail, Recipient, check, load_facts
-from parlay.outbound.models import Call, Delivery
-from parlay.outbound.status import (
-    INVITE_PRIORITY,
-    STAGE_TIME,
-    DeliveryStatus,
-    ErrorSource,
-    Source,
-)
-from parlay.phone import normalize_e164
-from parlay.text import message_text_problem
+from parlay.lib.errors import ErrorCode as ApiErrorCode
+from parlay.lib.phone import normalize_e164
+from parlay.lib.text import message_text_problem
 
 CHANNEL_ALIASES = {"twilio": "sms"}
-log = get_logger("parlay.c2m")
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,8 @@ class EligibilityRequest:
     consumer_id: str | None
     ivr_number: str | None
     template_variables: dict[str, str] | None
-    sdes: list[dict[str, Any]] | None
+    # The IVR's structured data about the caller (JSON as the brand sent it), shown to the agent.
+    sdes: Sequence[Mapping[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -65,28 +60,55 @@ class InviteRequest:
 
 
 @dataclass(frozen=True)
+class Ineligible:
+    channel: str
+    reason: str  # the per-delivery error code a send would fail with
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Which of the handoff's channels could reach the caller now, in priority order."""
+
+    available: list[str] = field(default_factory=list)
+    ineligible: list[Ineligible] = field(default_factory=list)
+
+    @property
+    def recommended(self) -> str:
+        return self.available[0] if self.available else ""
+
+    @property
+    def eligible(self) -> bool:
+        return bool(self.available)
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored on the call (API casing)."""
+        return {
+            "availableChannels": self.available,
+            "recommendedChannelName": self.recommended,
+            "ineligibleChannels": [
+                {"channel": i.channel, "reason": i.reason} for i in self.ineligible
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class InviteResult:
     call_id: str
     delivery_id: int | None
     channel: str | None
-    status: str
+    status: str  # QUEUED | NOT_SENT
     reason: str | None
 
 
-def _recipient(call: Call, channel: str) -> Recipient:
-    handoff = call.handoff_snapshot
-    app_ids: tuple[str, ...] = ()
-    for c in handoff["channels"]:
-        if c["type"] == "inapp":
-            app_ids = tuple(c.get("appIds") or ())
+def _recipient(call: Call, handoff: HandoffSnapshot, channel: str) -> Recipient:
     return Recipient(
         account_id=call.account_id,
         channel=channel,
         consumer_id=call.consumer_id,
         phone=call.consumer_phone,
-        app_ids=app_ids,
-        push_when_logged_in=handoff["pushWhenLoggedIn"],
-        push_when_logged_out=handoff["pushWhenLoggedOut"],
+        app_ids=handoff.app_ids,
+        push_when_logged_in=handoff.push_when_logged_in,
+        push_when_logged_out=handoff.push_when_logged_out,
     )
 
 
@@ -94,104 +116,57 @@ async def _check_channels(
     session: AsyncSession, call: Call, now: datetime
 ) -> dict[str, CheckResult]:
     """The send-time checks for each of the handoff's channels, in priority order."""
-    channels = [c["type"] for c in call.handoff_snapshot["channels"]]
-    recipients = {kind: _recipient(call, kind) for kind in channels}
+    handoff = HandoffSnapshot.from_json(call.handoff_snapshot)
+    recipients = {kind: _recipient(call, handoff, kind) for kind in handoff.channel_types}
     facts = await load_facts(session, recipients.values())
-    return {kind: check(recipients[kind], facts, now, quiet_hours=False) for kind in channels}
+    return {kind: check(r, facts, now, quiet_hours=False) for kind, r in recipients.items()}
 
 
-def _summary(results: dict[str, CheckResult]) -> dict[str, Any]:
-    """Availability as the eligibility API answers it."""
-    available, ineligible = [], []
+def _availability(results: dict[str, CheckResult]) -> Availability:
+    availability = Availability()
     for kind, result in results.items():
         if isinstance(result, Fail):
-            ineligible.append({"channel": kind, "reason": result.code.value})
+            availability.ineligible.append(Ineligible(kind, result.code.value))
         else:
-            available.append(kind)
-    return {
-        "availableChannels": available,
-        "recommendedChannelName": available[0] if available else "",
-        "ineligibleChannels": ineligible,
-    }
-
-
-async def link_identities(
-    session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
-) -> None:
-    """Remember that this consumer ID and this phone are one person (learned together).
-
-    Best effort, in a savepoint: two calls about the same new caller at the same moment (an IVR
-    retrying on a timeout) both find nobody and both insert; the loser's unique violation must
-    not turn its eligibility answer into a 500. What the winner wrote stands.
-    """
-    try:
-        async with session.begin_nested():
-            await _link(session, account_id, consumer_id, phone, now)
-    except IntegrityError:
-        log.info("identities learned concurrently; keeping the other call's link")
-
-
-async def _link(
-    session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
-) -> None:
-    by_phone = await session.scalar(
-        select(Consumer).where(Consumer.account_id == account_id, Consumer.phone == phone)
-    )
-    if consumer_id is None:
-        if by_phone is None:
-            session.add(Consumer(account_id=account_id, phone=phone, created_at=now))
-            await session.flush()
-        return
-    by_id = await session.scalar(
-        select(Consumer).where(
-            Consumer.account_id == account_id, Consumer.consumer_id == consumer_id
-        )
-    )
-    if by_id is None and by_phone is None:
-        session.add(
-            Consumer(account_id=account_id, consumer_id=consumer_id, phone=phone, created_at=now)
-        )
-    elif by_id is None and by_phone is not None and by_phone.consumer_id is None:
-        by_phone.consumer_id = consumer_id
-    elif by_id is not None and by_id.phone is None and by_phone is None:
-        by_id.phone = phone
-    # Otherwise both are known and linked elsewhere: never move a number between consumers here.
-    await session.flush()
+            availability.available.append(kind)
+    return availability
 
 
 async def eligibility(
     session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
-) -> tuple[Call, dict[str, Any]]:
+) -> tuple[Call, Availability]:
     await require_skill(session, account_id, request.skill)
     phone = normalize_e164(request.consumer_phone_number)
     if phone is None:
         raise invalid_field(
-            "consumerPhoneNumber", "not a valid E.164 number", ErrorCode.INVALID_PHONE_NUMBER
+            "consumerPhoneNumber", "not a valid E.164 number", ApiErrorCode.INVALID_PHONE_NUMBER
         )
     handoff = await require_handoff(session, account_id, request.handoff_id)
-    if any(c["type"] == "inapp" for c in handoff.channels) and not request.consumer_id:
+    snapshot = HandoffSnapshot.of(handoff)
+    if "inapp" in snapshot.channel_types and not request.consumer_id:
         raise invalid_field("consumerId", "required for an in-app handoff")
     await link_identities(session, account_id, request.consumer_id, phone, now)
     call = Call(
         id=str(uuid.uuid4()),
         account_id=account_id,
         handoff_id=handoff.id,
-        handoff_snapshot=snapshot(handoff),
+        handoff_snapshot=snapshot.to_json(),
         skill=request.skill,
         consumer_phone=phone,
         consumer_id=request.consumer_id,
         ivr_number=request.ivr_number,
         template_variables=request.template_variables,
-        sdes=request.sdes,
+        sdes=[dict(s) for s in request.sdes] if request.sdes is not None else None,
         eligibility={},
         created_at=now,
         # Kept for the invite for the whole lookback period.
-        expires_at=now + timedelta(seconds=handoff.lookback_seconds),
+        expires_at=now + timedelta(seconds=snapshot.lookback_seconds),
     )
-    call.eligibility = _summary(await _check_channels(session, call, now))
+    availability = _availability(await _check_channels(session, call, now))
+    call.eligibility = availability.to_json()
     session.add(call)
     await session.flush()
-    return call, call.eligibility
+    return call, availability
 
 
 async def invite(
@@ -214,22 +189,22 @@ async def invite(
         problem := message_text_problem(request.override_message)
     ):
         raise invalid_field("overrideMessage", problem)
-    handoff_channels = [c["type"] for c in call.handoff_snapshot["channels"]]
+    handoff_channels = HandoffSnapshot.from_json(call.handoff_snapshot).channel_types
     checked = await _check_channels(session, call, now)
-    current = _summary(checked)
+    current = _availability(checked)
     if request.override_channel is not None:
         channel = CHANNEL_ALIASES.get(request.override_channel, request.override_channel)
         if channel not in handoff_channels:
             raise OverrideChannelNotAvailable(
                 f"overrideChannel: the handoff has no {channel} channel"
             )
-        blocked = {i["channel"]: i["reason"] for i in current["ineligibleChannels"]}
-        if channel in blocked and blocked[channel] != "OPEN_CONVERSATION":
+        blocked = {i.channel: i.reason for i in current.ineligible}
+        if channel in blocked and blocked[channel] != ErrorCode.OPEN_CONVERSATION:
             raise OverrideChannelNotAvailable(
                 f"overrideChannel: {channel} is not available ({blocked[channel]})"
             )
     else:
-        channel = current["recommendedChannelName"] or handoff_channels[0]
+        channel = current.recommended or handoff_channels[0]
     return await _queue_invite(
         session, call, channel, checked[channel], skill, request.override_message, now
     )
@@ -245,8 +220,8 @@ async def _queue_invite(
     now: datetime,
 ) -> InviteResult:
     """Record the invite: queued in the priority lane, or NOT_SENT with the check's reason."""
-    lookback = int(call.handoff_snapshot["lookbackSeconds"])
-    row: dict[str, Any] = {
+    lookback = HandoffSnapshot.from_json(call.handoff_snapshot).lookback_seconds
+    fields: dict[str, Any] = {
         "account_id": call.account_id,
         "source": Source.IVR_DEFLECTION.value,
         "campaign_id": None,
@@ -261,26 +236,16 @@ async def _queue_invite(
         "message_text": override_message,
         "lookback_seconds": lookback,
         "expires_at": now + timedelta(seconds=lookback),
-        "status": DeliveryStatus.QUEUED.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "attempted_time": now,
     }
-    reason = None
-    if isinstance(result, Fail):
-        # Not sent, and said so at once; the attempt is still recorded for reporting.
-        reason = result.code.value
-        row |= {
-            "status": result.status.value,
-            STAGE_TIME[result.status]: now,
-            "error_code": reason,
-            "error_message": result.message,
-            "error_source": ErrorSource.PARLAY.value,
-        }
-    delivery_id = (
-        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
-    ).scalar_one()
+    # Not sent, and said so at once; the attempt is still recorded for reporting.
+    not_sent = (
+        lifecycle.NotSent(result.status, result.code, result.message)
+        if isinstance(result, Fail)
+        else None
+    )
+    delivery_id = await lifecycle.add_invite(session, fields, not_sent, now)
     call.delivery_id = delivery_id
     await session.flush()
-    status = "NOT_SENT" if reason else DeliveryStatus.QUEUED.value
-    return InviteResult(call.id, delivery_id, channel, status, reason)
+    if not_sent is not None:
+        return InviteResult(call.id, delivery_id, channel, "NOT_SENT", not_sent.code.value)
+    return InviteResult(call.id, delivery_id, channel, DeliveryStatus.QUEUED.value, None)

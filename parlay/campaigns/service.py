@@ -1,51 +1,36 @@
-"""Proactive campaigns (SPEC §7): accept 1-100,000 consumers, queue one delivery each.
+"""Proactive campaigns: accept 1-100,000 consumers and queue one delivery each; append, cancel,
+retry the failed; the campaign's own status (ACCEPTED → IN_PROGRESS → FINISHED, or CANCELLED).
 
-Per-consumer problems never fail the request: they come back in ``failedConsumers``. The campaign
-row and every delivery row are written in one transaction with Core bulk inserts, so a campaign
-is either wholly queued or not at all.
+The campaign row and every delivery row are written in one transaction with bulk inserts, so a
+campaign is either wholly queued or not at all. These functions work inside the caller's unit of
+work (``parlay.campaigns.usecases`` opens it).
 """
 
 from __future__ import annotations
 
 import base64
-import re
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
-from parlay.db.bulk import insert_rows
-from parlay.errors import Conflict, NotFound, invalid_field
-from parlay.errors import ErrorCode as ApiErrorCode
+from parlay.campaigns.intake import ConsumerEntry, ConsumerIntake, FailedConsumer
+from parlay.campaigns.models import ACTIVE, Campaign, CampaignStatus
+from parlay.delivery import lifecycle
+from parlay.delivery.models import Delivery
+from parlay.delivery.queue import is_pending
+from parlay.delivery.status import RETRYABLE, DeliveryStatus
 from parlay.handoffs.models import Handoff
 from parlay.handoffs.service import require_handoff
-from parlay.outbound.context import placeholders
-from parlay.outbound.models import Campaign, Delivery
-from parlay.outbound.schemas import ConsumerIn
-from parlay.outbound.status import (
-    CAMPAIGN_PRIORITY,
-    PENDING,
-    RETRYABLE,
-    CampaignStatus,
-    DeliveryStatus,
-    ErrorCode,
-    ErrorSource,
-    Source,
-)
-from parlay.phone import normalize_e164
-from parlay.text import message_text_problem
-
-# Cheap shape check at accept time; the full numbering-plan check runs at send time.
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_VARIABLE_KEY = re.compile(r"^[1-9]\d{0,2}$")
-DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
-# A campaign still sending: it takes more consumers and can be cancelled.
-ACTIVE = (CampaignStatus.ACCEPTED, CampaignStatus.IN_PROGRESS)
+from parlay.handoffs.snapshot import HandoffSnapshot
+from parlay.lib.errors import Conflict, NotFound, invalid_field
+from parlay.lib.errors import ErrorCode as ApiErrorCode
+from parlay.lib.phone import normalize_e164
+from parlay.lib.text import message_text_problem
 
 
 @dataclass(frozen=True)
@@ -56,185 +41,28 @@ class CampaignRequest:
     outbound_number: str | None
     consent: bool
     message_text: str | None
-    consumers: Sequence[ConsumerIn]
+    consumers: Sequence[ConsumerEntry]
 
 
-# The columns of a queued delivery, in the order ``ConsumerIntake`` builds its rows.
-DELIVERY_COLUMNS = (
-    "account_id",
-    "source",
-    "campaign_id",
-    "handoff_id",
-    "skill",
-    "priority",
-    "channel",
-    "consumer_id",
-    "phone",
-    "variables",
-    "lookback_seconds",
-    "expires_at",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "attempted_time",
-)
+@dataclass(frozen=True)
+class Accepted:
+    """What a create or append took in: the campaign, how many were queued, who was refused."""
 
-
-@dataclass
-class Intake:
-    """The outcome of checking a list of consumers: rows to queue and refusals to report."""
-
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-
-def snapshot(handoff: Handoff) -> dict[str, Any]:
-    """The handoff frozen into the campaign or call (API casing)."""
-    return {
-        "id": handoff.id,
-        "name": handoff.name,
-        "skill": handoff.skill,
-        "lookbackSeconds": handoff.lookback_seconds,
-        "routeAllWithinLookback": handoff.route_all_within_lookback,
-        "pushWhenLoggedIn": handoff.push_when_logged_in,
-        "pushWhenLoggedOut": handoff.push_when_logged_out,
-        "channels": handoff.channels,
-    }
-
-
-def _required_variables(channel: dict[str, Any], text: str | None) -> set[int]:
-    if channel["type"] == "wa" and channel.get("templateName"):
-        return set(range(1, int(channel.get("templateVariables") or 0) + 1))
-    return placeholders(text or "")
-
-
-def _variables_problem(variables: dict[str, str] | None, required: set[int]) -> str | None:
-    given = variables or {}
-    for key in given:
-        if not _VARIABLE_KEY.match(key):
-            return f"INVALID_VARIABLE={key}"
-    for n in sorted(required):
-        if str(n) not in given:
-            return f"MISSING_VARIABLE={n}"
-    if len(given) > len(required):
-        return "TOO_MANY_VARIABLES"
-    return None
-
-
-class ConsumerIntake:
-    """Checks consumers of one campaign against its handoff; remembers who is already in."""
-
-    def __init__(
-        self,
-        *,
-        account_id: str,
-        campaign_id: str,
-        handoff: dict[str, Any],
-        skill: str,
-        message_text: str | None,
-        now: datetime,
-        seen: set[tuple[str, str]] | None = None,
-    ) -> None:
-        self.account_id = account_id
-        self.campaign_id = campaign_id
-        self.handoff_id = handoff["id"]
-        self.channels = handoff["channels"]
-        self.skill = skill
-        self.lookback = int(handoff["lookbackSeconds"])
-        self.now = now
-        self.expires_at = now + timedelta(seconds=self.lookback)
-        self.required = {
-            c["type"]: _required_variables(c, message_text or c.get("messageText"))
-            for c in self.channels
-        }
-        self.seen = seen if seen is not None else set()
-
-    def take(self, consumers: Sequence[ConsumerIn]) -> Intake:
-        intake = Intake()
-        first_type = self.channels[0]["type"]
-        for consumer in consumers:
-            content: dict[str, str] = consumer["consumerContent"]  # type: ignore[assignment]
-            variables = consumer.get("variables")
-            channel = next((c["type"] for c in self.channels if content.get(c["type"])), None)
-            problem = None
-            if channel is None:
-                problem = f"MISSING_CONSUMER_INFORMATION={first_type}"
-            else:
-                address = content[channel]
-                if channel != "inapp" and not _E164.match(address):
-                    problem = ErrorCode.INVALID_NUMBER.value
-                elif (channel, address) in self.seen:
-                    problem = "DUPLICATE_CONSUMER"
-                else:
-                    problem = _variables_problem(variables, self.required[channel])
-            if problem is not None:
-                intake.failed.append(
-                    {
-                        "consumerContent": content,
-                        "variables": variables,
-                        "errorMessage": problem,
-                    }
-                )
-                continue
-            assert channel is not None
-            self.seen.add((channel, content[channel]))
-            intake.rows.append(self._row(channel, content, variables))
-        return intake
-
-    @staticmethod
-    def _linked_phone(content: dict[str, str]) -> str | None:
-        """The number an in-app consumer also gave, kept to link identities; one that is not
-        E.164 is dropped (it is not where this message goes, so it does not refuse the consumer,
-        and unchecked it could overflow the column)."""
-        phone = content.get("sms") or content.get("wa")
-        return phone if phone and _E164.match(phone) else None
-
-    def _row(
-        self, channel: str, content: dict[str, str], variables: dict[str, str] | None
-    ) -> tuple[Any, ...]:
-        return (
-            self.account_id,
-            Source.PROACTIVE.value,
-            self.campaign_id,
-            self.handoff_id,
-            self.skill,
-            CAMPAIGN_PRIORITY,
-            channel,
-            content.get("inapp"),
-            content.get(channel) if channel != "inapp" else self._linked_phone(content),
-            variables,
-            self.lookback,
-            self.expires_at,
-            DeliveryStatus.QUEUED.value,
-            0,
-            self.now,
-            self.now,
-        )
-
-
-async def _insert_deliveries(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
-    # Straight to the driver: the ORM unit of work would take seconds for 100,000 rows.
-    await insert_rows(session, DELIVERIES, DELIVERY_COLUMNS, rows)
+    campaign: Campaign
+    accepted: int
+    failed: list[FailedConsumer]
 
 
 def _check_texts(handoff: Handoff, message_text: str | None) -> None:
     if message_text is not None and (problem := message_text_problem(message_text)):
         raise invalid_field("message.text", problem)
-    for i, channel in enumerate(handoff.channels):
-        has_template = channel["type"] == "wa" and channel.get("templateName")
-        if not (message_text or channel.get("messageText") or has_template):
+    for i, channel in enumerate(HandoffSnapshot.of(handoff).channels):
+        if not (message_text or channel.message_text or channel.uses_template):
             raise invalid_field(
                 "message.text",
-                f"required: the handoff's {channel['type']} channel (channels[{i}]) has no "
+                f"required: the handoff's {channel.type} channel (channels[{i}]) has no "
                 "messageText",
             )
-
-
-@dataclass(frozen=True)
-class Accepted:
-    campaign: Campaign
-    accepted: int
-    failed: list[dict[str, Any]]
 
 
 async def create_campaign(
@@ -253,7 +81,7 @@ async def create_campaign(
                 "outboundNumber", "not a valid E.164 number", ApiErrorCode.INVALID_PHONE_NUMBER
             )
     campaign_id = str(uuid.uuid4())
-    frozen = snapshot(handoff)
+    frozen = HandoffSnapshot.of(handoff)
     intake = ConsumerIntake(
         account_id=account_id,
         campaign_id=campaign_id,
@@ -268,7 +96,7 @@ async def create_campaign(
         name=request.name,
         skill=request.skill,
         handoff_id=handoff.id,
-        handoff_snapshot=frozen,
+        handoff_snapshot=frozen.to_json(),
         outbound_number=outbound_number,
         message_text=request.message_text,
         status=(CampaignStatus.ACCEPTED if intake.rows else CampaignStatus.FAILED).value,
@@ -280,7 +108,7 @@ async def create_campaign(
     )
     session.add(campaign)
     await session.flush()
-    await _insert_deliveries(session, intake.rows)
+    await lifecycle.add_queued(session, intake.rows)
     return Accepted(campaign, len(intake.rows), intake.failed)
 
 
@@ -300,7 +128,7 @@ async def append_consumers(
     session: AsyncSession,
     account_id: str,
     campaign_id: str,
-    consumers: Sequence[ConsumerIn],
+    consumers: Sequence[ConsumerEntry],
     now: datetime,
 ) -> Accepted:
     """Add consumers to a campaign that is still sending."""
@@ -319,13 +147,13 @@ async def append_consumers(
     intake = ConsumerIntake(
         account_id=account_id,
         campaign_id=campaign_id,
-        handoff=campaign.handoff_snapshot,
+        handoff=HandoffSnapshot.from_json(campaign.handoff_snapshot),
         skill=campaign.skill,
         message_text=campaign.message_text,
         now=now,
         seen=seen,
     ).take(consumers)
-    await _insert_deliveries(session, intake.rows)
+    await lifecycle.add_queued(session, intake.rows)
     campaign.accepted_consumers += len(intake.rows)
     campaign.failed_consumers += len(intake.failed)
     await session.flush()
@@ -341,8 +169,8 @@ async def cancel_campaign(
         raise Conflict(f"campaign is {campaign.status}: nothing to cancel")
     # The deliveries first, the campaign row last: a worker's claim locks deliveries and then
     # their campaign (ACCEPTED → IN_PROGRESS), so taking the campaign first deadlocks with it on
-    # PostgreSQL. Rows appended meanwhile are caught by the dispatcher's ``cancel_leftovers``.
-    await _cancel_pending(session, now, Delivery.campaign_id == campaign_id)
+    # PostgreSQL. Rows appended meanwhile are caught by ``cancel_leftovers``.
+    await lifecycle.cancel_campaign_deliveries(session, campaign_id, now)
     marked = await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(ACTIVE))
@@ -359,26 +187,7 @@ async def cancel_leftovers(session: AsyncSession, now: datetime) -> None:
     """Pending, unleased deliveries of cancelled campaigns → CANCELLED (also catches retries
     that came back to the queue after the cancel, and consumers appended during it)."""
     cancelled = select(Campaign.id).where(Campaign.status == CampaignStatus.CANCELLED)
-    await _cancel_pending(session, now, Delivery.campaign_id.in_(cancelled.scalar_subquery()))
-
-
-async def _cancel_pending(session: AsyncSession, now: datetime, which: Any) -> None:
-    await session.execute(
-        update(Delivery)
-        .where(
-            which,
-            Delivery.status.in_([s.value for s in PENDING]),
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-        )
-        .values(
-            status=DeliveryStatus.CANCELLED,
-            cancelled_time=now,
-            error_code=ErrorCode.CANCELLED,
-            error_message="the campaign was cancelled",
-            error_source=ErrorSource.PARLAY,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    await lifecycle.cancel_deliveries_of(session, cancelled, now)
 
 
 async def retry_failed(
@@ -407,45 +216,62 @@ async def retry_failed(
     )
     if not failed:
         return 0
-    expires_at = now + timedelta(seconds=failed[0].lookback_seconds)
-    rows = [
-        {
-            "account_id": d.account_id,
-            "source": d.source,
-            "campaign_id": d.campaign_id,
-            "call_id": None,
-            "handoff_id": d.handoff_id,
-            "skill": d.skill,
-            "priority": d.priority,
-            "channel": d.channel,
-            "consumer_id": d.consumer_id,
-            "phone": d.phone,
-            "variables": d.variables,
-            "message_text": d.message_text,
-            "lookback_seconds": d.lookback_seconds,
-            "expires_at": expires_at,
-            "status": DeliveryStatus.QUEUED.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "attempted_time": now,
-        }
-        for d in failed
-    ]
-    new_ids = (
-        (
-            await session.execute(
-                insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for old, new_id in zip(failed, new_ids, strict=True):
-        old.superseded_by = new_id
+    requeued = await lifecycle.requeue(session, failed, now)
     campaign.status = CampaignStatus.IN_PROGRESS
     campaign.finished_at = None
     await session.flush()
-    return len(failed)
+    return requeued
+
+
+async def mark_started(session: AsyncSession, campaign_ids: set[str]) -> None:
+    """The dispatcher claimed deliveries of these campaigns: ACCEPTED → IN_PROGRESS."""
+    if campaign_ids:
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id.in_(campaign_ids), Campaign.status == CampaignStatus.ACCEPTED)
+            .values(status=CampaignStatus.IN_PROGRESS)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def cancelled_campaigns(session: AsyncSession, campaign_ids: Iterable[str]) -> list[str]:
+    """Those of these campaigns that were cancelled."""
+    rows = await session.execute(
+        select(Campaign.id).where(
+            Campaign.id.in_(list(campaign_ids)), Campaign.status == CampaignStatus.CANCELLED
+        )
+    )
+    return list(rows.scalars())
+
+
+async def finish_campaigns(session: AsyncSession, now: datetime) -> list[str]:
+    """Campaigns with nothing left to send → FINISHED. Returns their IDs.
+
+    The candidates are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a campaign that an
+    append or retry-failed holds right now is left for the next tick) and "nothing pending" is
+    checked again by the update, which sees everything committed before it: otherwise an append
+    committing between the two statements would leave a FINISHED campaign with queued
+    deliveries. (SQLite's one writer makes the two statements atomic anyway.)
+    """
+    pending = exists().where(Delivery.campaign_id == Campaign.id, is_pending(Delivery.status))
+    active = Campaign.status.in_(ACTIVE)
+    candidates = list(
+        (
+            await session.execute(
+                select(Campaign.id).where(active, ~pending).with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    if not candidates:
+        return []
+    finished = await session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(candidates), active, ~pending)
+        .values(status=CampaignStatus.FINISHED, finished_at=now)
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(finished.scalars())
 
 
 async def status_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:

@@ -3,7 +3,7 @@
 One long-lived HTTP/2 connection per APNs host and signing key (Apple: one team per connection;
 keep connections open, rapid reconnects look like abuse), opened on the first send and shared by
 every concurrent send of every app of that key. The connection is Parlay's own thin HTTP/2 client
-on ``h2`` (``parlay.channels.h2conn``): it waits for a free stream when the server's stream limit
+on ``h2`` (``parlay.lib.http.h2conn``): it waits for a free stream when the server's stream limit
 is reached (APNs allows one until the first valid provider token), honours flow control, and
 writes the frames of all the sends started in one event-loop iteration at once. The provider
 token is minted once and reused until it is ``token_max_age`` old (Apple: no more often than
@@ -30,11 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.h2conn import ConnectionPool, Header, Http2Error, Response
-from parlay.channels.http import retry_after_seconds
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
-from parlay.clock import Clock, SystemClock
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.clock import Clock, SystemClock
+from parlay.lib.http.client import retry_after_seconds
+from parlay.lib.http.h2conn import ConnectionPool, Header, Http2Error, Response
 
 __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "apns_id", "apns_payload"]
 
@@ -137,10 +137,10 @@ class ApnsClient:
             if isinstance(answer, RetryLater):
                 return answer
             reason = _reason(answer)
-            if answer.status == 403 and reason == "ExpiredProviderToken":
-                if rejected_token is None:  # re-mint, then try this push once more
-                    rejected_token = token
-                    continue
+            expired = answer.status == 403 and reason == "ExpiredProviderToken"
+            if expired and rejected_token is None:  # re-mint, then try this push once more
+                rejected_token = token
+                continue
             return self._result(answer, reason, note)
 
     async def close(self) -> None:

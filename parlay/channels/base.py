@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.origins import CampaignInfo, OutboundPayload
+from parlay.delivery.status import ErrorCode, ErrorSource
 
 
 @dataclass(frozen=True)
@@ -21,25 +22,48 @@ class PushTarget:
 
 
 @dataclass(frozen=True)
+class Template:
+    """An approved WhatsApp template, for sends outside the 24-hour window."""
+
+    name: str
+    language: str | None
+    variables: dict[str, str]
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """Everything a channel needs to send one delivery, resolved by the dispatcher."""
 
     delivery_id: int
     account_id: str
     channel: str  # inapp | sms | wa
-    backend_service: str  # prmsg (proactive) | c2m (IVR deflection)
-    text: str
+    payload: OutboundPayload  # the message as the consumer's app receives it
     consumer_id: str | None
     phone: str | None
     expires_at: datetime
-    lookback_seconds: int
     attempt: int
     title: str | None = None
     from_number: str | None = None
     variables: dict[str, str] | None = None
-    template: dict[str, Any] | None = None
-    campaign_info: dict[str, Any] = field(default_factory=dict)
+    template: Template | None = None
     targets: tuple[PushTarget, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.payload.message
+
+    @property
+    def backend_service(self) -> str:
+        """``prmsg`` (proactive) or ``c2m`` (IVR deflection)."""
+        return self.payload.backend_service
+
+    @property
+    def lookback_seconds(self) -> int:
+        return self.payload.lookback_seconds
+
+    @property
+    def campaign_info(self) -> CampaignInfo:
+        return self.payload.campaign_info
 
     @property
     def address(self) -> str:

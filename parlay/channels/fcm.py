@@ -1,7 +1,7 @@
 """FCM HTTP v1: one data message per Android device, authorised by the app's service account.
 
 ``messages:send`` goes over one long-lived HTTP/2 connection per FCM host (the host and port of
-``base_url``), Parlay's own client on ``h2`` (``parlay.channels.h2conn``), opened by the first
+``base_url``), Parlay's own client on ``h2`` (``parlay.lib.http.h2conn``), opened by the first
 send and shared by every concurrent send of every app and project on that host: each send is a
 stream, at most as many at once as the server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` (the others
 wait for a free stream). Each send has its own deadline, so one slow answer fails only its own
@@ -16,7 +16,7 @@ httpx (another host, rarely used), so no send ever waits on google-auth's synchr
 transport. A token is cached per service account, renewed five minutes before it expires, and
 renewed once more when FCM answers 401 without an FcmError (a token it no longer honours).
 
-``data`` carries the push fields of SPEC §9 as strings. Android devices get a data-only message
+``data`` carries the SDK's push fields as strings. Android devices get a data-only message
 (the SDK builds the notice) with ``android.ttl`` = the rest of the lookback; iOS devices of an
 FCM app also get an ``apns`` alert, since APNs shows nothing else, expiring with the lookback.
 """
@@ -38,21 +38,21 @@ from google.auth.exceptions import GoogleAuthError
 from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.h2conn import (
+from parlay.channels.push import FcmCredentials, PushApp, PushNotification
+from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.clock import Clock, SystemClock
+from parlay.lib.http.client import (
+    DEFAULT_TIMEOUT,
+    make_client,
+    retry_after_seconds,
+)
+from parlay.lib.http.h2conn import (
     ConnectError,
     ConnectionPool,
     Header,
     Http2Error,
     Response,
 )
-from parlay.channels.http import (
-    DEFAULT_TIMEOUT,
-    make_client,
-    retry_after_seconds,
-)
-from parlay.channels.push import FcmCredentials, PushApp, PushNotification
-from parlay.clock import Clock, SystemClock
-from parlay.outbound.status import ErrorCode, ErrorSource
 
 SOURCE = ErrorSource.FCM
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"

@@ -1,68 +1,38 @@
 """The in-app channel: push to every allowed device of the consumer through its app's service.
 
-The dispatcher has already chosen the target devices (the in-app checks of SPEC §8); this
-channel looks up each device's app credentials, sends one push per device with the client of
-the app's push service, and folds the per-device answers into one result: sent if any device
-took it, retried if none did but one may later, failed otherwise. Dead tokens are reported in
-every case so the dispatcher disables them.
+The dispatcher has already chosen the target devices (the in-app send-time checks); this
+channel looks up each device's app credentials (the ``PushApps`` port), sends one push per
+device with the client of the app's push service, and folds the per-device answers into one
+result: sent if any device took it, retried if none did but one may later, failed otherwise.
+Dead tokens are reported in every case so the dispatcher disables them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, Protocol
 
-from sqlalchemy import select
-
-from parlay.apps.models import App
-from parlay.apps.service import push_app
 from parlay.channels.base import Accepted, OutboundMessage, Rejected, RetryLater, SendResult
 from parlay.channels.push import PushApp, PushClient, PushNotification
-from parlay.db.engine import Database
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
 
-APPS_CACHE_SECONDS = 30.0
+
+class PushApps(Protocol):
+    """Where the channel finds an account's apps and their credentials (``parlay.apps``)."""
+
+    async def apps_of(self, account_id: str) -> Mapping[str, PushApp]:
+        """The account's apps by app ID."""
+        ...
 
 
 class InAppChannel:
-    def __init__(
-        self,
-        db: Database,
-        clients: dict[str, PushClient],
-        *,
-        cache_seconds: float = APPS_CACHE_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._db = db
+    def __init__(self, apps: PushApps, clients: dict[str, PushClient]) -> None:
+        self._apps = apps
         self._clients = clients  # by push service: apns, fcm, proxy
-        self._cache_seconds = cache_seconds
-        self._monotonic = monotonic
-        self._apps: dict[str, tuple[float, dict[str, PushApp]]] = {}
-        self._loading: dict[str, asyncio.Lock] = {}
-
-    def forget(self, account_id: str) -> None:
-        """An app of the account changed: read its apps again on the next send."""
-        self._apps.pop(account_id, None)
-
-    async def _apps_of(self, account_id: str) -> dict[str, PushApp]:
-        cached = self._apps.get(account_id)
-        if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
-            return cached[1]
-        lock = self._loading.setdefault(account_id, asyncio.Lock())
-        async with lock:
-            cached = self._apps.get(account_id)
-            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
-                return cached[1]
-            async with self._db.read() as session:
-                rows = await session.execute(select(App).where(App.account_id == account_id))
-                apps = {a.app_id: push_app(a) for a in rows.scalars()}
-            self._apps[account_id] = (self._monotonic(), apps)
-            return apps
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        apps = await self._apps_of(message.account_id)
+        apps = await self._apps.apps_of(message.account_id)
         pushes: list[Coroutine[Any, Any, SendResult]] = []
         for target in message.targets:
             app = apps.get(target.app_id)
@@ -78,7 +48,7 @@ class InAppChannel:
                 backend_service=message.backend_service,
                 lookback_seconds=message.lookback_seconds,
                 expires_at=message.expires_at,
-                campaign_info=message.campaign_info,
+                campaign_info=message.campaign_info.to_json(),
             )
             pushes.append(client.push(app, note))
         if not pushes:

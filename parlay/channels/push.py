@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from parlay.channels.base import SendResult
+from parlay.delivery.origins import sdk_fields
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,14 @@ class PushNotification:
     collapse_id: str | None = None  # newer notices of the same key replace older ones
 
     def payload_fields(self) -> dict[str, Any]:
-        """The fields every push carries to the SDK (SPEC §9), whatever the service."""
-        return {
-            "pushMessageId": self.push_message_id,
-            "message": self.message,
-            "backendService": self.backend_service,
-            "lookBackPeriod": self.lookback_seconds,
-            "campaignInfo": self.campaign_info,
-        }
+        """The fields every push carries to the SDK, whatever the service."""
+        return sdk_fields(
+            self.push_message_id,
+            self.message,
+            self.backend_service,
+            self.lookback_seconds,
+            self.campaign_info,
+        )
 
 
 class PushClient(Protocol):

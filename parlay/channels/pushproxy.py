@@ -46,10 +46,10 @@ from typing import Any
 import httpx
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
-from parlay.channels.http import DEFAULT_TIMEOUT, make_client, retry_after_seconds
 from parlay.channels.push import PushApp, PushNotification
-from parlay.clock import Clock, SystemClock
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.clock import Clock, SystemClock
+from parlay.lib.http.client import DEFAULT_TIMEOUT, make_client, retry_after_seconds
 
 SOURCE = ErrorSource.PROXY
 SIGNATURE_HEADER = "X-Parlay-Signature"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parlay.channels.base import Accepted, OutboundMessage, Rejected, RetryLater, SendResult
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
 
 SOURCE = ErrorSource.SANDBOX
 

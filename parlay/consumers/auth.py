@@ -1,4 +1,4 @@
-"""Consumer authentication (SPEC §3): the brand's identity provider signs a JWT; Parlay verifies
+"""Consumer authentication: the brand's identity provider signs a JWT; Parlay verifies
 it with the account's key (a PEM public key, or a JWKS URL fetched, cached and refreshed when the
 brand rotates keys). Asymmetric algorithms only; ``exp``, ``iss``, ``aud`` and ``sub`` required.
 """
@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt import PyJWK, PyJWKSet
 
 from parlay.accounts.settings import ALLOWED_JWT_ALGORITHMS
-from parlay.channels.http import make_client
-from parlay.errors import ServiceUnavailable, Unauthenticated
-from parlay.observability.logging import get_logger
+from parlay.lib.errors import ServiceUnavailable, Unauthenticated
+from parlay.lib.http.client import make_client
+from parlay.lib.observability.logging import get_logger
 
 log = get_logger("parlay.consumers.auth")
 LEEWAY_SECONDS = 30

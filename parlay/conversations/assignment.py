@@ -1,4 +1,4 @@
-"""The skill queues and who gets what (SPEC §10).
+"""The skill queues and who gets what.
 
 A routed conversation waits in its skill's queue, first come first served, and goes to the
 ONLINE agent of that skill with the fewest open conversations, below their maximum; ties go to
@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Skill, User, UserSkill
 from parlay.accounts.permissions import Role
-from parlay.conversations.models import Conversation
-from parlay.conversations.topics import Outbox, agent_topic, skill_topic, supervisor_topic
+from parlay.conversations.models import OPEN, Conversation
+from parlay.conversations.topics import agent_topic, skill_topic, supervisor_topic
+from parlay.lib.db.uow import UnitOfWork
+from parlay.lib.events.live import LiveEvent
 
-OPEN = "OPEN"
 _EPOCH = datetime.min
 
 
@@ -110,51 +111,58 @@ async def _online_agents(session: AsyncSession, account_id: str) -> list[_Agent]
     ]
 
 
-def assign(conversation: Conversation, user_id: int, now: datetime, outbox: Outbox) -> None:
+def assign(uow: UnitOfWork, conversation: Conversation, user_id: int) -> None:
     """Hand ``conversation`` to an agent (out of its queue) and tell everyone who cares."""
     account_id = conversation.account_id
     conversation.assigned_agent_id = user_id
-    conversation.assigned_at = now
+    conversation.assigned_at = uow.now
     conversation.accepted_at = None
     conversation.queued_at = None
-    outbox.add(
-        [agent_topic(account_id, user_id), supervisor_topic(account_id)],
-        {
-            "type": "conversation.assigned",
-            "conversationId": conversation.id,
-            "skill": conversation.skill,
-            "agentId": str(user_id),
-        },
-    )
-    outbox.add(
-        [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
-        {"type": "queue.removed", "conversationId": conversation.id, "skill": conversation.skill},
+    uow.emit(
+        LiveEvent.of(
+            [agent_topic(account_id, user_id), supervisor_topic(account_id)],
+            {
+                "type": "conversation.assigned",
+                "conversationId": conversation.id,
+                "skill": conversation.skill,
+                "agentId": str(user_id),
+            },
+        ),
+        LiveEvent.of(
+            [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
+            {
+                "type": "queue.removed",
+                "conversationId": conversation.id,
+                "skill": conversation.skill,
+            },
+        ),
     )
 
 
-def enqueue(conversation: Conversation, now: datetime, outbox: Outbox) -> None:
+def enqueue(uow: UnitOfWork, conversation: Conversation) -> None:
     """Put ``conversation`` at the back of its skill's queue."""
     account_id = conversation.account_id
     conversation.assigned_agent_id = None
     conversation.assigned_at = None
     conversation.accepted_at = None
-    conversation.queued_at = now
-    outbox.add(
-        [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
-        {
-            "type": "queue.added",
-            "conversationId": conversation.id,
-            "skill": conversation.skill,
-            "queuedAt": now,
-        },
+    conversation.queued_at = uow.now
+    uow.emit(
+        LiveEvent.of(
+            [skill_topic(account_id, conversation.skill), supervisor_topic(account_id)],
+            {
+                "type": "queue.added",
+                "conversationId": conversation.id,
+                "skill": conversation.skill,
+                "queuedAt": uow.now,
+            },
+        )
     )
 
 
-async def assign_waiting(
-    session: AsyncSession, account_id: str, now: datetime, outbox: Outbox
-) -> list[tuple[str, int]]:
+async def assign_waiting(uow: UnitOfWork, account_id: str) -> list[tuple[str, int]]:
     """Give waiting conversations to ONLINE agents with room, oldest first. Returns what was
     assigned as (conversation ID, agent user ID)."""
+    session, now = uow.session, uow.now
     await lock_account_routing(session, account_id)
     agents = [a for a in await _online_agents(session, account_id) if a.load < a.maximum]
     if not agents:
@@ -190,7 +198,7 @@ async def assign_waiting(
         if not candidates:
             continue
         agent = min(candidates, key=_Agent.order)
-        assign(conversation, agent.user_id, now, outbox)
+        assign(uow, conversation, agent.user_id)
         agent.load += 1
         agent.last_assigned = now
         assigned.append((conversation.id, agent.user_id))

@@ -1,5 +1,5 @@
-"""What an agent sees about why a conversation exists (SPEC §10): the campaign or IVR call that
-started it, the consumer's device and call data, and the recent outbound messages.
+"""What an agent sees about why a conversation exists: the campaign or IVR call that started it,
+the consumer's device and call data, and the recent outbound messages.
 
 The campaign and consumer parts are frozen when the conversation opens, from what the campaign
 or the C2M call and the device registration recorded: a later device change or handoff edit
@@ -15,25 +15,26 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.consumers.models import Device
+from parlay.apps.models import Device
 from parlay.conversations.models import Conversation
-from parlay.outbound.context import ContextCache, SendContext, message_text
-from parlay.outbound.models import Call, Delivery
+from parlay.conversations.views import ContextView, ConversationInfo, OutboundMessageView
+from parlay.delivery.models import Delivery
+from parlay.delivery.origins import Origin, Origins, message_text
 
-# SPEC §10: up to the 5 most recent outbound messages to the consumer in the last 30 days.
+# Up to the 5 most recent outbound messages to the consumer in the last 30 days.
 RECENT_OUTBOUND = 5
 RECENT_OUTBOUND_WINDOW = timedelta(days=30)
 _OS_NAMES = {"ios": "iOS", "android": "Android"}
 
 
-def campaign_context(delivery: Delivery, send: SendContext) -> dict[str, Any]:
-    """The campaign part: which campaign or IVR call, under which handoff, routed to which skill.
-
-    An IVR deflection has no campaign: ``campaignName`` is null and ``callId`` names the call.
+def campaign_context(delivery: Delivery, origin: Origin) -> dict[str, Any]:
+    """The campaign part (stored JSON): which campaign or IVR call, under which handoff, routed
+    to which skill. An IVR deflection has no campaign: ``campaignName`` is null and ``callId``
+    names the call.
     """
     return {
-        "campaignName": send.campaign_name,
-        "engagementName": send.handoff.get("name"),
+        "campaignName": origin.campaign_name,
+        "engagementName": origin.handoff.name,
         "skill": delivery.skill,
         "source": delivery.source,
         "campaignId": delivery.campaign_id,
@@ -49,9 +50,10 @@ def device_os(device: Device) -> str:
 
 
 def consumer_context(
-    consumer_id: str | None, phone: str | None, device: Device | None, call: Call | None
+    consumer_id: str | None, phone: str | None, device: Device | None, origin: Origin | None
 ) -> dict[str, Any]:
-    """The consumer part: the device they wrote from (in-app) and the IVR call's data."""
+    """The consumer part (stored JSON): the device they wrote from (in-app) and the IVR call's
+    data (``origin``: the delivery the conversation answers, if any)."""
     return {
         "consumerId": consumer_id,
         "phone": phone,
@@ -61,8 +63,8 @@ def consumer_context(
         "appId": device.app_id if device else None,
         "country": device.country if device else None,
         "city": device.city if device else None,
-        "ivrNumber": call.ivr_number if call else None,
-        "sdes": call.sdes if call else None,
+        "ivrNumber": origin.ivr_number if origin else None,
+        "sdes": list(origin.sdes) if origin and origin.sdes is not None else None,
     }
 
 
@@ -78,25 +80,23 @@ async def pick_device(
     )
 
 
-def conversation_context(conversation: Conversation) -> dict[str, Any]:
+def conversation_context(conversation: Conversation) -> ContextView:
     stored = conversation.context or {}
-    return {
-        "campaign": stored.get("campaign"),
-        "consumer": stored.get("consumer"),
-        "conversation": {
-            "startTime": conversation.created_at,
-            "conversationId": conversation.id,
-            "channel": conversation.channel,
-        },
-    }
+    return ContextView(
+        campaign=stored.get("campaign"),
+        consumer=stored.get("consumer"),
+        conversation=ConversationInfo(
+            conversation.created_at, conversation.id, conversation.channel
+        ),
+    )
 
 
 async def outbound_messages(
     session: AsyncSession,
     conversation: Conversation,
-    contexts: ContextCache,
+    origins: Origins,
     now: datetime,
-) -> list[dict[str, Any]]:
+) -> list[OutboundMessageView]:
     """The outbound message that started the conversation, then the consumer's most recent
     other outbound messages of the last 30 days (at most 5 in all besides the first)."""
     identities = []
@@ -130,33 +130,33 @@ async def outbound_messages(
             first = await session.get(Delivery, conversation.delivery_id)
     others = [d for d in rows if first is None or d.id != first.id][:RECENT_OUTBOUND]
     chosen = ([first] if first is not None else []) + others
-    return await _describe(session, chosen, contexts, conversation.delivery_id)
+    return await _describe(session, chosen, origins, conversation.delivery_id)
 
 
 async def _describe(
     session: AsyncSession,
     deliveries: Iterable[Delivery],
-    contexts: ContextCache,
+    origins: Origins,
     started_by: int | None,
-) -> list[dict[str, Any]]:
+) -> list[OutboundMessageView]:
     deliveries = list(deliveries)
-    loaded = await contexts.for_deliveries(session, deliveries)
+    found = await origins.for_deliveries(session, deliveries)
     described = []
     for d in deliveries:
-        send = loaded.get(d.id)
+        origin = found.get(d.id)
         described.append(
-            {
-                "deliveryId": str(d.id),
-                "channel": d.channel,
-                "text": message_text(send, d.channel, d.message_text, d.variables)
-                if send
+            OutboundMessageView(
+                delivery_id=str(d.id),
+                channel=d.channel,
+                text=message_text(origin, d.channel, d.message_text, d.variables)
+                if origin
                 else d.message_text,
-                "source": d.source,
-                "campaignName": send.campaign_name if send else None,
-                "skill": d.skill,
-                "status": d.status,
-                "sentTime": d.sent_time,
-                "startedConversation": d.id == started_by,
-            }
+                source=d.source,
+                campaign_name=origin.campaign_name if origin else None,
+                skill=d.skill,
+                status=d.status,
+                sent_time=d.sent_time,
+                started_conversation=d.id == started_by,
+            )
         )
     return described

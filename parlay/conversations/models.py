@@ -1,4 +1,4 @@
-"""Conversations between a consumer and the brand, and their messages (SPEC §9, §10).
+"""Conversations between a consumer and the brand, and their messages.
 
 The outbound engine reads the open ones (an open conversation blocks new outbound messages);
 the conversations domain writes them. A consumer has at most one open conversation per identity:
@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parlay.db.base import Base, JSONType
+from parlay.lib.db.base import Base, BigId, JSONType
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
+# A conversation's states.
+OPEN, CLOSED = "OPEN", "CLOSED"
 _OPEN = text("state = 'OPEN'")
 
 
@@ -69,9 +69,9 @@ class Conversation(Base):
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # The delivery whose reply opened it (None: unattributed) and that delivery's source.
-    delivery_id: Mapped[int | None] = mapped_column(_BigId, nullable=True)
+    delivery_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     source: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    # The SPEC §10 context (campaign, consumer) as it was when the conversation opened.
+    # The context (campaign, consumer) as it was when the conversation opened.
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     # Waiting in the skill's queue since (None while assigned); FIFO order within the skill.
     queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -90,13 +90,13 @@ class Message(Base):
     __tablename__ = "conversation_messages"
     __table_args__ = (Index("ix_conversation_messages_conversation", "conversation_id", "id"),)
 
-    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     sender: Mapped[str] = mapped_column(String(16))  # consumer|agent|bot|system|outbound
     agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
-    delivery_id: Mapped[int | None] = mapped_column(_BigId, nullable=True)
+    delivery_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -1,4 +1,4 @@
-"""A consumer writes (SPEC §9): continue their open conversation, or open one and route it.
+"""A consumer writes: continue their open conversation, or open one and route it.
 
 The routing rule, exactly: with no open conversation, the consumer's most recent outbound
 message on this channel decides. If its lookback has not ended and no conversation came of it
@@ -18,33 +18,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
 from parlay.consumers.models import Consumer
+from parlay.conversations import topics
 from parlay.conversations.assignment import assign_waiting, enqueue
-from parlay.conversations.context import (
-    campaign_context,
-    consumer_context,
-    pick_device,
-)
-from parlay.conversations.models import Conversation, Message
-from parlay.conversations.topics import (
-    Outbox,
-    agent_topic,
-    consumer_topic,
-    supervisor_topic,
-)
-from parlay.errors import invalid_field
-from parlay.outbound.context import ContextCache, SendContext, message_text
-from parlay.outbound.models import Call, Delivery
-from parlay.outbound.status import DeliveryStatus, statuses_before
+from parlay.conversations.context import campaign_context, consumer_context, pick_device
+from parlay.conversations.models import CLOSED, OPEN, Conversation, Message
+from parlay.delivery import lifecycle
+from parlay.delivery.models import Delivery
+from parlay.delivery.origins import Origin, Origins, message_text
+from parlay.delivery.status import DeliveryStatus, statuses_before
+from parlay.lib.db.uow import UnitOfWork
+from parlay.lib.errors import invalid_field
 
-OPEN, CLOSED = "OPEN", "CLOSED"
+__all__ = ["CLOSED", "OPEN", "Written", "add_message", "consumer_writes"]
 
 
 @dataclass(frozen=True)
@@ -52,10 +44,6 @@ class Written:
     conversation: Conversation
     message: Message
     opened: bool  # this message opened the conversation
-
-
-def message_view(m: Message) -> dict[str, Any]:
-    return {"id": str(m.id), "sender": m.sender, "text": m.text, "time": m.created_at}
 
 
 def add_message(
@@ -126,7 +114,7 @@ async def latest_delivery(
     )
 
 
-def attributable(delivery: Delivery, send: SendContext | None, now: datetime) -> bool:
+def attributable(delivery: Delivery, origin: Origin | None, now: datetime) -> bool:
     """Whether a new conversation belongs to ``delivery`` (see the module's rule)."""
     if delivery.sent_time is None or delivery.conversation_id is not None:
         return False
@@ -134,23 +122,22 @@ def attributable(delivery: Delivery, send: SendContext | None, now: datetime) ->
         return False
     if delivery.sent_time + timedelta(seconds=delivery.lookback_seconds) <= now:
         return False
-    route_all = True if send is None else bool(send.handoff.get("routeAllWithinLookback", True))
+    route_all = True if origin is None else origin.handoff.route_all_within_lookback
     return route_all or delivery.read_time is not None
 
 
 async def consumer_writes(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     account_id: str,
     consumer_id: str,
     channel: str,
     text: str,
     device_id: str | None,
-    now: datetime,
-    contexts: ContextCache,
-    outbox: Outbox,
+    origins: Origins,
 ) -> Written:
     """Add the consumer's message to their open conversation, opening and routing one if none."""
+    session = uow.session
     consumer = await session.scalar(
         select(Consumer).where(
             Consumer.account_id == account_id, Consumer.consumer_id == consumer_id
@@ -160,33 +147,30 @@ async def consumer_writes(
     for _ in range(2):
         conversation = await open_conversation_of(session, account_id, consumer_id, phone)
         if conversation is not None:
-            message = add_message(session, conversation, "consumer", text, now)
+            message = add_message(session, conversation, "consumer", text, uow.now)
             await session.flush()
-            _tell_agents(conversation, message, outbox)
+            uow.emit(topics.conversation_message(conversation, message))
             return Written(conversation, message, opened=False)
         try:
-            async with session.begin_nested():
+            async with uow.savepoint():
                 return await _open(
-                    session,
+                    uow,
                     account_id=account_id,
                     consumer_id=consumer_id,
                     phone=phone,
                     channel=channel,
                     text=text,
                     device_id=device_id,
-                    now=now,
-                    contexts=contexts,
-                    outbox=outbox,
+                    origins=origins,
                 )
         except IntegrityError:
             # Another first message of this consumer opened one a moment ago: write into it.
-            outbox.items.clear()
             continue
     raise RuntimeError("the consumer's open conversation vanished twice")  # pragma: no cover
 
 
 async def _open(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     account_id: str,
     consumer_id: str,
@@ -194,24 +178,20 @@ async def _open(
     channel: str,
     text: str,
     device_id: str | None,
-    now: datetime,
-    contexts: ContextCache,
-    outbox: Outbox,
+    origins: Origins,
 ) -> Written:
+    session, now = uow.session, uow.now
     account = await session.get(Account, account_id)
     assert account is not None
     device = await pick_device(session, account_id, consumer_id, device_id)
     if device_id is not None and device is None:
         raise invalid_field("deviceId", f"no device {device_id!r} of this consumer")
     delivery = await latest_delivery(session, account_id, channel, consumer_id, phone)
-    send: SendContext | None = None
-    call: Call | None = None
+    origin: Origin | None = None
     if delivery is not None:
-        send = (await contexts.for_deliveries(session, [delivery])).get(delivery.id)
-        if delivery.call_id:
-            call = await session.get(Call, delivery.call_id)
+        origin = (await origins.for_deliveries(session, [delivery])).get(delivery.id)
     # The delivery this conversation answers, if the rule attributes it to one.
-    origin = delivery if delivery is not None and attributable(delivery, send, now) else None
+    answered = delivery if delivery is not None and attributable(delivery, origin, now) else None
     conversation = Conversation(
         id=str(uuid.uuid4()),
         account_id=account_id,
@@ -219,67 +199,36 @@ async def _open(
         phone=phone,
         channel=channel,
         state=OPEN,
-        skill=origin.skill if origin else account.default_skill,
+        skill=answered.skill if answered else account.default_skill,
         created_at=now,
-        delivery_id=origin.id if origin else None,
-        source=origin.source if origin else None,
+        delivery_id=answered.id if answered else None,
+        source=answered.source if answered else None,
         context={
-            "campaign": campaign_context(origin, send) if origin and send else None,
-            "consumer": consumer_context(consumer_id, phone, device, call if origin else None),
+            "campaign": campaign_context(answered, origin) if answered and origin else None,
+            "consumer": consumer_context(consumer_id, phone, device, origin if answered else None),
         },
     )
     session.add(conversation)
     await session.flush()  # the one-open-conversation indexes answer here
-    if origin is not None:
-        assert origin.sent_time is not None
+    if answered is not None:
+        assert answered.sent_time is not None
         outbound = (
-            message_text(send, channel, origin.message_text, origin.variables) if send else ""
+            message_text(origin, channel, answered.message_text, answered.variables)
+            if origin
+            else ""
         )
         add_message(
-            session, conversation, "outbound", outbound, origin.sent_time, delivery_id=origin.id
+            session, conversation, "outbound", outbound, answered.sent_time, delivery_id=answered.id
         )
-        await session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id == origin.id,
-                Delivery.status.in_(statuses_before(DeliveryStatus.REPLIED)),
-            )
-            .values(
-                status=DeliveryStatus.REPLIED.value,
-                conversation_id=conversation.id,
-                conversation_created_time=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await lifecycle.mark_replied(session, answered.id, conversation.id, now)
     message = add_message(session, conversation, "consumer", text, now)
     welcome = None
-    if origin is None and account.welcome_enabled and account.welcome_text:
+    if answered is None and account.welcome_enabled and account.welcome_text:
         welcome = add_message(session, conversation, "system", account.welcome_text, now)
-    enqueue(conversation, now, outbox)
+    enqueue(uow, conversation)
     await session.flush()
     if welcome is not None:
-        outbox.add(
-            [consumer_topic(account_id, consumer_id, phone)],
-            {
-                "type": "message",
-                "conversationId": conversation.id,
-                "message": message_view(welcome),
-            },
-        )
-    await assign_waiting(session, account_id, now, outbox)
-    _tell_agents(conversation, message, outbox)
+        uow.emit(topics.message_added(conversation, welcome))
+    await assign_waiting(uow, account_id)
+    uow.emit(topics.conversation_message(conversation, message))
     return Written(conversation, message, opened=True)
-
-
-def _tell_agents(conversation: Conversation, message: Message, outbox: Outbox) -> None:
-    topics = [supervisor_topic(conversation.account_id)]
-    if conversation.assigned_agent_id is not None:
-        topics.append(agent_topic(conversation.account_id, conversation.assigned_agent_id))
-    outbox.add(
-        topics,
-        {
-            "type": "conversation.message",
-            "conversationId": conversation.id,
-            "message": message_view(message),
-        },
-    )

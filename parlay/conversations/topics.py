@@ -1,21 +1,19 @@
-"""Who hears what: live-event topics of one account, and events gathered during a transaction.
+"""Who hears what: the live-event topics of one account, and the events conversations announce.
 
-Events are published only after the transaction that caused them committed (a subscriber that
-reloads on an event must find the change), and best-effort: the database stays the source of
-truth, a client that missed events reloads ``GET conversations`` / ``GET conversation``.
+Events are emitted in the unit of work that caused them and published only once it committed (a
+subscriber that reloads on an event must find the change), best-effort: the database stays the
+source of truth, and a client that missed events reloads ``GET conversations`` /
+``GET conversation``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from parlay.events.hub import EventHub
-from parlay.observability.logging import get_logger
-
-log = get_logger("parlay.conversations")
+from parlay.channels.base import OutboundMessage
+from parlay.conversations.models import Conversation, Message
+from parlay.lib.events.live import LiveEvent
 
 
 def agent_topic(account_id: str, user_id: int) -> str:
@@ -38,30 +36,50 @@ def consumer_topic(account_id: str, consumer_id: str | None, phone: str | None) 
     return f"{account_id}:consumer:" + (f"c:{consumer_id}" if consumer_id else f"p:{phone}")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready, with times written as the API writes them (ISO 8601, ``Z``)."""
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def consumer_topics(account_id: str, consumer_id: str, phone: str | None) -> list[str]:
+    """What a consumer's live stream listens to: their in-app identity and their number."""
+    topics = [consumer_topic(account_id, consumer_id, None)]
+    if phone:
+        topics.append(consumer_topic(account_id, None, phone))
+    return topics
 
 
-@dataclass
-class Outbox:
-    """Events a use case produced, to publish once its transaction has committed."""
+def message_json(m: Message) -> dict[str, Any]:
+    """A message as the API and the live streams write it."""
+    return {"id": str(m.id), "sender": m.sender, "text": m.text, "time": m.created_at}
 
-    items: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
 
-    def add(self, topics: Sequence[str], event: dict[str, Any]) -> None:
-        self.items.append((tuple(topics), _plain(event)))
+def message_added(conversation: Conversation, message: Message) -> LiveEvent:
+    """The consumer hears a message of the brand (agent, bot, system)."""
+    return LiveEvent.of(
+        [consumer_topic(conversation.account_id, conversation.consumer_id, conversation.phone)],
+        {"type": "message", "conversationId": conversation.id, "message": message_json(message)},
+    )
 
-    async def publish(self, hub: EventHub) -> None:
-        for topics, event in self.items:
-            try:
-                await hub.publish(topics, event)
-            except Exception:  # noqa: BLE001 - live events are best-effort, the DB has it all
-                log.warning("could not publish a live event", event_type=event.get("type"))
-        self.items.clear()
+
+def conversation_message(conversation: Conversation, message: Message) -> LiveEvent:
+    """The assigned agent (and the managers) hear a message of the conversation."""
+    topics = [supervisor_topic(conversation.account_id)]
+    if conversation.assigned_agent_id is not None:
+        topics.append(agent_topic(conversation.account_id, conversation.assigned_agent_id))
+    return LiveEvent.of(
+        topics,
+        {
+            "type": "conversation.message",
+            "conversationId": conversation.id,
+            "message": message_json(message),
+        },
+    )
+
+
+def outbound_shown(messages: Sequence[OutboundMessage]) -> list[LiveEvent]:
+    """In-app messages the provider accepted: the consumer's app, if open and streaming, shows
+    them at once (``pending-outbound`` has them all anyway)."""
+    return [
+        LiveEvent.of(
+            [consumer_topic(m.account_id, m.consumer_id, None)],
+            {"type": "outbound", **m.payload.to_json()},
+        )
+        for m in messages
+        if m.consumer_id
+    ]

@@ -1,68 +1,23 @@
-"""Campaigns, C2M calls and deliveries. The delivery table is also the work queue (SPEC §6-8)."""
+"""The delivery table (one outbound message to one consumer, and the dispatcher's work queue) and
+the durable record of every change of a delivery's status (``delivery_events``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parlay.db.base import Base, JSONType
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Campaign(Base):
-    __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_account_created", "account_id", "created_at"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(255))
-    skill: Mapped[str] = mapped_column(String(255))
-    handoff_id: Mapped[str] = mapped_column(String(16))
-    # The handoff as it was when the campaign was accepted: later edits do not change a send.
-    handoff_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    outbound_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    message_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    request_trace_id: Mapped[str] = mapped_column(String(64))
-    accepted_consumers: Mapped[int] = mapped_column(Integer, default=0)
-    failed_consumers: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-
-class Call(Base):
-    """One C2M eligibility check; an invite sends on it (SPEC §6)."""
-
-    __tablename__ = "c2m_calls"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    handoff_id: Mapped[str] = mapped_column(String(16))
-    handoff_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    skill: Mapped[str] = mapped_column(String(255))
-    consumer_phone: Mapped[str] = mapped_column(String(16))
-    consumer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    ivr_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    template_variables: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
-    sdes: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
-    # {availableChannels, recommendedChannelName, ineligibleChannels} as answered.
-    eligibility: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    delivery_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+from parlay.delivery.status import PENDING_SQL
+from parlay.lib.db.base import Base, BigId, JSONType
 
 
 class Delivery(Base):
     """One outbound message to one consumer on one channel, and its place in the send queue.
 
     Queue columns: ``next_attempt_at`` (due time), ``lease_owner``/``lease_until`` (a worker's
-    claim; an expired lease is claimed again), ``attempts``. Status only moves forward.
+    claim; an expired lease is claimed again), ``attempts``. Status only moves forward, and only
+    ``parlay.delivery.lifecycle`` moves it; ``version`` counts the changes it recorded.
     """
 
     __tablename__ = "deliveries"
@@ -74,8 +29,8 @@ class Delivery(Base):
             "priority",
             "next_attempt_at",
             "id",
-            sqlite_where=text("status IN ('QUEUED', 'SCHEDULED')"),
-            postgresql_where=text("status IN ('QUEUED', 'SCHEDULED')"),
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
         ),
         Index("ix_deliveries_campaign_status", "campaign_id", "status"),
         # Partial: a campaign of one channel pays for only one of these two.
@@ -96,8 +51,8 @@ class Delivery(Base):
         Index(
             "ix_deliveries_pending_expiry",
             "expires_at",
-            sqlite_where=text("status IN ('QUEUED', 'SCHEDULED')"),
-            postgresql_where=text("status IN ('QUEUED', 'SCHEDULED')"),
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
         ),
     )
 
@@ -142,3 +97,31 @@ class Delivery(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     conversation_created_time: Mapped[datetime | None] = mapped_column(nullable=True)
     conversation_closed_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    # How many changes ``delivery_events`` holds for this delivery: the sequence of the last one.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DeliveryEvent(Base):
+    """One change of one delivery, written in the same transaction as the change itself.
+
+    ``kind`` is the status reached (``SENT``, ``FAILED``, ...) or a change beside the status
+    (``CONVERSATION_CLOSED``, ``SUPERSEDED``); ``sequence`` numbers one delivery's events from 1
+    (the delivery's ``version`` after the change), so a reader can order them and drop stale
+    ones. ``id`` orders all events, but across concurrent transactions an event with a smaller id
+    may commit later: readers must not use ids as a high-water mark (see docs/architecture.md).
+    A delivery's creation is not an event: its row, with ``attemptedTime``, is that record.
+    """
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (
+        Index("uq_delivery_events_delivery_sequence", "delivery_id", "sequence", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(BigId)
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))  # the delivery's status after the change
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_at: Mapped[datetime]

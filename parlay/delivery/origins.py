@@ -1,52 +1,69 @@
-"""What a send needs beyond the delivery row: the campaign's or call's frozen handoff, texts, names.
+"""Why a delivery was sent: its origin, the campaign or the IVR call as it was accepted.
 
-Campaign and call snapshots never change once accepted, so the dispatcher caches them.
+A delivery row names its campaign or call; what a send, a conversation or the consumer's app
+needs of them (the frozen handoff, the texts, the campaign's name, the caller's IVR data) is an
+``Origin``. Origins never change once accepted, so they are read through a cache: the
+``Origins`` port, implemented by ``parlay.dispatch.origins.OriginCache`` and handed to whoever
+needs it (the delivery package cannot read the campaign and call tables itself: they sit above
+it).
+
+The outbound message itself is built here once: its text (``message_text``) and the payload
+the mobile SDK receives (``OutboundPayload``), whether by push, on the live stream or from
+``pending-outbound``.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.outbound.models import Call, Campaign
-from parlay.outbound.status import Source
+from parlay.delivery.status import Source
+from parlay.handoffs.snapshot import HandoffSnapshot
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 
 @dataclass(frozen=True)
-class SendContext:
-    handoff: dict[str, Any]  # the handoff snapshot, API casing
-    message_text: str | None  # campaign-level text, if any
+class Origin:
+    """The campaign or IVR call a delivery was sent for, as accepted."""
+
+    handoff: HandoffSnapshot
+    message_text: str | None  # the campaign's own text, if it gave one
     campaign_id: str | None
     campaign_name: str | None
     call_id: str | None
     outbound_number: str | None
+    ivr_number: str | None = None  # the IVR call's data, shown to the agent
+    sdes: Sequence[Any] | None = None
 
-    def channel(self, kind: str) -> dict[str, Any]:
-        for channel in self.handoff.get("channels", []):
-            if channel["type"] == kind:
-                return dict(channel)
-        return {"type": kind}
-
-    def campaign_info(self, skill: str) -> dict[str, Any]:
+    def campaign_info(self, skill: str) -> CampaignInfo:
         """What a push tells the SDK about why it was sent (``campaignInfo``)."""
-        return {
-            "campaignId": self.campaign_id,
-            "campaignName": self.campaign_name,
-            "callId": self.call_id,
-            "skill": skill,
-        }
+        return CampaignInfo(self.campaign_id, self.campaign_name, self.call_id, skill)
+
+
+class FromCampaignOrCall(Protocol):
+    """A delivery (row or claimed delivery): what ``Origins.for_deliveries`` reads of it."""
 
     @property
-    def app_ids(self) -> tuple[str, ...]:
-        return tuple(self.channel("inapp").get("appIds") or ())
+    def id(self) -> int: ...
+    @property
+    def campaign_id(self) -> str | None: ...
+    @property
+    def call_id(self) -> str | None: ...
+
+
+class Origins(Protocol):
+    """Where deliveries' origins are read (cached: they never change)."""
+
+    async def for_deliveries(
+        self, session: AsyncSession, deliveries: Iterable[FromCampaignOrCall]
+    ) -> dict[int, Origin]:
+        """Each delivery's origin, by delivery ID (absent: its campaign or call is gone)."""
+        ...
 
 
 def placeholders(text: str) -> set[int]:
@@ -61,80 +78,99 @@ def render(text: str, variables: dict[str, str] | None) -> str:
     return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
 
 
-class ContextCache:
-    """Snapshots of campaigns and calls by ID, loaded in bulk, kept LRU."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self._size = size
-        self._items: OrderedDict[str, SendContext] = OrderedDict()
-
-    def _put(self, key: str, ctx: SendContext) -> None:
-        self._items[key] = ctx
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    async def load(
-        self, session: AsyncSession, campaign_ids: Iterable[str], call_ids: Iterable[str]
-    ) -> dict[str, SendContext]:
-        wanted_campaigns = {f"c:{i}" for i in campaign_ids}
-        wanted_calls = {f"k:{i}" for i in call_ids}
-        missing_campaigns = [k[2:] for k in wanted_campaigns if k not in self._items]
-        missing_calls = [k[2:] for k in wanted_calls if k not in self._items]
-        if missing_campaigns:
-            rows = await session.execute(select(Campaign).where(Campaign.id.in_(missing_campaigns)))
-            for c in rows.scalars():
-                self._put(
-                    f"c:{c.id}",
-                    SendContext(
-                        c.handoff_snapshot, c.message_text, c.id, c.name, None, c.outbound_number
-                    ),
-                )
-        if missing_calls:
-            rows2 = await session.execute(select(Call).where(Call.id.in_(missing_calls)))
-            for k in rows2.scalars():
-                self._put(
-                    f"k:{k.id}", SendContext(k.handoff_snapshot, None, None, None, k.id, None)
-                )
-        return {
-            key: self._items[key] for key in wanted_campaigns | wanted_calls if key in self._items
-        }
-
-    async def for_deliveries(
-        self, session: AsyncSession, deliveries: Iterable[FromCampaignOrCall]
-    ) -> dict[int, SendContext]:
-        """Each delivery's campaign or call snapshot, by delivery ID (absent: not found)."""
-        deliveries = list(deliveries)
-        loaded = await self.load(
-            session,
-            {d.campaign_id for d in deliveries if d.campaign_id},
-            {d.call_id for d in deliveries if d.call_id},
-        )
-        found = {}
-        for d in deliveries:
-            key = f"c:{d.campaign_id}" if d.campaign_id else f"k:{d.call_id}"
-            if key in loaded:
-                found[d.id] = loaded[key]
-        return found
-
-
-class FromCampaignOrCall(Protocol):
-    """A delivery row (ORM or Core): what ``ContextCache.for_deliveries`` reads of it."""
-
-    id: int
-    campaign_id: str | None
-    call_id: str | None
-
-
 def message_text(
-    context: SendContext, channel: str, override: str | None, variables: dict[str, str] | None
+    origin: Origin, channel: str, override: str | None, variables: dict[str, str] | None
 ) -> str:
     """The text a delivery carries: its own override, else the campaign's, else the handoff
     channel's, with the consumer's ``{{n}}`` variables filled in."""
-    text = override or context.message_text or context.channel(channel).get("messageText") or ""
+    text = override or origin.message_text or origin.handoff.channel(channel).message_text or ""
     return render(text, variables)
 
 
 def backend_service(source: str) -> str:
     """``c2m`` for an IVR invite, ``prmsg`` for a proactive campaign (the SDK's field)."""
     return "c2m" if source == Source.IVR_DEFLECTION else "prmsg"
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """Why an outbound message was sent, as the SDK reads it (``campaignInfo``)."""
+
+    campaign_id: str | None
+    campaign_name: str | None
+    call_id: str | None
+    skill: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "campaignId": self.campaign_id,
+            "campaignName": self.campaign_name,
+            "callId": self.call_id,
+            "skill": self.skill,
+        }
+
+
+@dataclass(frozen=True)
+class OutboundPayload:
+    """The outbound message as the mobile SDK receives it, by push (APNs, FCM, the brand's push
+    proxy), on the consumer's live stream, and from ``pending-outbound``."""
+
+    push_message_id: str  # the delivery ID: receipts name it
+    message: str
+    backend_service: str  # prmsg | c2m
+    lookback_seconds: int
+    campaign_info: CampaignInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return sdk_fields(
+            self.push_message_id,
+            self.message,
+            self.backend_service,
+            self.lookback_seconds,
+            self.campaign_info.to_json(),
+        )
+
+
+def sdk_fields(
+    push_message_id: str,
+    message: str,
+    backend_service: str,
+    lookback_seconds: int,
+    campaign_info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The outbound message in the SDK's field names: the one place they are written."""
+    return {
+        "pushMessageId": push_message_id,
+        "message": message,
+        "backendService": backend_service,
+        "lookBackPeriod": lookback_seconds,
+        "campaignInfo": campaign_info,
+    }
+
+
+class PayloadSource(Protocol):
+    """A delivery (row or claimed delivery): what ``outbound_payload`` reads of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def skill(self) -> str: ...
+    @property
+    def lookback_seconds(self) -> int: ...
+    @property
+    def message_text(self) -> str | None: ...
+    @property
+    def variables(self) -> dict[str, str] | None: ...
+
+
+def outbound_payload(delivery: PayloadSource, origin: Origin, channel: str) -> OutboundPayload:
+    """The one builder of the outbound message a consumer's app receives."""
+    return OutboundPayload(
+        push_message_id=str(delivery.id),
+        message=message_text(origin, channel, delivery.message_text, delivery.variables),
+        backend_service=backend_service(delivery.source),
+        lookback_seconds=delivery.lookback_seconds,
+        campaign_info=origin.campaign_info(delivery.skill),
+    )

@@ -1,7 +1,12 @@
-"""The delivery state machine (SPEC §8): status only moves forward; each stage keeps its time."""
+"""A delivery's status: the furthest stage it reached. Status only moves forward, each stage keeps
+its time, and a failure ends only what was never sent.
+
+This module states the rules; ``parlay.delivery.lifecycle`` is the one place that applies them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -19,11 +24,28 @@ class DeliveryStatus(StrEnum):
 
 
 S = DeliveryStatus
-PENDING = frozenset({S.QUEUED, S.SCHEDULED})
+# Waiting to be sent, in the order the partial queue indexes name them (see ``PENDING_SQL``).
+PENDING: tuple[DeliveryStatus, ...] = (S.QUEUED, S.SCHEDULED)
 # The progress chain; a status may only be replaced by one further along it.
 PROGRESS = (S.QUEUED, S.SCHEDULED, S.SENT, S.DELIVERED, S.READ, S.REPLIED)
 # Terminal without progress: nothing may follow them.
 TERMINAL_FAILURES = frozenset({S.FAILED, S.SKIPPED, S.EXPIRED, S.CANCELLED})
+
+# Every move a status may make. A failure ends only a delivery still waiting to be sent; a
+# receipt may overtake the dispatcher's own record of the send (QUEUED → DELIVERED).
+TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    S.QUEUED: frozenset({S.SCHEDULED, S.SENT, S.DELIVERED, S.READ, S.REPLIED, *TERMINAL_FAILURES}),
+    S.SCHEDULED: frozenset({S.SENT, S.DELIVERED, S.READ, S.REPLIED, *TERMINAL_FAILURES}),
+    S.SENT: frozenset({S.DELIVERED, S.READ, S.REPLIED}),
+    S.DELIVERED: frozenset({S.READ, S.REPLIED}),
+    S.READ: frozenset({S.REPLIED}),
+    S.REPLIED: frozenset(),
+    S.FAILED: frozenset(),
+    S.SKIPPED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
 # The time column each status stamps when reached.
 STAGE_TIME = {
     S.SCHEDULED: "scheduled_time",
@@ -39,12 +61,8 @@ STAGE_TIME = {
 
 
 def can_move(current: DeliveryStatus, new: DeliveryStatus) -> bool:
-    """Whether ``current`` may become ``new`` (forward only; failures only from pending)."""
-    if current in TERMINAL_FAILURES or current == new:
-        return False
-    if new in TERMINAL_FAILURES:
-        return current in PENDING
-    return PROGRESS.index(new) > PROGRESS.index(current)
+    """Whether ``current`` may become ``new``."""
+    return new in TRANSITIONS[current]
 
 
 def statuses_before(new: DeliveryStatus) -> list[str]:
@@ -52,8 +70,19 @@ def statuses_before(new: DeliveryStatus) -> list[str]:
     return [s.value for s in DeliveryStatus if can_move(s, new)]
 
 
+def _sql_in(statuses: tuple[DeliveryStatus, ...]) -> str:
+    return "status IN (" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
+
+
+# "status IN ('QUEUED', 'SCHEDULED')", written into SQL rather than bound: SQLite uses a partial
+# index only when a query repeats its predicate with the same literals in the same order
+# (PostgreSQL's generic plans of prepared statements likewise). With a bound IN list every claim
+# scanned and sorted the whole table (45 ms per claim at 100,000 queued, against 3 ms).
+PENDING_SQL = _sql_in(PENDING)
+
+
 class ErrorCode(StrEnum):
-    """Stable per-delivery failure codes (SPEC §8)."""
+    """Stable per-delivery failure codes."""
 
     NEVER_LOGGED_IN = "NEVER_LOGGED_IN"
     NO_PUSH_TOKEN = "NO_PUSH_TOKEN"
@@ -93,18 +122,13 @@ class ErrorSource(StrEnum):
     SANDBOX = "sandbox"
 
 
-class CampaignStatus(StrEnum):
-    ACCEPTED = "ACCEPTED"
-    IN_PROGRESS = "IN_PROGRESS"
-    FINISHED = "FINISHED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-
-
 class Source(StrEnum):
+    """Why a delivery was sent: a proactive campaign or an IVR deflection (a C2M invite)."""
+
     PROACTIVE = "PROACTIVE"
     IVR_DEFLECTION = "IVR_DEFLECTION"
 
 
+# The queue's order: IVR invites (the priority lane) before campaign deliveries.
 INVITE_PRIORITY = 0
 CAMPAIGN_PRIORITY = 10

@@ -1,4 +1,4 @@
-"""SMS quiet hours (SPEC §8): sent only 08:00-21:00 in the recipient's local time.
+"""SMS quiet hours: sent only 08:00-21:00 in the recipient's local time.
 
 The time zone comes from the number (libphonenumber's geographic data); a number whose zone
 cannot be told (many mobile ranges) takes its country's zones. With several candidate zones the

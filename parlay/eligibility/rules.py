@@ -1,27 +1,24 @@
-"""The checks of SPEC §8, run at send time by the dispatcher and at call time by eligibility.
+"""The send-time checks: whether a send on a channel would reach the consumer now, and if not,
+why (the per-delivery error codes of ``docs/api.md#delivery``). The dispatcher runs them before
+every send and the C2M eligibility call before answering, so "available" always means "a send
+now would be attempted".
 
-``load_facts`` reads, in a few bulk queries, what the checks need about a batch of recipients
-(linked identities, open conversations, devices, SMS opt-outs); ``check`` is then a pure function
-of one recipient and those facts, so a 500-delivery batch costs a handful of queries.
+``check`` is a pure function of one recipient and the ``Facts`` that ``parlay.eligibility.facts``
+loads for a whole batch in a few queries.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from parlay.apps.models import Device
 from parlay.channels.base import PushTarget
-from parlay.consumers.models import Consumer, Device, SmsOptOut
-from parlay.conversations.models import Conversation
-from parlay.outbound.quiet_hours import next_send_time
-from parlay.outbound.status import DeliveryStatus, ErrorCode
-from parlay.phone import is_mobile, normalize_e164
+from parlay.delivery.status import DeliveryStatus, ErrorCode
+from parlay.eligibility.quiet_hours import next_send_time
+from parlay.lib.phone import is_mobile, normalize_e164
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -73,115 +70,25 @@ class Facts:
     opted_out: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _cid(consumer_id: str) -> str:
+def cid(consumer_id: str) -> str:
     return f"c:{consumer_id}"
 
 
-def _pid(phone: str) -> str:
+def pid(phone: str) -> str:
     return f"p:{phone}"
 
 
-def _identities(r: Recipient) -> set[str]:
+def identities(r: Recipient) -> set[str]:
     ids = set()
     if r.consumer_id:
-        ids.add(_cid(r.consumer_id))
+        ids.add(cid(r.consumer_id))
     if r.phone:
-        ids.add(_pid(r.phone))
+        ids.add(pid(r.phone))
     return ids
 
 
-async def load_facts(session: AsyncSession, recipients: Iterable[Recipient]) -> Facts:
-    facts = Facts()
-    by_account: dict[str, list[Recipient]] = defaultdict(list)
-    for r in recipients:
-        by_account[r.account_id].append(r)
-    for account_id, group in by_account.items():
-        consumer_ids = sorted({r.consumer_id for r in group if r.consumer_id})
-        phones = sorted({r.phone for r in group if r.phone})
-        await _load_links(session, facts, account_id, consumer_ids, phones)
-        everyone = set().union(
-            *(facts.linked.get((account_id, i), {i}) for r in group for i in _identities(r))
-        )
-        await _load_open_conversations(session, facts, account_id, everyone)
-        inapp_ids = sorted({r.consumer_id for r in group if r.consumer_id and r.channel == "inapp"})
-        if inapp_ids:
-            await _load_devices(session, facts, account_id, inapp_ids)
-        sms_phones = sorted({r.phone for r in group if r.phone and r.channel == "sms"})
-        if sms_phones:
-            rows = await session.execute(
-                select(SmsOptOut.phone).where(
-                    SmsOptOut.account_id == account_id, SmsOptOut.phone.in_(sms_phones)
-                )
-            )
-            facts.opted_out.update((account_id, p) for p in rows.scalars())
-    return facts
-
-
-async def _load_links(
-    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], phones: list[str]
-) -> None:
-    conditions = []
-    if consumer_ids:
-        conditions.append(Consumer.consumer_id.in_(consumer_ids))
-    if phones:
-        conditions.append(Consumer.phone.in_(phones))
-    if not conditions:
-        return
-    rows = await session.execute(
-        select(Consumer.consumer_id, Consumer.phone, Consumer.first_login_at).where(
-            Consumer.account_id == account_id, or_(*conditions)
-        )
-    )
-    for consumer_id, phone, first_login_at in rows:
-        group = set()
-        if consumer_id:
-            group.add(_cid(consumer_id))
-            if first_login_at is not None:
-                facts.logged_in_once.add((account_id, consumer_id))
-        if phone:
-            group.add(_pid(phone))
-        for identity in group:
-            facts.linked.setdefault((account_id, identity), {identity}).update(group)
-
-
-async def _load_open_conversations(
-    session: AsyncSession, facts: Facts, account_id: str, identities: set[str]
-) -> None:
-    consumer_ids = [i[2:] for i in identities if i.startswith("c:")]
-    phones = [i[2:] for i in identities if i.startswith("p:")]
-    conditions = []
-    if consumer_ids:
-        conditions.append(Conversation.consumer_id.in_(consumer_ids))
-    if phones:
-        conditions.append(Conversation.phone.in_(phones))
-    if not conditions:
-        return
-    rows = await session.execute(
-        select(Conversation.consumer_id, Conversation.phone).where(
-            Conversation.account_id == account_id,
-            Conversation.state == "OPEN",
-            or_(*conditions),
-        )
-    )
-    for consumer_id, phone in rows:
-        if consumer_id:
-            facts.open_identities.add((account_id, _cid(consumer_id)))
-        if phone:
-            facts.open_identities.add((account_id, _pid(phone)))
-
-
-async def _load_devices(
-    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str]
-) -> None:
-    rows = await session.execute(
-        select(Device).where(Device.account_id == account_id, Device.consumer_id.in_(consumer_ids))
-    )
-    for device in rows.scalars():
-        facts.devices[(account_id, device.consumer_id)].append(device)
-
-
 def has_open_conversation(r: Recipient, facts: Facts) -> bool:
-    for identity in _identities(r):
+    for identity in identities(r):
         for linked in facts.linked.get((r.account_id, identity), {identity}):
             if (r.account_id, linked) in facts.open_identities:
                 return True

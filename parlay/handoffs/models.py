@@ -1,4 +1,4 @@
-"""The handoff table: a saved outbound configuration (SPEC §5)."""
+"""The handoff table: a saved outbound configuration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parlay.db.base import Base, JSONType
+from parlay.lib.db.base import Base, JSONType
+
+# A handoff that names no lookback period keeps its deliveries valid this long.
+DEFAULT_LOOKBACK_DAYS = 30
 
 
 class Handoff(Base):

@@ -1,10 +1,10 @@
-"""Handoffs: saved outbound configurations, and every rule of SPEC §5."""
+"""Handoffs: saved outbound configurations, and every rule they must follow."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,16 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
-from parlay.errors import ErrorCode, FieldError, NoSuchHandoff, NotFound, invalid_field
-from parlay.handoffs.models import Handoff
-from parlay.phone import normalize_e164
-from parlay.text import message_text_problem
+from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff
+from parlay.handoffs.snapshot import ChannelConfig
+from parlay.lib.errors import ErrorCode, FieldError, NoSuchHandoff, NotFound, invalid_field
+from parlay.lib.phone import normalize_e164
+from parlay.lib.text import message_text_problem
 
-DEFAULT_LOOKBACK_DAYS = 30
 MIN_LOOKBACK_HOURS = 1
 MAX_LOOKBACK_HOURS = 30 * 24
 MAX_NOTIFICATION_TITLE = 100
-_TEMPLATE_FIELDS = ("templateName", "templateLanguage", "templateVariables")
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,7 @@ class HandoffSpec:
     route_all_within_lookback: bool
     push_when_logged_in: bool
     push_when_logged_out: bool
-    # Each channel in API casing with unset fields left out.
-    channels: list[dict[str, Any]]
+    channels: Sequence[ChannelConfig]
 
 
 def resolve_lookback(day: int | None, hour: int | None) -> tuple[int, int]:
@@ -53,15 +51,24 @@ def resolve_lookback(day: int | None, hour: int | None) -> tuple[int, int]:
     return day, hour
 
 
-def _refuse(path: str, fields: Sequence[str], channel: dict[str, Any], why: str) -> None:
-    for name in fields:
-        if channel.get(name) is not None:
+def _refuse(path: str, fields: dict[str, object], why: str) -> None:
+    """Refuse any of these fields (by API name) that is set."""
+    for name, value in fields.items():
+        if value is not None:
             raise invalid_field(f"{path}.{name}", why)
 
 
-def check_channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The channel rules of SPEC §5. Returns the channels normalised (numbers in E.164)."""
-    types = [c["type"] for c in channels]
+def _templates(c: ChannelConfig) -> dict[str, object]:
+    return {
+        "templateName": c.template_name,
+        "templateLanguage": c.template_language,
+        "templateVariables": c.template_variables,
+    }
+
+
+def check_channels(channels: Sequence[ChannelConfig]) -> list[ChannelConfig]:
+    """The channel rules of a handoff. Returns the channels normalised (numbers in E.164)."""
+    types = [c.type for c in channels]
     if len(set(types)) != len(types):
         raise invalid_field("channels", "each channel type may appear once")
     if "inapp" in types and len(types) > 1:
@@ -69,33 +76,44 @@ def check_channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checked = []
     for i, channel in enumerate(channels):
         path = f"channels.{i}"
-        kind = channel["type"]
-        out = dict(channel)
+        kind = channel.type
+        out = channel
         if kind == "inapp":
-            app_ids = channel.get("appIds") or []
+            app_ids = channel.app_ids or ()
             if not app_ids:
                 raise invalid_field(
                     f"{path}.appIds", "an inapp channel names the app IDs it may push to"
                 )
             if any(not isinstance(a, str) or not 1 <= len(a) <= 255 for a in app_ids):
                 raise invalid_field(f"{path}.appIds", "each app ID is 1-255 characters")
-            out["appIds"] = list(dict.fromkeys(app_ids))
-            _refuse(path, _TEMPLATE_FIELDS, channel, "message templates are refused on inapp")
-            _refuse(path, ("outboundNumber",), channel, "inapp sends from the app, not a number")
+            out = replace(out, app_ids=tuple(dict.fromkeys(app_ids)))
+            _refuse(path, _templates(channel), "message templates are refused on inapp")
+            _refuse(
+                path,
+                {"outboundNumber": channel.outbound_number},
+                "inapp sends from the app, not a number",
+            )
         else:
-            _refuse(path, ("appIds",), channel, f"app IDs belong to inapp, not {kind}")
-            _refuse(path, ("notificationTitle",), channel, f"no notification title on {kind}")
+            _refuse(path, {"appIds": channel.app_ids}, f"app IDs belong to inapp, not {kind}")
+            _refuse(
+                path,
+                {"notificationTitle": channel.notification_title},
+                f"no notification title on {kind}",
+            )
             if kind == "sms":
-                _refuse(path, _TEMPLATE_FIELDS, channel, "message templates are refused on sms")
+                _refuse(path, _templates(channel), "message templates are refused on sms")
             else:
-                for name in ("templateName", "templateLanguage"):
-                    if not channel.get(name):
+                for name, value in (
+                    ("templateName", channel.template_name),
+                    ("templateLanguage", channel.template_language),
+                ):
+                    if not value:
                         raise invalid_field(
                             f"{path}.{name}",
                             "a wa channel must name an approved template for sends outside "
                             "WhatsApp's 24-hour window",
                         )
-            number = channel.get("outboundNumber")
+            number = channel.outbound_number
             if number is not None:
                 normalized = normalize_e164(number)
                 if normalized is None:
@@ -104,11 +122,11 @@ def check_channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "not a valid E.164 number",
                         code=ErrorCode.INVALID_PHONE_NUMBER,
                     )
-                out["outboundNumber"] = normalized
-        text = channel.get("messageText")
+                out = replace(out, outbound_number=normalized)
+        text = channel.message_text
         if text is not None and (problem := message_text_problem(text)):
             raise invalid_field(f"{path}.messageText", problem)
-        title = channel.get("notificationTitle")
+        title = channel.notification_title
         if title is not None and (
             problem := message_text_problem(title, max_length=MAX_NOTIFICATION_TITLE)
         ):
@@ -137,7 +155,7 @@ async def _checked(session: AsyncSession, account_id: str, spec: HandoffSpec) ->
         "route_all_within_lookback": spec.route_all_within_lookback,
         "push_when_logged_in": spec.push_when_logged_in,
         "push_when_logged_out": spec.push_when_logged_out,
-        "channels": channels,
+        "channels": [c.to_json() for c in channels],
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 
 class ErrorCode(IntEnum):
-    """The stable numeric codes of SPEC §4."""
+    """The stable numeric error codes (docs/api.md#error-codes)."""
 
     INVALID_REQUEST = 1000
     INVALID_PHONE_NUMBER = 1001

@@ -1,4 +1,4 @@
-"""Per-account, per-API-family request limits (SPEC §4), on the ``limits`` library.
+"""Per-account, per-API-family request limits, on the ``limits`` library.
 
 Storage is chosen by URL: in-memory for one process, Redis when ``PARLAY_REDIS_URL`` is set so
 that the limit holds across every API process. A moving window is exact: N per rolling second.

@@ -1,4 +1,4 @@
-"""The one rule for outbound text (SPEC §7): text and emoji only."""
+"""The one rule for outbound text: text and emoji only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Run Alembic migrations on an open async engine (SQLite or PostgreSQL)."""
+"""The schema's history: Alembic migrations run on an open async engine (SQLite or PostgreSQL).
+
+``tables.py`` imports every table so that Alembic (and the tests) see the whole schema;
+``versions/`` holds one file per schema change.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlay.db.engine import Database
+from parlay.lib.db.engine import Database
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent
 # Any constant will do: every Parlay process that migrates takes this PostgreSQL advisory lock.
 MIGRATION_LOCK_KEY = 0x7061726C6179  # "parlay"
 

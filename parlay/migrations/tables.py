@@ -1,13 +1,15 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
-from parlay.apps.models import App
-from parlay.consumers.models import Consumer, Device, SmsOptOut
+from parlay.apps.models import App, Device
+from parlay.c2m.models import Call
+from parlay.campaigns.models import Campaign
+from parlay.consumers.models import Consumer, SmsOptOut
 from parlay.conversations.models import Conversation, Message
-from parlay.db.base import Base
+from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.handoffs.models import Handoff
-from parlay.idempotency.models import IdempotencyRecord
-from parlay.outbound.models import Call, Campaign, Delivery
+from parlay.lib.db.base import Base
+from parlay.lib.idempotency.models import IdempotencyRecord
 
 __all__ = [
     "AccessToken",
@@ -20,10 +22,11 @@ __all__ = [
     "Consumer",
     "Conversation",
     "Delivery",
+    "DeliveryEvent",
     "Device",
     "Handoff",
-    "Message",
     "IdempotencyRecord",
+    "Message",
     "Skill",
     "SmsOptOut",
     "User",

@@ -10,10 +10,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import build_container
-from parlay.clock import FrozenClock
 from parlay.config import Settings
+from parlay.lib.clock import FrozenClock
 from tests.conftest import Brand, make_brand
 
 
@@ -29,7 +29,7 @@ async def frozen(settings: Settings) -> AsyncIterator[FrozenBrand]:
     """A brand served by an app whose clock only moves when the test advances it."""
     clock = FrozenClock()
     container = build_container(settings, clock=clock)
-    transport = httpx.ASGITransport(app=create_app(container))
+    transport = httpx.ASGITransport(app=create_app(container.services))
     async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as client:
         yield FrozenBrand(await make_brand(container, client, "acme"), clock, settings)
     await container.close()

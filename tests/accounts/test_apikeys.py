@@ -1,4 +1,4 @@
-"""API keys (SPEC §3): shown once, stored as a digest, scoped, revocable."""
+"""API keys: shown once, stored as a digest, scoped, revocable."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ async def test_the_key_is_in_the_creation_response_only(brand: Brand) -> None:
     assert response.status_code == 201, response.text
     created = response.json()
     key = created["key"]
-    assert key.startswith("plk_") and len(key) > 40
-    assert created["scopes"] == ["c2m", "reporting"] and created["name"] == "ivr"
+    assert key.startswith("plk_")
+    assert len(key) > 40
+    assert created["scopes"] == ["c2m", "reporting"]
+    assert created["name"] == "ivr"
     assert key.startswith(f"plk_{created['prefix']}_")
 
     listed = await brand.client.get(f"{brand.url}/apikeys", headers=brand.admin)
@@ -43,7 +45,8 @@ async def test_the_database_holds_no_plaintext_key(brand: Brand) -> None:
         rows = (await session.execute(text("SELECT * FROM api_keys"))).all()
     stored = repr(rows)
     assert rows
-    assert key not in stored and secret not in stored
+    assert key not in stored
+    assert secret not in stored
 
 
 async def test_a_key_authenticates_as_its_account(brand: Brand) -> None:
@@ -142,7 +145,8 @@ async def test_last_use_is_recorded_to_the_minute(frozen: FrozenBrand) -> None:
         return last_used
 
     first = await use_then_last_used()
-    assert first is not None and datetime.fromisoformat(first) == clock.now()
+    assert first is not None
+    assert datetime.fromisoformat(first) == clock.now()
     clock.advance(timedelta(seconds=30))
     assert await use_then_last_used() == first  # within the minute: no write
     clock.advance(timedelta(seconds=30))

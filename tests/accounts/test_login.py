@@ -1,4 +1,4 @@
-"""Staff login (SPEC §3): bearer tokens, the one 401, expiry, and sessions ending."""
+"""Staff login: bearer tokens, the one 401, expiry, and sessions ending."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ async def test_good_password_returns_a_bearer_token_and_its_lifetime(brand: Bran
     response = await _login(brand, "admin", TEST_PASSWORD)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["accessToken"] and body["tokenType"] == "Bearer"
+    assert body["accessToken"]
+    assert body["tokenType"] == "Bearer"
     assert body["expiresIn"] == brand.container.settings.access_token_ttl_seconds
     skills = await brand.client.get(f"{brand.url}/skills", headers=brand.auth(body["accessToken"]))
     assert skills.status_code == 200
@@ -114,7 +115,8 @@ async def test_expired_tokens_are_purged_at_the_next_login(frozen: FrozenBrand) 
     await brand.login("admin")
     async with brand.container.db.read() as session:
         expiries = (await session.execute(select(AccessToken.expires_at))).scalars().all()
-    assert expiries and all(e > clock.now() for e in expiries)
+    assert expiries
+    assert all(e > clock.now() for e in expiries)
 
 
 async def test_password_change_ends_existing_tokens(brand: Brand) -> None:
@@ -180,7 +182,8 @@ async def test_access_tokens_are_stored_only_as_digests(brand: Brand) -> None:
     async with brand.container.db.read() as session:
         rows = (await session.execute(select(AccessToken))).scalars().all()
     stored = " ".join(f"{r.digest} {r.user_id} {r.account_id}" for r in rows)
-    assert token not in stored and token.removeprefix("plt_") not in stored
+    assert token not in stored
+    assert token.removeprefix("plt_") not in stored
 
 
 async def test_login_refuses_unknown_fields(brand: Brand) -> None:

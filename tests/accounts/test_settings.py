@@ -1,4 +1,4 @@
-"""Account settings (SPEC §3): rate limit, default skill, welcome message, consumer JWT auth."""
+"""Account settings: rate limit, default skill, welcome message, consumer JWT auth."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ async def test_fields_left_out_keep_their_value(brand: Brand) -> None:
     assert response.status_code == 200, response.text
     assert response.json() == await get(brand)
     settings = await get(brand)
-    assert settings["defaultSkill"] == "general" and settings["rateLimitPerSecond"] == 50
+    assert settings["defaultSkill"] == "general"
+    assert settings["rateLimitPerSecond"] == 50
     assert settings["welcomeMessage"] == {"enabled": True, "text": "Hi! 👋"}
 
 

@@ -1,4 +1,4 @@
-"""Skills (SPEC §3): routing targets, referred to by name, unique per account."""
+"""Skills: routing targets, referred to by name, unique per account."""
 
 from __future__ import annotations
 

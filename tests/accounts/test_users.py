@@ -1,4 +1,4 @@
-"""Staff users (SPEC §3): roles and skills validated, bots, partial updates, secrets hidden."""
+"""Staff users: roles and skills validated, bots, partial updates, secrets hidden."""
 
 from __future__ import annotations
 
@@ -81,14 +81,17 @@ async def test_passwords_are_stored_as_argon2id_hashes(brand: Brand) -> None:
         stored = (
             await session.execute(select(User.password_hash).where(User.username == "jane"))
         ).scalar_one()
-    assert stored.startswith("$argon2id$") and TEST_PASSWORD not in stored
+    assert stored.startswith("$argon2id$")
+    assert TEST_PASSWORD not in stored
 
 
 async def test_no_password_or_hash_is_ever_returned(brand: Brand) -> None:
     created = await create(brand)
     listed = await brand.client.get(f"{brand.url}/users", headers=brand.admin)
     for text in (created.text, listed.text):
-        assert "password" not in text.lower() and "argon2" not in text and TEST_PASSWORD not in text
+        assert "password" not in text.lower()
+        assert "argon2" not in text
+        assert TEST_PASSWORD not in text
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""What an operator relies on (SPEC §13): health, readiness, metrics, request ids, and errors
+"""What an operator relies on: health, readiness, metrics, request ids, and errors
 that are problem+json even when no route was reached."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from tests.conftest import Brand, make_brand, problem
@@ -37,7 +37,7 @@ async def test_readyz_answers_503_when_the_database_is_unreachable(tmp_path: Pat
     settings = Settings(database_url="postgresql://parlay@127.0.0.1:1/parlay", log_json=False)
     container = build_container(settings)
     try:
-        transport = httpx.ASGITransport(app=create_app(container))
+        transport = httpx.ASGITransport(app=create_app(container.services))
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
             ready = await client.get("/readyz")
             alive = await client.get("/healthz")
@@ -77,7 +77,8 @@ async def test_request_id_is_made_when_absent(client: httpx.AsyncClient) -> None
     first = (await client.get("/healthz")).headers["X-Request-ID"]
     second = (await client.get("/healthz")).headers["X-Request-ID"]
     assert first != second
-    assert uuid.UUID(hex=first) and uuid.UUID(hex=second)
+    assert uuid.UUID(hex=first)
+    assert uuid.UUID(hex=second)
 
 
 # --- body size limit ------------------------------------------------------------------------
@@ -87,7 +88,7 @@ async def test_request_id_is_made_when_absent(client: httpx.AsyncClient) -> None
 async def small_bodies(settings: Settings) -> AsyncIterator[tuple[Brand, httpx.AsyncClient]]:
     """An app that takes bodies of at most 1 KiB (PARLAY_MAX_BODY_BYTES)."""
     container = build_container(settings.model_copy(update={"max_body_bytes": 1024}))
-    transport = httpx.ASGITransport(app=create_app(container))
+    transport = httpx.ASGITransport(app=create_app(container.services))
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         yield await make_brand(container, client, "acme"), client
     await container.close()
@@ -161,7 +162,7 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
 
 
 async def test_unhandled_exception_is_500_problem_without_internals(container: Container) -> None:
-    app = create_app(container)
+    app = create_app(container.services)
 
     @app.get("/boom")
     async def boom() -> None:
@@ -173,15 +174,17 @@ async def test_unhandled_exception_is_500_problem_without_internals(container: C
 
     assert response.status_code == 500
     body = problem(response)
-    assert body["errorCode"] == 5000 and body["status"] == 500
-    assert "Traceback" not in response.text and "hunter2" not in response.text
+    assert body["errorCode"] == 5000
+    assert body["status"] == 500
+    assert "Traceback" not in response.text
+    assert "hunter2" not in response.text
     # The operator finds the log line of this failure by the id the caller saw.
     assert response.headers["X-Request-ID"] == "trace-me"
 
 
 def test_every_route_has_a_unique_operation_id(tmp_path: Path) -> None:
     container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    document = create_app(container).openapi()
+    document = create_app(container.services).openapi()
 
     operations = [
         (method.upper(), path, operation.get("operationId"))

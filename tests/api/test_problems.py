@@ -1,4 +1,4 @@
-"""Request errors as problem+json (SPEC §4): fields are named, framework errors keep the shape."""
+"""Request errors as problem+json: fields are named, framework errors keep the shape."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ KEY_ID = "KEY1234567"
 IOS_APP = "com.acme.app"
 ANDROID_APP = "com.acme.android"
 PROXY_APP = "com.acme.proxied"
-PROXY_SECRET = "proxy-hmac-secret-0123456789"  # noqa: S105 - a test value
+PROXY_SECRET = "proxy-hmac-secret-0123456789"
 
 
 def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from parlay.apps.credentials import push_app
 from parlay.apps.models import App
-from parlay.apps.service import get_app, push_app
+from parlay.apps.service import get_app
 from parlay.channels.push import PushApp
 from tests.conftest import Brand
 

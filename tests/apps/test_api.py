@@ -1,4 +1,4 @@
-"""Apps and their push credentials (SPEC §9): CRUD, every validation rule, write-only secrets,
+"""Apps and their push credentials: CRUD, every validation rule, write-only secrets,
 who may configure them, and account isolation."""
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ async def test_an_apns_app_is_created_and_read_back_without_its_key(apps: AppsAp
         "endpoint": None,
         "hasPrivateKey": True,
     }
-    assert created["fcm"] is None and created["proxy"] is None
+    assert created["fcm"] is None
+    assert created["proxy"] is None
     fetched = await apps.get(IOS_APP)
     assert fetched.status_code == 200
     assert fetched.json() == created
@@ -528,7 +529,8 @@ async def test_put_without_the_service_account_keeps_the_stored_one(apps: AppsAp
     assert response.status_code == 200, response.text
     assert response.json()["fcm"]["projectId"] == "acme-push"
     fcm = (await apps.push_view(ANDROID_APP)).fcm
-    assert fcm is not None and fcm.service_account == service_account()
+    assert fcm is not None
+    assert fcm.service_account == service_account()
 
 
 async def test_put_without_the_proxy_secret_keeps_it(apps: AppsApi) -> None:
@@ -581,7 +583,8 @@ async def test_put_to_another_push_service_needs_that_services_secret(apps: Apps
     response = await apps.put(IOS_APP, apns_app())
     assert response.status_code == 200, response.text
     view = await apps.push_view(IOS_APP)
-    assert view.push_service == "apns" and view.proxy is None
+    assert view.push_service == "apns"
+    assert view.proxy is None
     assert "secret" not in (await apps.stored(IOS_APP)).credentials
 
 
@@ -685,7 +688,8 @@ async def test_another_accounts_app_answers_404(
         assert "push.globex.example" not in response.text
         assert "globex-secret-hmac-key" not in response.text
     proxy = (await other_apps.push_view("com.globex.secret")).proxy
-    assert proxy is not None and proxy.secret == "globex-secret-hmac-key"
+    assert proxy is not None
+    assert proxy.secret == "globex-secret-hmac-key"
 
 
 async def test_two_accounts_may_register_the_same_app_id(

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from parlay.channels.apns import APNS_ID_NAMESPACE, MAX_PAYLOAD_BYTES, ApnsClient, apns_payload
 from parlay.channels.base import Accepted, Rejected, RetryLater
-from parlay.channels.http import make_client
 from parlay.channels.push import PushApp, PushNotification
-from parlay.clock import FrozenClock
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.clock import FrozenClock
+from parlay.lib.http.client import make_client
 from tests.channels.conftest import APNS_KEY, APNS_TEAM, APNS_TOPIC
 from tests.fakes.apns import ApnsFake
 
@@ -96,7 +96,8 @@ async def test_push_sends_token_auth_headers_and_the_sdk_payload(
     assert "apns-collapse-id" not in request.headers
     header, body = claims(request.jwt)
     assert header == {"alg": "ES256", "kid": APNS_KEY, "typ": "JWT"}
-    assert body["iss"] == APNS_TEAM and abs(body["iat"] - time.time()) < 60
+    assert body["iss"] == APNS_TEAM
+    assert abs(body["iat"] - time.time()) < 60
     assert request.payload == {
         "aps": {"alert": {"title": "Acme", "body": note.message}, "sound": "default"},
         "pushMessageId": note.push_message_id,
@@ -116,7 +117,8 @@ async def test_expiration_is_the_end_of_the_lookback(
 
     [request] = apns_fake.records
     assert request.headers["apns-expiration"] == "1936776615"
-    assert request.payload is not None and request.payload["lookBackPeriod"] == 900
+    assert request.payload is not None
+    assert request.payload["lookBackPeriod"] == 900
 
 
 async def test_alert_without_title_and_with_collapse_id(
@@ -133,7 +135,8 @@ async def test_alert_without_title_and_with_collapse_id(
 async def test_payload_is_compact_json_with_unicode_as_is() -> None:
     payload = apns_payload(notification(message="Olá 👋", title=None))
 
-    assert b": " not in payload and b", " not in payload
+    assert b": " not in payload
+    assert b", " not in payload
     assert "Olá 👋".encode() in payload
 
 
@@ -220,7 +223,7 @@ async def test_provider_token_is_reused_then_reminted_after_its_max_age(
 
 @pytest.mark.parametrize("minutes", [19, 61])
 async def test_token_max_age_outside_apples_window_is_refused(minutes: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="re-minted every 20 to 60 minutes"):
         ApnsClient(token_max_age=timedelta(minutes=minutes))
 
 
@@ -242,7 +245,8 @@ async def test_expired_provider_token_is_reminted_and_the_push_retried_once(
     assert isinstance(result, Accepted)
     refused, accepted = apns_fake.requests_for(note.token)
     assert (refused.status, refused.reason) == (403, "ExpiredProviderToken")
-    assert accepted.status == 200 and accepted.jwt != refused.jwt
+    assert accepted.status == 200
+    assert accepted.jwt != refused.jwt
     assert refused.apns_id == accepted.apns_id
     assert apns_fake.connections == 1
 
@@ -272,7 +276,8 @@ async def test_app_without_apns_credentials_is_rejected(
 ) -> None:
     result = await apns.push(replace(apns_app, apns=None), notification())
 
-    assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
+    assert isinstance(result, Rejected)
+    assert result.code == ErrorCode.PROVIDER_REJECTED
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -381,7 +386,8 @@ async def test_retry_after_as_an_http_date(
     finally:
         await client.close()
 
-    assert isinstance(result, RetryLater) and result.retry_after == pytest.approx(30, abs=1)
+    assert isinstance(result, RetryLater)
+    assert result.retry_after == pytest.approx(30, abs=1)
 
 
 @pytest.mark.parametrize(
@@ -443,7 +449,8 @@ async def test_lost_connection_is_retried_later_and_the_next_send_reconnects(
     result = await apns.push(apns_app, note)
     again = await apns.push(apns_app, note)
 
-    assert isinstance(result, RetryLater) and result.source == ErrorSource.APNS
+    assert isinstance(result, RetryLater)
+    assert result.source == ErrorSource.APNS
     assert isinstance(again, Accepted)
     assert apns_fake.connections == 2
 
@@ -468,7 +475,8 @@ async def test_unreachable_apns_is_retried_later(apns: ApnsClient, apns_app: Pus
 
     result = await apns.push(nowhere, notification())
 
-    assert isinstance(result, RetryLater) and "ConnectError" in result.reason
+    assert isinstance(result, RetryLater)
+    assert "ConnectError" in result.reason
 
 
 async def test_payload_over_4kb_is_refused_without_a_request(
@@ -627,7 +635,8 @@ async def test_fake_answers_200_echoing_apns_id_and_410_with_a_timestamp(
 
     assert gone.status_code == 410
     body = json.loads(gone.content)
-    assert body["reason"] == "Unregistered" and abs(body["timestamp"] / 1000 - time.time()) < 60
+    assert body["reason"] == "Unregistered"
+    assert abs(body["timestamp"] / 1000 - time.time()) < 60
     assert (ok.status_code, ok.headers["apns-id"], ok.content) == (200, apns_id, b"")
 
 
@@ -776,7 +785,8 @@ async def test_a_send_waiting_for_a_stream_moves_to_the_new_connection_after_goa
         await client.close()
 
     # The second push never had a stream on the first connection: nothing was sent there.
-    assert isinstance(results[0], RetryLater) and isinstance(results[1], Accepted)
+    assert isinstance(results[0], RetryLater)
+    assert isinstance(results[1], Accepted)
     assert [(r.token, r.connection) for r in fake.records] == [
         (first.token, 1),
         (second.token, 2),
@@ -848,7 +858,8 @@ async def test_a_slow_send_resets_its_stream_and_frees_the_slot(
 
     # With one stream allowed, the second push got it only because the first one gave it back
     # (RST_STREAM) at its deadline.
-    assert isinstance(results[0], RetryLater) and "no answer" in results[0].reason
+    assert isinstance(results[0], RetryLater)
+    assert "no answer" in results[0].reason
     assert isinstance(results[1], Accepted)
 
 

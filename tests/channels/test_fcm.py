@@ -19,9 +19,9 @@ import pytest
 
 from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.fcm import FcmClient, data_payload, payload_size
-from parlay.channels.http import tls_context
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.http.client import tls_context
 from tests.fakes.fcm import FcmFake, make_service_account, running
 from tests.fakes.fcm import payload_size as fake_payload_size
 from tests.fakes.loopback import ManualClock, loopback_tls
@@ -174,8 +174,10 @@ async def test_push_after_the_lookback_is_expired_without_a_request() -> None:
 
         result = await f.client.push(f.app, note)
 
-        assert isinstance(result, Rejected) and result.code == ErrorCode.EXPIRED
-        assert f.fake.send_requests == [] and f.fake.token_requests == []
+        assert isinstance(result, Rejected)
+        assert result.code == ErrorCode.EXPIRED
+        assert f.fake.send_requests == []
+        assert f.fake.token_requests == []
 
 
 async def test_oversized_payload_is_refused_without_a_request() -> None:
@@ -183,9 +185,11 @@ async def test_oversized_payload_is_refused_without_a_request() -> None:
         result = await f.client.push(f.app, notification(f.clock, message="x" * 4000))
 
         assert isinstance(result, Rejected)
-        assert result.code == ErrorCode.PROVIDER_REJECTED and result.source == ErrorSource.FCM
+        assert result.code == ErrorCode.PROVIDER_REJECTED
+        assert result.source == ErrorSource.FCM
         assert "4096" in result.message
-        assert f.fake.send_requests == [] and f.fake.token_requests == []
+        assert f.fake.send_requests == []
+        assert f.fake.token_requests == []
 
 
 async def test_payload_of_exactly_4096_bytes_is_sent_and_one_more_is_not() -> None:
@@ -208,7 +212,8 @@ async def test_ios_alert_counts_against_the_payload_limit() -> None:
 
         result = await f.client.push(f.app, note)
 
-        assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
+        assert isinstance(result, Rejected)
+        assert result.code == ErrorCode.PROVIDER_REJECTED
         assert f.fake.send_requests == []
 
 
@@ -303,7 +308,8 @@ async def test_a_fresh_token_refused_again_fails_the_push() -> None:
     async with fcm(token_lifetime=0) as f:  # every token is dead on arrival
         result = await f.client.push(f.app, notification(f.clock))
 
-        assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
+        assert isinstance(result, Rejected)
+        assert result.code == ErrorCode.PROVIDER_REJECTED
         assert "UNAUTHENTICATED" in result.message
         assert len(f.fake.token_requests) == 2
         assert [r.status for r in f.fake.send_requests] == [401, 401]
@@ -316,8 +322,10 @@ async def test_a_key_google_does_not_know_fails_with_the_grant_error() -> None:
 
         result = await f.client.push(android_app(f.fake, forged), notification(f.clock))
 
-        assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
-        assert "invalid_grant" in result.message and "Signature" in result.message
+        assert isinstance(result, Rejected)
+        assert result.code == ErrorCode.PROVIDER_REJECTED
+        assert "invalid_grant" in result.message
+        assert "Signature" in result.message
         assert f.fake.send_requests == []
 
 
@@ -327,7 +335,8 @@ async def test_token_endpoint_trouble_is_retried_later(outcome: str) -> None:
         f.fake.script_token_endpoint(outcome)
 
         result = await f.client.push(f.app, notification(f.clock))
-        assert isinstance(result, RetryLater) and result.source == ErrorSource.FCM
+        assert isinstance(result, RetryLater)
+        assert result.source == ErrorSource.FCM
         assert f.fake.send_requests == []
 
         assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
@@ -368,7 +377,8 @@ async def test_malformed_token_is_reported_dead() -> None:
 
         result = await f.client.push(f.app, note)
 
-        assert isinstance(result, Rejected) and result.dead_tokens == ("not a token!",)
+        assert isinstance(result, Rejected)
+        assert result.dead_tokens == ("not a token!",)
         assert "not a valid FCM registration token" in result.message
 
 
@@ -429,7 +439,8 @@ async def test_project_quota_is_retried_after_the_window() -> None:
 
         assert [type(r) for r in results] == [Accepted, Accepted, RetryLater]
         last = results[2]
-        assert isinstance(last, RetryLater) and last.retry_after is not None
+        assert isinstance(last, RetryLater)
+        assert last.retry_after is not None
         assert 0 < last.retry_after <= 60
         assert "QUOTA_EXCEEDED" in last.reason
 
@@ -456,7 +467,8 @@ async def test_app_without_service_account_is_refused() -> None:
 
         result = await f.client.push(app, notification(f.clock))
 
-        assert isinstance(result, Rejected) and result.source == ErrorSource.PARLAY
+        assert isinstance(result, Rejected)
+        assert result.source == ErrorSource.PARLAY
 
 
 @pytest.mark.parametrize("broken", [{"private_key": "not a PEM key"}, {"client_email": ""}])
@@ -468,9 +480,11 @@ async def test_unusable_service_account_is_refused_without_a_request(
 
         result = await f.client.push(android_app(f.fake, account), notification(f.clock))
 
-        assert isinstance(result, Rejected) and result.source == ErrorSource.PARLAY
+        assert isinstance(result, Rejected)
+        assert result.source == ErrorSource.PARLAY
         assert "unusable" in result.message
-        assert f.fake.token_requests == [] and f.fake.send_requests == []
+        assert f.fake.token_requests == []
+        assert f.fake.send_requests == []
 
 
 async def test_construction_does_no_io_and_close_is_idempotent() -> None:
@@ -644,7 +658,8 @@ async def test_fake_validate_only_answers_without_delivering() -> None:
 
         response = await send(fake, bearer, {"validate_only": True, "message": {"token": "t1"}})
 
-        assert response.status_code == 200 and response.json()["name"].endswith("/fake_message_id")
+        assert response.status_code == 200
+        assert response.json()["name"].endswith("/fake_message_id")
         assert fake.accepted == []
 
 
@@ -705,7 +720,8 @@ async def test_goaway_retries_the_pushes_on_the_connection_and_the_next_one_reco
         others = await asyncio.gather(*waiting)
 
         for outcome in (result, *others):
-            assert isinstance(outcome, RetryLater) and outcome.source == ErrorSource.FCM
+            assert isinstance(outcome, RetryLater)
+            assert outcome.source == ErrorSource.FCM
             assert "GoAway" in outcome.reason
         assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
         assert len(send_connections(f.fake)) == 2  # the next push opened a new connection
@@ -736,7 +752,8 @@ async def test_a_slow_answer_fails_only_its_own_push() -> None:
 
         results = await asyncio.gather(*(f.client.push(f.app, note) for note in notes))
 
-        assert isinstance(results[0], RetryLater) and "timed out" in results[0].reason
+        assert isinstance(results[0], RetryLater)
+        assert "timed out" in results[0].reason
         assert all(isinstance(r, Accepted) for r in results[1:])
         assert len(send_connections(f.fake)) == 1
 
@@ -751,9 +768,11 @@ async def test_an_endpoint_that_is_not_https_is_refused_without_a_request(endpoi
 
         result = await f.client.push(app, notification(f.clock))
 
-        assert isinstance(result, Rejected) and result.code == ErrorCode.PROVIDER_REJECTED
+        assert isinstance(result, Rejected)
+        assert result.code == ErrorCode.PROVIDER_REJECTED
         assert "bad FCM endpoint" in result.message
-        assert f.fake.token_requests == [] and f.fake.send_requests == []
+        assert f.fake.token_requests == []
+        assert f.fake.send_requests == []
 
 
 async def test_the_fake_speaks_http2_to_clients_that_offer_it() -> None:
@@ -766,5 +785,6 @@ async def test_the_fake_speaks_http2_to_clients_that_offer_it() -> None:
                 headers={"Authorization": f"Bearer {bearer}"},
             )
 
-        assert response.http_version == "HTTP/2" and response.status_code == 200
+        assert response.http_version == "HTTP/2"
+        assert response.status_code == 200
         assert fake.server.stats.http2_connections == 1  # the token request was HTTP/1.1

@@ -1,4 +1,4 @@
-"""The HTTP/2 connection of ``parlay.channels.h2conn`` where the APNs tests do not reach it."""
+"""The HTTP/2 connection of ``parlay.lib.http.h2conn`` where the APNs tests do not reach it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 
-from parlay.channels.h2conn import ConnectError, Http2Connection, Unavailable
-from parlay.channels.http import tls_context
+from parlay.lib.http.client import tls_context
+from parlay.lib.http.h2conn import ConnectError, Http2Connection, Unavailable
 from tests.fakes.apns import ApnsFake
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +87,8 @@ async def test_an_idle_connection_closes_itself(apns_fake: ApnsFake) -> None:
         idle_timeout=0.1,
     )
     answer = await connection.request(b"GET", b"/", [])
-    assert answer.status == 405 and connection.usable
+    assert answer.status == 405
+    assert connection.usable
 
     await asyncio.sleep(0.5)
 
@@ -97,7 +98,7 @@ async def test_an_idle_connection_closes_itself(apns_fake: ApnsFake) -> None:
 def test_request_header_blocks_decode_to_the_fields_sent_also_after_a_table_resize() -> None:
     from hpack import Decoder, NeverIndexedHeaderTuple
 
-    from parlay.channels.h2conn import _Encoder
+    from parlay.lib.http.h2conn import _Encoder
 
     encoder, decoder = _Encoder(), Decoder()
     fields = [

@@ -18,7 +18,7 @@ import pytest
 from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.push import ProxyConfig, PushApp, PushNotification
 from parlay.channels.pushproxy import PushProxyClient, signature
-from parlay.outbound.status import ErrorCode, ErrorSource
+from parlay.delivery.status import ErrorCode, ErrorSource
 from tests.fakes.loopback import ManualClock, loopback_tls
 from tests.fakes.pushproxy import PushProxyFake, running, verify_signature
 
@@ -195,7 +195,8 @@ async def test_other_client_errors_fail_with_status_and_body(status: int) -> Non
         result = await p.client.push(p.app, note)
 
         assert isinstance(result, Rejected)
-        assert result.code == ErrorCode.PROVIDER_REJECTED and result.dead_tokens == ()
+        assert result.code == ErrorCode.PROVIDER_REJECTED
+        assert result.dead_tokens == ()
         assert result.message == f"push proxy answered {status}: proxy says {status}"
 
 
@@ -213,7 +214,8 @@ async def test_transient_failures_are_retried_later(
         result = await p.client.push(p.app, note)
 
         assert isinstance(result, RetryLater)
-        assert result.source == ErrorSource.PROXY and result.retry_after == retry_after
+        assert result.source == ErrorSource.PROXY
+        assert result.retry_after == retry_after
         assert isinstance(await p.client.push(p.app, note), Accepted)
 
 
@@ -230,7 +232,8 @@ async def test_app_without_proxy_is_refused() -> None:
 
         result = await p.client.push(app, notification(p.clock))
 
-        assert isinstance(result, Rejected) and result.source == ErrorSource.PARLAY
+        assert isinstance(result, Rejected)
+        assert result.source == ErrorSource.PARLAY
 
 
 async def test_construction_does_no_io_and_close_is_idempotent() -> None:
@@ -258,8 +261,10 @@ async def test_receiver_refuses_wrong_credentials(changes: dict[str, Any], refus
 
         result = await p.client.push(app, notification(p.clock))
 
-        assert isinstance(result, Rejected) and result.message == "proxy refused our credentials"
-        assert p.fake.refusals == [refusal] and p.fake.pushes == []
+        assert isinstance(result, Rejected)
+        assert result.message == "proxy refused our credentials"
+        assert p.fake.refusals == [refusal]
+        assert p.fake.pushes == []
 
 
 async def test_receiver_refuses_a_signature_from_outside_its_window() -> None:
@@ -299,7 +304,8 @@ async def test_receiver_refuses_a_replayed_body_with_another_body() -> None:
             )
 
         assert replayed.status_code == 200  # same body, fresh enough: a receiver dedupes by id
-        assert tampered.status_code == 401 and unsigned.status_code == 401
+        assert tampered.status_code == 401
+        assert unsigned.status_code == 401
         assert p.fake.refusals == ["signature mismatch", "no signature"]
 
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from parlay.bootstrap import Container, build_container
-from parlay.clock import FrozenClock
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
+from parlay.lib.clock import FrozenClock
 from tests.apps.bodies import ANDROID_APP, IOS_APP, apns_app, fcm_app
 from tests.conftest import Brand
 from tests.fakes.jwks import AUDIENCE, ISSUER, JwksServer, SigningKey

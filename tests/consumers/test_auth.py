@@ -1,4 +1,4 @@
-"""Consumer authentication (SPEC §3): the brand's JWT, verified with a PEM key or a JWKS URL.
+"""Consumer authentication: the brand's JWT, verified with a PEM key or a JWKS URL.
 
 Every refusal is 401 with errorCode 1100; every route of the consumer API uses the same
 dependency, so ``GET pending-outbound`` stands for all of them.

@@ -1,5 +1,5 @@
-"""Devices (SPEC §9): registering is logging in; logging out with ALL, NONE or AGENT decides which
-pushes the device still gets, as the in-app send-time checks of SPEC §8 read it."""
+"""Devices: registering is logging in; logging out with ALL, NONE or AGENT decides which
+pushes the device still gets, as the in-app send-time checks read it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from parlay.apps.models import Device
 from parlay.bootstrap import Container
-from parlay.clock import FrozenClock
-from parlay.consumers.models import Consumer, Device
-from parlay.outbound.checks import CheckResult, Fail, Pass, Recipient, check, load_facts
-from parlay.outbound.status import ErrorCode
+from parlay.consumers.models import Consumer
+from parlay.delivery.status import ErrorCode
+from parlay.eligibility.facts import load_facts
+from parlay.eligibility.rules import CheckResult, Fail, Pass, Recipient, check
+from parlay.lib.clock import FrozenClock
 from tests.apps.bodies import ANDROID_APP, IOS_APP, proxy_app
 from tests.conftest import Brand, problem
 from tests.consumers.conftest import START, Sdk, configure_consumer_auth, create_apps
@@ -122,11 +124,13 @@ async def test_registering_is_the_consumers_first_login(
     fails(await in_app(container, brand.id, "consumer-1"), ErrorCode.NEVER_LOGGED_IN)
     await sdk.register("device-1")
     consumer = await consumer_row(container, brand.id, "consumer-1")
-    assert consumer is not None and consumer.first_login_at == START
+    assert consumer is not None
+    assert consumer.first_login_at == START
     clock.advance(timedelta(days=1))
     await sdk.register("device-2", pushToken=OTHER_TOKEN)
     consumer = await consumer_row(container, brand.id, "consumer-1")
-    assert consumer is not None and consumer.first_login_at == START
+    assert consumer is not None
+    assert consumer.first_login_at == START
 
 
 async def test_a_consumer_known_but_never_logged_in_gets_a_first_login(

@@ -1,4 +1,4 @@
-"""Push receipts and pending-outbound (SPEC §8, §9): ``received`` → DELIVERED, ``tapped`` → READ,
+"""Push receipts and pending-outbound: ``received`` → DELIVERED, ``tapped`` → READ,
 forward only and idempotent; ``pending-outbound`` lists what the consumer has not opened yet.
 
 Delivery rows are written directly, as the dispatcher would leave them, under a Campaign (or a
@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from parlay.bootstrap import Container
-from parlay.clock import FrozenClock
-from parlay.outbound.models import Call, Campaign, Delivery
-from parlay.outbound.status import DeliveryStatus, Source
+from parlay.c2m.models import Call
+from parlay.campaigns.models import Campaign
+from parlay.delivery.models import Delivery
+from parlay.delivery.status import DeliveryStatus, Source
+from parlay.lib.clock import FrozenClock
 from tests.apps.bodies import IOS_APP
 from tests.conftest import Brand, problem
 from tests.consumers.conftest import START, Sdk, configure_consumer_auth

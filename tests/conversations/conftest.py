@@ -16,7 +16,7 @@ from tests.outbound.conftest import (  # noqa: F401 - fixtures, shared
     quick_housekeeping,
     sandbox,
 )
-from tests.outbound.conftest import outbound as outbound  # noqa: F401
+from tests.outbound.conftest import outbound as outbound
 from tests.outbound.support import Outbound
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import Container
 from tests.ratelimit.test_multiprocess import free_port
 
@@ -24,7 +24,7 @@ async def serving(container: Container) -> AsyncIterator[str]:
     """Serve the app of ``container`` on 127.0.0.1; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(container),
+        create_app(container.services),
         host="127.0.0.1",
         port=port,
         lifespan="off",

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from parlay.conversations.models import Conversation
-from parlay.outbound.models import Delivery
+from parlay.delivery.models import Delivery
 from tests.conftest import TEST_PASSWORD, Brand
 from tests.consumers.conftest import Sdk
 from tests.handoffs.bodies import inapp_channel

@@ -1,4 +1,4 @@
-"""SPEC §10: agents and bots — state, FIFO queues per skill, assignment to the least-loaded
+"""Agents and bots — state, FIFO queues per skill, assignment to the least-loaded
 ONLINE agent below their maximum, accept, reply, transfer, close."""
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ async def test_unknown_states_are_refused(desk: Desk) -> None:
 async def test_a_long_conversation_shows_its_most_recent_messages(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from parlay.conversations import service
+    from parlay.conversations import workspace as service
 
     monkeypatch.setattr(service, "MESSAGES_LIMIT", 3)
     agent = await desk.agent("general")

@@ -1,5 +1,5 @@
-"""SPEC §10: the context an agent sees — campaign, consumer, conversation — and the outbound
-messages, for a proactive in-app conversation and for an IVR deflection; and SPEC §8's
+"""The context an agent sees — campaign, consumer, conversation — and the outbound
+messages, for a proactive in-app conversation and for an IVR deflection; and the send-time checks'
 OPEN_CONVERSATION through the real APIs."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ SDES = [{"type": "personal", "personal": {"firstname": "Ana"}}]
 
 
 def iso(moment: Any) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return str(moment.isoformat()).replace("+00:00", "Z")
 
 
 async def test_a_proactive_in_app_conversation_shows_its_campaign_device_and_message(

@@ -1,4 +1,4 @@
-"""SPEC §9, §10: the live streams. An agent's stream hears of conversations assigned to them
+"""The live streams. An agent's stream hears of conversations assigned to them
 and of their consumers' messages; a consumer's stream hears the agent's replies and the close.
 And scaled out: a consumer writing to one process reaches an agent streaming from another,
 through Redis."""
@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from parlay.accounts import service as accounts
-from parlay.clock import SystemClock
-from parlay.db.engine import Database
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
 from tests.conftest import TEST_PASSWORD
 from tests.conversations.streams import event_stream, serving
 from tests.conversations.support import Desk
@@ -249,8 +249,8 @@ async def test_a_message_written_to_one_process_reaches_an_agent_streaming_from_
 async def test_a_stream_ends_when_the_hub_closes_and_when_its_time_is_up(desk: Desk) -> None:
     """Streams end by themselves: after ``PARLAY_EVENTS_MAX_SECONDS`` (the client reconnects and
     is authenticated again), and at once when the process shuts its hub down."""
-    from parlay.conversations.streams import _bounded
-    from parlay.events.hub import MemoryHub
+    from parlay.lib.events.hub import MemoryHub
+    from parlay.lib.events.sse import bounded as _bounded
 
     hub = MemoryHub()
     async with _bounded(hub.subscribe(["t"]), 60.0) as subscription:

@@ -1,11 +1,11 @@
-"""SPEC §9's routing rule, one test per case: a consumer's first message opens a conversation
+"""The routing rule, one test per case: a consumer's first message opens a conversation
 routed by their most recent outbound message, or to the default skill when none applies."""
 
 from __future__ import annotations
 
 import pytest
 
-from parlay.outbound.status import DeliveryStatus
+from parlay.delivery.status import DeliveryStatus
 from tests.conversations.support import Desk
 
 pytestmark = pytest.mark.anyio

@@ -15,9 +15,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from parlay.db import migrate
-from parlay.db.engine import Database
-from parlay.db.models import Base
+from parlay import migrations as migrate
+from parlay.lib.db.engine import Database
+from parlay.migrations.tables import Base
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +80,8 @@ async def test_downgrade_to_base_removes_every_table_and_upgrade_rebuilds_them(
 
 async def test_each_revision_goes_one_step_up_and_down(db: Database) -> None:
     revisions = revisions_base_to_head()
-    assert revisions and revisions[0].down_revision is None, "one line of history from base"
+    assert revisions, "one line of history from base"
+    assert revisions[0].down_revision is None, "one line of history from base"
     before = await tables(db) | {"alembic_version"}
     for revision in revisions:
         await migrate.upgrade(db, revision.revision)

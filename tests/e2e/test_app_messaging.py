@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
-from parlay.api.app import create_app
+from parlay.app import create_app
+from parlay.apps.models import Device
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
-from parlay.consumers.models import Device
-from parlay.outbound.models import Delivery
+from parlay.delivery.models import Delivery
 from tests.conftest import Brand, make_brand
 from tests.fakes import fcm as fcm_fake
 from tests.fakes import pushproxy as proxy_fake
@@ -85,7 +85,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
             log_json=False,
         )
         container = build_container(settings)
-        transport = httpx.ASGITransport(app=create_app(container))
+        transport = httpx.ASGITransport(app=create_app(container.services))
         async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as client:
             brand = await make_brand(container, client, "acme")
             world = World(brand, container, apns, fcm, proxy, signing_key)
@@ -278,7 +278,8 @@ async def test_a_dead_apns_token_is_disabled_and_the_next_campaign_fails_no_push
     assert first["alice"].error_source == "apns"
     async with w.container.db.read() as session:
         device = await session.scalar(select(Device).where(Device.device_id == "iphone-1"))
-    assert device is not None and device.token_disabled_at is not None
+    assert device is not None
+    assert device.token_disabled_at is not None
 
     calls_before = len(w.apns.records)
     second = await _settled(w, await _campaign(b, handoff_id, "alice"))
@@ -323,7 +324,8 @@ async def test_a_transient_apns_failure_is_retried_with_the_same_apns_id(world: 
     assert deliveries["alice"].status == "SENT"
     assert deliveries["alice"].attempts == 2
     first, second = w.apns.requests_for(IOS_TOKEN)
-    assert first.status == 503 and second.status == 200
+    assert first.status == 503
+    assert second.status == 200
     assert first.headers["apns-id"] == second.headers["apns-id"]
 
 
@@ -382,5 +384,7 @@ async def test_a_dead_token_is_disabled_even_when_another_device_took_the_push(
     async with w.container.db.read() as session:
         iphone = await session.scalar(select(Device).where(Device.device_id == "iphone-1"))
         pixel = await session.scalar(select(Device).where(Device.device_id == "pixel-2"))
-    assert iphone is not None and iphone.token_disabled_at is not None
-    assert pixel is not None and pixel.token_disabled_at is None
+    assert iphone is not None
+    assert iphone.token_disabled_at is not None
+    assert pixel is not None
+    assert pixel.token_disabled_at is None

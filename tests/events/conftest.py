@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from parlay.events.hub import Event, MemoryHub, RedisHub, Subscription
+from parlay.lib.events.hub import Event, MemoryHub, RedisHub, Subscription
 from tests.ratelimit.conftest import redis_reachable
 
 # Generous: only a broken hub ever waits this long.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from parlay.events.hub import OVERFLOW, MemoryHub, RedisHub
+from parlay.lib.events.hub import OVERFLOW, MemoryHub, RedisHub
 from tests.events.conftest import BUFFER, next_event
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from parlay.events.hub import OVERFLOW, MemoryHub, RedisHub, build_hub
+from parlay.lib.events.hub import OVERFLOW, MemoryHub, RedisHub, build_hub
 from tests.events.conftest import eventually, next_event, redis_hub
 from tests.ratelimit.conftest import redis_reachable
 

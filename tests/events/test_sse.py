@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from parlay.events.hub import MemoryHub, RedisHub
-from parlay.events.sse import KEEPALIVE, event_stream_response, format_event, sse_stream
+from parlay.lib.events.hub import MemoryHub, RedisHub
+from parlay.lib.events.sse import KEEPALIVE, event_stream_response, format_event, sse_stream
 from tests.events.conftest import WAIT
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,7 @@ class Client:
         self.gone = asyncio.Event()
         self.sent: asyncio.Queue[Message] = asyncio.Queue()
 
-    scope: dict[str, Any] = {
+    scope: ClassVar[dict[str, Any]] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -79,9 +79,13 @@ async def test_stream_sends_events_and_keepalives_until_the_client_leaves(hub: H
             chunk = await anext(stream)
         assert chunk == b'id: e1\nevent: x\ndata: {"type":"x","eventId":"e1"}\n\n'
         client.leave()
-        with pytest.raises(StopAsyncIteration):
+
+        async def drain() -> None:
             while True:
                 await anext(stream)
+
+        with pytest.raises(StopAsyncIteration):
+            await drain()
 
 
 async def test_stream_ends_when_its_subscription_ends(hub: Hub) -> None:

@@ -1,4 +1,4 @@
-"""A faithful loopback fake of the APNs HTTP/2 provider API (research/provider-protocols.md §1).
+"""A faithful loopback fake of the APNs HTTP/2 provider API.
 
 A raw ``h2`` server over TLS (a ``trustme`` test CA; ALPN ``h2``, or h2 with prior knowledge when
 the client offers no ALPN) that behaves like ``api.push.apple.com`` where Parlay can tell:
@@ -286,9 +286,9 @@ class ApnsFake:
         team_id, key_id, iat = known
         if self.now() - iat > TOKEN_MAX_AGE:
             return _Answer(403, "ExpiredProviderToken")
-        if connection.iat is not None and iat > connection.iat:
-            if iat - connection.iat < TOKEN_MIN_REFRESH:
-                return _Answer(429, "TooManyProviderTokenUpdates")
+        last = connection.iat
+        if last is not None and iat > last and iat - last < TOKEN_MIN_REFRESH:
+            return _Answer(429, "TooManyProviderTokenUpdates")
         # An older token still in flight after a re-mint is fine; only a newer one is an update.
         connection.iat = max(iat, connection.iat or iat)
         return self._keys[(team_id, key_id)]

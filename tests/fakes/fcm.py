@@ -1,5 +1,4 @@
-"""A faithful loopback fake of FCM HTTP v1 and Google's OAuth token endpoint
-(research/provider-protocols.md §2).
+"""A faithful loopback fake of FCM HTTP v1 and Google's OAuth token endpoint.
 
 It serves HTTPS on 127.0.0.1 (``tests.fakes.h2server``): HTTP/2 for clients that offer ``h2``
 in ALPN, as fcm.googleapis.com does (many concurrent streams on one connection, at most
@@ -216,7 +215,8 @@ def payload_size(message: dict[str, Any]) -> int:
     for key, value in (message.get("data") or {}).items():
         size += len(str(key).encode()) + len(str(value).encode())
     aps = ((message.get("apns") or {}).get("payload") or {}).get("aps") or {}
-    alert = aps.get("alert") if isinstance(aps.get("alert"), dict) else {}
+    given = aps.get("alert")
+    alert = given if isinstance(given, dict) else {}
     for shown in (message.get("notification") or {}, alert):
         for name in ("title", "body"):
             size += len(str(shown.get(name) or "").encode())

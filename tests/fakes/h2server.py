@@ -230,7 +230,7 @@ class _Connection(asyncio.Protocol):
         if inspect.isawaitable(answer):
             self._later(answer, lambda done: self._h2_answer(stream_id, done))
         else:
-            self._h2_answer(stream_id, cast(Answer, answer))
+            self._h2_answer(stream_id, answer)
 
     def _h2_answer(self, stream_id: int, answer: Answer) -> None:
         assert self.h2 is not None
@@ -296,7 +296,7 @@ class _Connection(asyncio.Protocol):
                 if inspect.isawaitable(answer):
                     self._later(answer, self._h11_answer)
                     return
-                self._h11_answer(cast(Answer, answer))
+                self._h11_answer(answer)
             elif isinstance(event, h11.ConnectionClosed):
                 self.close()
                 return

@@ -66,7 +66,7 @@ class SigningKey:
         self,
         sub: str | None = "consumer-1",
         *,
-        kid: str | None | bool = True,
+        kid: str | bool | None = True,
         algorithm: str | None = None,
         **claims: Any,
     ) -> str:

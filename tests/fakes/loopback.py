@@ -55,7 +55,7 @@ Handler = Callable[[Request], Awaitable[Response | None]]
 
 class ManualClock:
     """Real time plus an offset a test can move: share one between a client (as its
-    ``parlay.clock.Clock``) and its fake (as a callable of Unix seconds)."""
+    ``parlay.lib.clock.Clock``) and its fake (as a callable of Unix seconds)."""
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset

@@ -29,9 +29,12 @@ async def test_created_handoff_has_server_made_id_and_30_day_default_lookback(br
     response = await brand.client.post(f"{brand.url}/handoffs", json=handoff(), headers=brand.admin)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["id"].startswith("H") and len(body["id"]) <= 16 and body["id"][1:].isdigit()
+    assert body["id"].startswith("H")
+    assert len(body["id"]) <= 16
+    assert body["id"][1:].isdigit()
     assert (body["lookbackPeriodDay"], body["lookbackPeriodHour"]) == (30, 0)
-    assert body["pushWhenLoggedIn"] is True and body["pushWhenLoggedOut"] is False
+    assert body["pushWhenLoggedIn"] is True
+    assert body["pushWhenLoggedOut"] is False
     assert body["routeAllWithinLookback"] is True
     assert body["createdAt"] == body["updatedAt"]
 
@@ -109,7 +112,8 @@ async def test_put_replaces_the_whole_configuration(brand: Brand) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["id"], body["createdAt"]) == (created["id"], created["createdAt"])
-    assert body["name"] == "Now SMS" and body["skill"] == "billing"
+    assert body["name"] == "Now SMS"
+    assert body["skill"] == "billing"
     assert [c["type"] for c in body["channels"]] == ["sms", "wa"]
     # Fields left out of a PUT take their defaults again: it replaces, it does not patch.
     assert (body["lookbackPeriodDay"], body["lookbackPeriodHour"]) == (30, 0)
@@ -145,7 +149,8 @@ async def test_delete_is_soft_the_row_stays_for_history(brand: Brand) -> None:
     await brand.client.delete(f"{brand.url}/handoffs/{created['id']}", headers=brand.admin)
     async with brand.container.db.read() as session:
         row = await session.get(Handoff, created["id"])
-    assert row is not None and row.deleted_at is not None
+    assert row is not None
+    assert row.deleted_at is not None
 
 
 # --- who may do what --------------------------------------------------------------------------
@@ -195,7 +200,8 @@ async def test_api_key_with_handoffs_read_may_read_but_not_write(brand: Brand) -
     headers = brand.auth(await brand.api_key("handoffs:read"))
     created = await create(brand)
     listed = await brand.client.get(f"{brand.url}/handoffs", headers=headers)
-    assert listed.status_code == 200 and listed.json() == {"handoffs": [created]}
+    assert listed.status_code == 200
+    assert listed.json() == {"handoffs": [created]}
     one = await brand.client.get(f"{brand.url}/handoffs/{created['id']}", headers=headers)
     assert one.json() == created
     for response in await _writes(brand, headers):

@@ -1,4 +1,4 @@
-"""The rules of a handoff (SPEC §5, and the text rule of §7): one test per rule.
+"""The rules of a handoff (and the text rule): one test per rule.
 
 Each refusal is checked for its status, its errorCode and the one field named in ``errors``.
 """
@@ -227,7 +227,7 @@ async def test_skill_may_be_left_out(brand: Brand) -> None:
     assert (await created(brand, body))["skill"] is None
 
 
-# --- message text (SPEC §7) ----------------------------------------------------------------
+# --- message text ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from parlay.bootstrap import Container, build_container
-from parlay.clock import FrozenClock
 from parlay.config import Settings
+from parlay.lib.clock import FrozenClock
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""``Idempotency-Key`` (SPEC §4), proven through handoff creation.
+"""``Idempotency-Key``, proven through handoff creation.
 
-The piece is reusable (``parlay.idempotency.service.idempotent``); campaigns and invites use it
+The piece is reusable (``parlay.lib.idempotency.service.idempotent``); campaigns and invites use it
 the same way, so what holds here holds for them.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from parlay.clock import FrozenClock
 from parlay.handoffs.models import Handoff
-from parlay.idempotency.models import IdempotencyRecord
-from parlay.idempotency.service import MAX_KEY_LENGTH, StoredResponse, idempotent
+from parlay.lib.clock import FrozenClock
+from parlay.lib.idempotency.models import IdempotencyRecord
+from parlay.lib.idempotency.service import MAX_KEY_LENGTH, StoredResponse, idempotent
 from tests.conftest import Brand, problem
 from tests.handoffs.bodies import handoff, sms_channel
 
@@ -170,7 +170,8 @@ async def test_concurrent_requests_with_one_key_and_two_bodies_create_one_handof
     winners = [r for r in responses if r.status_code == 201]
     losers = [r for r in responses if r.status_code != 201]
     (winner_name,) = {r.json()["name"] for r in winners}
-    assert len(winners) == 5 and len({r.content for r in winners}) == 1
+    assert len(winners) == 5
+    assert len({r.content for r in winners}) == 1
     assert len(losers) == 5
     assert all(r.status_code == 409 and problem(r)["errorCode"] == 1030 for r in losers)
     assert all(r.request.content != winners[0].request.content for r in losers)

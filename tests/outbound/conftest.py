@@ -17,8 +17,8 @@ from parlay import bootstrap
 from parlay.bootstrap import Container, build_container
 from parlay.channels.base import Channel
 from parlay.channels.sandbox import SandboxChannel
-from parlay.clock import FrozenClock
 from parlay.config import Settings
+from parlay.lib.clock import FrozenClock
 from tests.conftest import Brand
 from tests.outbound.support import START, Outbound
 

@@ -25,12 +25,13 @@ import pytest
 from sqlalchemy import func, select
 
 from parlay.accounts import service as accounts
-from parlay.clock import SystemClock
-from parlay.db.engine import Database
+from parlay.campaigns import service as campaigns
+from parlay.delivery.models import Delivery
+from parlay.delivery.status import PENDING
 from parlay.handoffs import service as handoffs
-from parlay.outbound import campaigns
-from parlay.outbound.models import Delivery
-from parlay.outbound.status import PENDING
+from parlay.handoffs.snapshot import ChannelConfig
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
 
 PARLAY = Path(sys.executable).with_name("parlay")
 STARTUP_TIMEOUT = 30.0
@@ -153,7 +154,9 @@ async def queue_wa_campaign(database_url: str, consumers: int) -> QueuedCampaign
                     push_when_logged_in=True,
                     push_when_logged_out=False,
                     channels=[
-                        {"type": "wa", "templateName": "update", "templateLanguage": "en_US"}
+                        ChannelConfig.from_json(
+                            {"type": "wa", "templateName": "update", "templateLanguage": "en_US"}
+                        )
                     ],
                 ),
                 now,

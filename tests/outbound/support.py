@@ -17,14 +17,16 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import and_, func, or_, select
 
+from parlay.apps.models import Device
 from parlay.bootstrap import Container
+from parlay.campaigns.models import Campaign
 from parlay.channels.sandbox import SandboxChannel
-from parlay.clock import FrozenClock
-from parlay.consumers.models import Consumer, Device, SmsOptOut
+from parlay.consumers.models import Consumer, SmsOptOut
 from parlay.conversations.models import Conversation
-from parlay.outbound.dispatcher import Dispatcher
-from parlay.outbound.models import Campaign, Delivery
-from parlay.outbound.status import PENDING
+from parlay.delivery.models import Delivery
+from parlay.delivery.status import PENDING
+from parlay.dispatch.dispatcher import Dispatcher
+from parlay.lib.clock import FrozenClock
 from tests.conftest import Brand
 from tests.handoffs.bodies import APP_ID, handoff
 

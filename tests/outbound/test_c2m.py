@@ -1,4 +1,4 @@
-"""The C2M API (SPEC §6): eligibility of a caller per channel, then the invite."""
+"""The C2M API: eligibility of a caller per channel, then the invite."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from parlay.apps import devices
+from parlay.c2m.models import Call
 from parlay.consumers.models import Consumer
-from parlay.outbound import queue
-from parlay.outbound.models import Call
 from tests.conftest import problem
 from tests.handoffs.bodies import inapp_channel, sms_channel, wa_channel
 from tests.outbound.support import (
@@ -82,7 +82,8 @@ async def test_the_consumer_phone_number_must_be_e164(outbound: Outbound) -> Non
     call = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber="+1 (415) 555-2671")
     async with outbound.container.db.read() as session:
         stored = await session.get(Call, call["callId"])
-    assert stored is not None and stored.consumer_phone == SF_MOBILE
+    assert stored is not None
+    assert stored.consumer_phone == SF_MOBILE
 
 
 async def test_the_handoff_must_exist(outbound: Outbound) -> None:
@@ -130,7 +131,7 @@ async def _no_token(outbound: Outbound) -> dict[str, Any]:
 async def _disabled_token(outbound: Outbound) -> dict[str, Any]:
     token = await outbound.device("c-1")
     async with outbound.container.db.write() as session:
-        await queue.disable_tokens(session, outbound.brand.id, [token], outbound.now())
+        await devices.disable_tokens(session, outbound.brand.id, [token], outbound.now())
     return {}
 
 
@@ -443,7 +444,8 @@ async def test_a_repeated_invite_with_the_same_idempotency_key_replays_the_first
     assert again.json() == first.json()
     assert len(await outbound.deliveries()) == 1
     other = await outbound.invite(call["callId"], key, overrideMessage="Something else")
-    assert other.status_code == 409 and problem(other)["errorCode"] == 1030
+    assert other.status_code == 409
+    assert problem(other)["errorCode"] == 1030
 
 
 # A slow provider and a narrow lane: the campaign takes seconds to drain.

@@ -1,4 +1,4 @@
-"""The Proactive API (SPEC §7): one test per rule, through HTTP and a real dispatcher."""
+"""The Proactive API: one test per rule, through HTTP and a real dispatcher."""
 
 from __future__ import annotations
 
@@ -275,7 +275,8 @@ async def test_the_accepted_answer_is_202_with_a_count_and_a_trace_id(outbound: 
     }
     assert body["acceptedConsumers"] == 2  # a count, not an echo of the consumers
     assert [f["errorMessage"] for f in body["failedConsumers"]] == ["INVALID_NUMBER"]
-    assert isinstance(body["requestTraceId"], str) and body["requestTraceId"]
+    assert isinstance(body["requestTraceId"], str)
+    assert body["requestTraceId"]
     campaign = await outbound.get_campaign(body["proactiveCampaignId"])
     assert campaign["campaignStatus"] == "ACCEPTED"
     assert campaign["counts"] == {"QUEUED": 2}

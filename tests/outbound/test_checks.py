@@ -1,4 +1,4 @@
-"""The send-time checks of SPEC §8 as pure functions: ``check(recipient, facts, now)``.
+"""The send-time checks as pure functions: ``check(recipient, facts, now)``.
 
 Facts are written by hand here (identities are ``c:<consumerId>`` and ``p:<phone>``); the last
 tests load them from the database with ``load_facts``.
@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from parlay.consumers.models import Device
-from parlay.outbound.checks import Facts, Fail, Hold, Pass, Recipient, check, load_facts
-from parlay.outbound.status import DeliveryStatus, ErrorCode
+from parlay.apps.models import Device
+from parlay.delivery.status import DeliveryStatus, ErrorCode
+from parlay.eligibility.facts import load_facts
+from parlay.eligibility.rules import Facts, Fail, Hold, Pass, Recipient, check
 from tests.handoffs.bodies import APP_ID
 from tests.outbound.support import SF_MOBILE, SF_MOBILE_2, UK_LANDLINE, Outbound
 

@@ -1,4 +1,4 @@
-"""One delivery to one consumer (SPEC §8): the state machine, the send-time checks, retries.
+"""One delivery to one consumer: the state machine, the send-time checks, retries.
 
 Every test drives the real dispatcher on the sandbox channel with a frozen clock: the clock jumps
 to the next due attempt, so backoff, quiet hours and lookbacks pass in milliseconds.
@@ -12,10 +12,10 @@ from itertools import product
 import pytest
 from sqlalchemy import select
 
-from parlay.consumers.models import Device
-from parlay.outbound import queue
-from parlay.outbound.queue import Outcome
-from parlay.outbound.status import STAGE_TIME, DeliveryStatus, can_move
+from parlay.apps.models import Device
+from parlay.delivery import lifecycle, queue
+from parlay.delivery.lifecycle import Outcome
+from parlay.delivery.status import STAGE_TIME, DeliveryStatus, can_move
 from tests.handoffs.bodies import inapp_channel, sms_channel
 from tests.outbound.support import (
     NY_MOBILE,
@@ -37,23 +37,34 @@ SYDNEY_MOBILE = "+61412345678"
 
 # --- the state machine -------------------------------------------------------------------------
 
-ORDER = [S.QUEUED, S.SCHEDULED, S.SENT, S.DELIVERED, S.READ, S.REPLIED]
-FINAL = {S.FAILED, S.SKIPPED, S.EXPIRED, S.CANCELLED}
-
-
-def _expected(current: S, new: S) -> bool:
-    if current in FINAL or current == new:
-        return False
-    if new in FINAL:  # a failure ends only what has not been sent yet
-        return current in (S.QUEUED, S.SCHEDULED)
-    return ORDER.index(new) > ORDER.index(current)
+# Every move a delivery's status may make, written out; every pair not listed is forbidden.
+# Forward only: a later stage may be reached directly (a receipt can overtake the record of the
+# send), and a failure ends only what was never sent.
+ALLOWED = {
+    S.QUEUED: {
+        S.SCHEDULED, S.SENT, S.DELIVERED, S.READ, S.REPLIED,
+        S.FAILED, S.SKIPPED, S.EXPIRED, S.CANCELLED,
+    },
+    S.SCHEDULED: {
+        S.SENT, S.DELIVERED, S.READ, S.REPLIED,
+        S.FAILED, S.SKIPPED, S.EXPIRED, S.CANCELLED,
+    },
+    S.SENT: {S.DELIVERED, S.READ, S.REPLIED},
+    S.DELIVERED: {S.READ, S.REPLIED},
+    S.READ: {S.REPLIED},
+    S.REPLIED: set(),
+    S.FAILED: set(),
+    S.SKIPPED: set(),
+    S.EXPIRED: set(),
+    S.CANCELLED: set(),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("current", "new"), list(product(S, S)), ids=lambda s: str(s.value).lower()
 )
 def test_status_only_moves_forward(current: S, new: S) -> None:
-    assert can_move(current, new) is _expected(current, new)
+    assert can_move(current, new) is (new in ALLOWED[current])
 
 
 def test_a_status_never_comes_back_once_left() -> None:
@@ -71,7 +82,7 @@ async def test_a_sent_delivery_stays_sent_whatever_comes_later(outbound: Outboun
     assert sent.status == "SENT"
     # A late outcome of the worker that sent it (a duplicate, or a stale retry) is ignored.
     async with outbound.container.db.write() as session:
-        await queue.record(
+        await lifecycle.record_outcomes(
             session,
             [
                 Outcome.final(sent.id, "any-worker", S.FAILED, "PROVIDER_REJECTED", "late"),
@@ -241,7 +252,8 @@ async def test_a_429_retry_after_is_honoured(outbound: Outbound) -> None:
     await outbound.run_until_done()
     sent = await outbound.delivery(phone=SF_MOBILE)
     assert (sent.status, sent.attempts) == ("SENT", 2)
-    assert sent.sent_time is not None and sent.sent_time >= START + timedelta(seconds=120)
+    assert sent.sent_time is not None
+    assert sent.sent_time >= START + timedelta(seconds=120)
 
 
 async def test_a_permanent_provider_error_fails_with_its_reason_and_is_not_retried(
@@ -297,7 +309,8 @@ async def test_a_dead_push_token_is_disabled_and_the_next_campaign_skips_it(
     assert (dead.status, dead.error_code) == ("FAILED", "TOKEN_UNREGISTERED")
     async with outbound.container.db.read() as session:
         device = await session.scalar(select(Device).where(Device.push_token == token))
-    assert device is not None and device.token_disabled_at == START
+    assert device is not None
+    assert device.token_disabled_at == START
     second = await outbound.campaign(handoff_id, [inapp("c-1")])
     await outbound.run_until_done()
     skipped = await outbound.delivery(campaign_id=second["proactiveCampaignId"])

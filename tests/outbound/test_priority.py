@@ -1,4 +1,4 @@
-"""IVR invites jump the queue (SPEC §6, §8): an invite made while a 20,000-consumer campaign is
+"""IVR invites jump the queue: an invite made while a 20,000-consumer campaign is
 dispatching reaches the provider before the campaign's remaining deliveries.
 
 The dispatcher runs in-process on the sandbox channel, which takes a few milliseconds per send so
@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from parlay.channels.sandbox import SandboxChannel, SandboxSend
-from parlay.outbound.status import DeliveryStatus
+from parlay.delivery.status import DeliveryStatus
 from tests.handoffs.bodies import sms_channel, wa_channel
 from tests.outbound.support import SF_MOBILE, SF_MOBILE_2, Outbound, eventually, sms, wa
 

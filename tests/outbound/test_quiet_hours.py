@@ -1,4 +1,4 @@
-"""SMS quiet hours (SPEC §8): 08:00 - 21:00 in the recipient's local time, from the number."""
+"""SMS quiet hours: 08:00 - 21:00 in the recipient's local time, from the number."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from parlay.outbound.quiet_hours import WINDOW_END, WINDOW_START, next_send_time, zones_for_number
+from parlay.eligibility.quiet_hours import (
+    WINDOW_END,
+    WINDOW_START,
+    next_send_time,
+    zones_for_number,
+)
 
 SF = "+14155552671"  # America/Los_Angeles
 NY = "+12025550123"  # America/New_York
@@ -71,7 +76,8 @@ def test_the_window_follows_daylight_saving_time() -> None:
 def test_a_number_of_several_zones_waits_until_it_is_daytime_in_all_of_them() -> None:
     moment = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)  # 04:00 in Sydney, 01:00 in Perth
     opens = next_send_time(AUSTRALIA, moment)
-    assert opens is not None and opens > moment
+    assert opens is not None
+    assert opens > moment
     zones = [ZoneInfo(z) for z in zones_for_number(AUSTRALIA)]
 
     def daytime_everywhere(at: datetime) -> bool:
@@ -83,4 +89,4 @@ def test_a_number_of_several_zones_waits_until_it_is_daytime_in_all_of_them() ->
 
 
 def test_the_window_bounds_are_0800_and_2100() -> None:
-    assert (WINDOW_START, WINDOW_END) == (time(8, 0), time(21, 0))
+    assert (time(8, 0), time(21, 0)) == (WINDOW_START, WINDOW_END)

@@ -1,4 +1,4 @@
-"""Scaled out (SPEC §8, §13): real ``parlay worker`` processes sharing one database.
+"""Scaled out: real ``parlay worker`` processes sharing one database.
 
 Two workers dispatching one campaign send no delivery twice; a worker killed mid-campaign loses
 nothing, and re-sends at most what was in flight; on SQLite, two workers on one file serialize
@@ -86,7 +86,7 @@ def test_two_workers_on_postgresql_send_each_delivery_once(
 def test_two_workers_on_one_sqlite_file_send_each_delivery_once(
     sqlite_template: Path, tmp_path: Path, workers: list[Worker]
 ) -> None:
-    path = tmp_path / "parlay.db"
+    path = tmp_path / "parlay.lib.db"
     shutil.copy(sqlite_template, path)
     two_workers_dispatch(f"sqlite:///{path}", tmp_path, workers)
 

@@ -13,10 +13,10 @@ import redis
 import time_machine
 
 from parlay.accounts import service as accounts
-from parlay.api.app import create_app
+from parlay.app import create_app
 from parlay.bootstrap import Container, build_container
-from parlay.clock import SystemClock
 from parlay.config import Settings
+from parlay.lib.clock import SystemClock
 from tests.conftest import REDIS_URL, Brand, make_brand, unavailable
 
 
@@ -55,7 +55,7 @@ class Limited:
     storage: str
     container: Container
     client: httpx.AsyncClient
-    clock: time_machine.Coordinates
+    clock: time_machine.Traveller
 
     async def brand(self, rate_limit: int = 3, *, with_admin: bool = False) -> LimitedBrand:
         """A new account calling with an admin login, or else (cheaper: no password hashing)
@@ -87,7 +87,7 @@ def limiter_settings(request: pytest.FixtureRequest, settings: Settings) -> Sett
 @pytest.fixture
 async def limited(limiter_settings: Settings) -> AsyncIterator[Limited]:
     container = build_container(limiter_settings)
-    transport = httpx.ASGITransport(app=create_app(container))
+    transport = httpx.ASGITransport(app=create_app(container.services))
     storage = "redis" if limiter_settings.redis_url else "memory"
     with time_machine.travel(time.time(), tick=False) as clock:
         async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as client:

@@ -1,4 +1,4 @@
-"""The rate limit holds across API processes when they share Redis (SPEC §4, §13).
+"""The rate limit holds across API processes when they share Redis.
 
 Two real ``parlay api`` processes on one PostgreSQL database: with ``PARLAY_REDIS_URL`` ten
 requests in one second spread over both get three answers; without it each process counts alone
@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from parlay.accounts import service as accounts
-from parlay.clock import SystemClock
-from parlay.db.engine import Database
+from parlay.lib.clock import SystemClock
+from parlay.lib.db.engine import Database
 from tests.ratelimit.conftest import redis_reachable
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Per-account, per-family request limits (SPEC §4), on in-memory and on Redis storage."""
+"""Per-account, per-family request limits, on in-memory and on Redis storage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 import time_machine
 
-from parlay.ratelimit.limiter import ApiFamily, LimitsRateLimiter, storage_url
+from parlay.lib.ratelimit import ApiFamily, LimitsRateLimiter, storage_url
 from tests.conftest import REDIS_URL, problem
 from tests.ratelimit.conftest import Limited, LimitedBrand, redis_reachable
 
@@ -43,9 +43,11 @@ async def test_ten_requests_in_one_second_at_three_per_second_get_three_answers(
     assert statuses(responses) == [200] * 3 + [429] * 7
     for refused in responses[3:]:
         body = problem(refused)
-        assert body["status"] == 429 and body["errorCode"] == 1029
+        assert body["status"] == 429
+        assert body["errorCode"] == 1029
         retry_after = refused.headers["Retry-After"]
-        assert retry_after.isdigit() and int(retry_after) >= 1
+        assert retry_after.isdigit()
+        assert int(retry_after) >= 1
         # A one-second window never asks for a longer wait than one second.
         assert int(retry_after) == 1
 
@@ -71,7 +73,8 @@ async def test_api_families_are_counted_separately(limited: Limited) -> None:
     account = f"fam-{uuid.uuid4().hex[:8]}"
     for family in ApiFamily:
         hits = [await limited.container.limiter.hit(family, account, 3) for _ in range(4)]
-        assert hits[:3] == [None] * 3 and hits[3] is not None, family
+        assert hits[:3] == [None] * 3, family
+        assert hits[3] is not None, family
 
 
 @sqlite_only

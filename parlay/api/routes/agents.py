@@ -1,4 +1,4 @@
-"""HTTP routes of the agent workspace (SPEC §10) under ``/api/account/{accountId}/agent/``.
+"""HTTP routes of the agent workspace under ``/api/account/{accountId}/agent/``.
 
 Agents, bots (with their own credentials) and agent managers use the same routes; each is
 limited per user (``PARLAY_AGENT_RATE_LIMIT_PER_SECOND``), not per account.
@@ -6,21 +6,15 @@ limited per user (``PARLAY_AGENT_RATE_LIMIT_PER_SECOND``), not per account.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.permissions import Permission, Principal
-from parlay.api.deps import ContainerDep, require
+from parlay.api.deps import ServicesDep, require
 from parlay.api.params import AccountIdPath
-from parlay.bootstrap import Container
-from parlay.conversations import service
-from parlay.conversations.routing import message_view
-from parlay.conversations.schemas import (
+from parlay.api.schemas.conversations import (
     AgentConversationOut,
     AgentMessageIn,
     AgentStatusOut,
@@ -31,73 +25,43 @@ from parlay.conversations.schemas import (
     StateIn,
     TransferIn,
 )
-from parlay.conversations.streams import live_stream
-from parlay.conversations.topics import Outbox
-from parlay.ratelimit.limiter import ApiFamily
+from parlay.api.streams import live_stream
+from parlay.conversations import usecases
+from parlay.lib.ratelimit import ApiFamily
 
 router = APIRouter(prefix="/api/account/{accountId}/agent", tags=["agent"])
 Workspace = Annotated[Principal, require(Permission.AGENT_WORKSPACE, ApiFamily.AGENT)]
 ConversationIdPath = Annotated[str, Path(min_length=1, max_length=36)]
-T = TypeVar("T")
-
-
-async def _as_agent(
-    c: Container,
-    me: Principal,
-    work: Callable[[AsyncSession, service.Agent, datetime, Outbox], Awaitable[T]],
-) -> T:
-    """Run one change of the workspace in a write transaction; its live events go out once it
-    has committed."""
-    outbox = Outbox()
-    async with c.db.write() as session:
-        agent = await service.load_agent(session, me)
-        result = await work(session, agent, c.clock.now(), outbox)
-    await outbox.publish(c.hub)
-    return result
 
 
 @router.get("/state", operation_id="getAgentState", response_model=AgentStatusOut)
-async def get_state(accountId: AccountIdPath, c: ContainerDep, me: Workspace) -> AgentStatusOut:
+async def get_state(accountId: AccountIdPath, s: ServicesDep, me: Workspace) -> AgentStatusOut:
     """My routing state, skills, maximum and current load."""
-    async with c.db.read() as session:
-        agent = await service.load_agent(session, me)
-        return AgentStatusOut.model_validate(await service.agent_status(session, agent))
+    return AgentStatusOut.model_validate(await usecases.agent_status(s.tx, me))
 
 
 @router.put("/state", operation_id="setAgentState", response_model=AgentStatusOut)
 async def set_state(
-    accountId: AccountIdPath, body: StateIn, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, body: StateIn, s: ServicesDep, me: Workspace
 ) -> AgentStatusOut:
     """ONLINE receives routed conversations (waiting ones at once); AWAY and OFFLINE keep what
     they have and receive nothing new."""
-
-    async def work(
-        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
-    ) -> dict[str, Any]:
-        agent = await service.set_state(session, agent, body.state, now, outbox)
-        return await service.agent_status(session, agent)
-
-    return AgentStatusOut.model_validate(await _as_agent(c, me, work))
+    return AgentStatusOut.model_validate(await usecases.set_agent_state(s.tx, me, body.state))
 
 
 @router.get("/conversations", operation_id="listMyConversations", response_model=ConversationList)
 async def my_conversations(
-    accountId: AccountIdPath, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, s: ServicesDep, me: Workspace
 ) -> ConversationList:
     """My open conversations, in the order they were assigned."""
-    async with c.db.read() as session:
-        agent = await service.load_agent(session, me)
-        rows = await service.my_conversations(session, agent)
+    rows = await usecases.my_conversations(s.tx, me)
     return ConversationList(conversations=[ConversationSummary.model_validate(r) for r in rows])
 
 
 @router.get("/queue", operation_id="listQueue", response_model=QueueList)
-async def queue(accountId: AccountIdPath, c: ContainerDep, me: Workspace) -> QueueList:
+async def queue(accountId: AccountIdPath, s: ServicesDep, me: Workspace) -> QueueList:
     """Conversations waiting in my skills' queues (every queue for an agent manager)."""
-    async with c.db.read() as session:
-        agent = await service.load_agent(session, me)
-        rows = await service.queue(session, agent)
-    return QueueList.model_validate({"queue": rows})
+    return QueueList.model_validate({"queue": await usecases.agent_queue(s.tx, me)})
 
 
 @router.get(
@@ -106,14 +70,10 @@ async def queue(accountId: AccountIdPath, c: ContainerDep, me: Workspace) -> Que
     response_model=AgentConversationOut,
 )
 async def get_conversation(
-    accountId: AccountIdPath, conversationId: ConversationIdPath, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, conversationId: ConversationIdPath, s: ServicesDep, me: Workspace
 ) -> AgentConversationOut:
     """The conversation with its context, the outbound messages, and every message."""
-    async with c.db.read() as session:
-        agent = await service.load_agent(session, me)
-        view = await service.get_conversation(
-            session, agent, conversationId, c.contexts, c.clock.now()
-        )
+    view = await usecases.agent_conversation(s.tx, s.origins, me, conversationId)
     return AgentConversationOut.model_validate(view)
 
 
@@ -123,16 +83,10 @@ async def get_conversation(
     response_model=ConversationSummary,
 )
 async def accept(
-    accountId: AccountIdPath, conversationId: ConversationIdPath, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, conversationId: ConversationIdPath, s: ServicesDep, me: Workspace
 ) -> ConversationSummary:
     """Accept a conversation assigned to me, or take one from my skills' queues."""
-
-    async def work(
-        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
-    ) -> dict[str, Any]:
-        return service.summary(await service.accept(session, agent, conversationId, now, outbox))
-
-    return ConversationSummary.model_validate(await _as_agent(c, me, work))
+    return ConversationSummary.model_validate(await usecases.accept(s.tx, me, conversationId))
 
 
 @router.post(
@@ -145,19 +99,11 @@ async def reply(
     accountId: AccountIdPath,
     conversationId: ConversationIdPath,
     body: AgentMessageIn,
-    c: ContainerDep,
+    s: ServicesDep,
     me: Workspace,
 ) -> MessageOut:
     """Write to the consumer (the conversation must be assigned to me)."""
-
-    async def work(
-        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
-    ) -> dict[str, Any]:
-        return message_view(
-            await service.reply(session, agent, conversationId, body.text, now, outbox)
-        )
-
-    return MessageOut.model_validate(await _as_agent(c, me, work))
+    return MessageOut.model_validate(await usecases.reply(s.tx, me, conversationId, body.text))
 
 
 @router.post(
@@ -169,19 +115,12 @@ async def transfer(
     accountId: AccountIdPath,
     conversationId: ConversationIdPath,
     body: TransferIn,
-    c: ContainerDep,
+    s: ServicesDep,
     me: Workspace,
 ) -> ConversationSummary:
     """Send it to the back of another skill's queue (mine, or any as an agent manager)."""
-
-    async def work(
-        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
-    ) -> dict[str, Any]:
-        return service.summary(
-            await service.transfer(session, agent, conversationId, body.skill, now, outbox)
-        )
-
-    return ConversationSummary.model_validate(await _as_agent(c, me, work))
+    summary = await usecases.transfer(s.tx, me, conversationId, body.skill)
+    return ConversationSummary.model_validate(summary)
 
 
 @router.post(
@@ -190,16 +129,10 @@ async def transfer(
     response_model=ConversationSummary,
 )
 async def close(
-    accountId: AccountIdPath, conversationId: ConversationIdPath, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, conversationId: ConversationIdPath, s: ServicesDep, me: Workspace
 ) -> ConversationSummary:
     """End the conversation (mine, or any as an agent manager); closing twice is harmless."""
-
-    async def work(
-        session: AsyncSession, agent: service.Agent, now: datetime, outbox: Outbox
-    ) -> dict[str, Any]:
-        return service.summary(await service.close(session, agent, conversationId, now, outbox))
-
-    return ConversationSummary.model_validate(await _as_agent(c, me, work))
+    return ConversationSummary.model_validate(await usecases.close(s.tx, me, conversationId))
 
 
 @router.get(
@@ -209,11 +142,9 @@ async def close(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(
-    accountId: AccountIdPath, request: Request, c: ContainerDep, me: Workspace
+    accountId: AccountIdPath, request: Request, s: ServicesDep, me: Workspace
 ) -> StreamingResponse:
     """Server-sent events: conversations assigned to me and their consumers' messages, my
     skills' queue changes (every queue and conversation for an agent manager). The topics are
     fixed when the stream opens: reconnect after a change of skills."""
-    async with c.db.read() as session:
-        agent = await service.load_agent(session, me)
-    return live_stream(c, service.agent_topics(agent), request)
+    return live_stream(s, await usecases.agent_topics(s.tx, me), request)

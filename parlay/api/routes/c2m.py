@@ -1,4 +1,4 @@
-"""HTTP routes of the C2M API (SPEC §6): eligibility and invite, ``?v=2.0``."""
+"""HTTP routes of the C2M API: eligibility and invite, ``?v=2.0``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
-from parlay.api.deps import ContainerDep, require
+from parlay.api.deps import ServicesDep, require
 from parlay.api.params import AccountIdPath, IdempotencyKeyHeader
-from parlay.errors import UnsupportedApiVersion
-from parlay.idempotency.service import idempotent
-from parlay.outbound import c2m
-from parlay.outbound.schemas import EligibilityIn, EligibilityOut, InviteIn, InviteOut
-from parlay.ratelimit.limiter import ApiFamily
+from parlay.api.schemas.outbound import (
+    EligibilityIn,
+    EligibilityOut,
+    IneligibleChannel,
+    InviteIn,
+    InviteOut,
+)
+from parlay.c2m import usecases
+from parlay.c2m.service import EligibilityRequest, InviteRequest, InviteResult
+from parlay.lib.errors import UnsupportedApiVersion
+from parlay.lib.idempotency.service import Repeat
+from parlay.lib.ratelimit import ApiFamily
 
 router = APIRouter(prefix="/api/account/{accountId}", tags=["c2m"])
 C2M = ApiFamily.C2M
@@ -29,17 +36,28 @@ def _check_version(v: str | None) -> None:
         raise UnsupportedApiVersion(f"unsupported API version {v!r}: use v=2.0")
 
 
+def _invite_answer(result: InviteResult) -> tuple[int, Any]:
+    out = InviteOut(
+        call_id=result.call_id,
+        delivery_id=str(result.delivery_id) if result.delivery_id else None,
+        channel=result.channel,
+        status=result.status,
+        reason=result.reason,
+    )
+    return 200, out.model_dump(mode="json", by_alias=True)
+
+
 @router.post("/eligibility", operation_id="checkEligibility", response_model=EligibilityOut)
 async def check_eligibility(
     accountId: AccountIdPath,
     body: EligibilityIn,
-    c: ContainerDep,
+    s: ServicesDep,
     me: Annotated[Principal, require(Permission.C2M, C2M)],
     v: VersionQuery = None,
 ) -> EligibilityOut:
     """Which of the handoff's channels could reach this caller now, and why not the others."""
     _check_version(v)
-    request = c2m.EligibilityRequest(
+    request = EligibilityRequest(
         skill=body.skill,
         consumer_phone_number=body.consumer_phone_number,
         handoff_id=body.handoff_id,
@@ -48,12 +66,15 @@ async def check_eligibility(
         template_variables=body.template_variables,
         sdes=body.sdes,
     )
-    # An IVR caller is waiting: campaign work in this process holds back meanwhile.
-    with c.urgent():
-        async with c.db.write() as session:
-            call, result = await c2m.eligibility(session, me.account_id, request, c.clock.now())
-    return EligibilityOut.model_validate(
-        {**result, "callId": call.id, "eligible": bool(result["availableChannels"])}
+    call, availability = await usecases.check_eligibility(s.tx, me.account_id, request)
+    return EligibilityOut(
+        call_id=call.id,
+        eligible=availability.eligible,
+        available_channels=availability.available,
+        recommended_channel_name=availability.recommended,
+        ineligible_channels=[
+            IneligibleChannel(channel=i.channel, reason=i.reason) for i in availability.ineligible
+        ],
     )
 
 
@@ -61,7 +82,7 @@ async def check_eligibility(
 async def send_invite(
     accountId: AccountIdPath,
     body: InviteIn,
-    c: ContainerDep,
+    s: ServicesDep,
     me: Annotated[Principal, require(Permission.C2M, C2M)],
     v: VersionQuery = None,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -71,36 +92,18 @@ async def send_invite(
     An open conversation answers ``status: NOT_SENT, reason: OPEN_CONVERSATION`` at once.
     """
     _check_version(v)
-    request = c2m.InviteRequest(
+    request = InviteRequest(
         call_id=body.call_id,
         override_channel=body.override_channel,
         override_message=body.override_message,
         override_skill=body.override_skill,
     )
-    now = c.clock.now()
-    with c.urgent():
-        async with c.db.write() as session:
-
-            async def send() -> tuple[int, Any]:
-                result = await c2m.invite(session, me.account_id, request, now)
-                out = InviteOut(
-                    call_id=result.call_id,
-                    delivery_id=str(result.delivery_id) if result.delivery_id else None,
-                    channel=result.channel,
-                    status=result.status,
-                    reason=result.reason,
-                )
-                return 200, out.model_dump(mode="json", by_alias=True)
-
-            result = await idempotent(
-                session,
-                account_id=me.account_id,
-                operation="c2m.invite",
-                key=idempotency_key,
-                body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
-                now=now,
-                ttl=c.settings.idempotency_ttl,
-                work=send,
-            )
-    c.notify_new_work(priority=True)
+    repeat = None
+    if idempotency_key is not None:
+        repeat = Repeat(
+            idempotency_key, body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        )
+    result = await usecases.send_invite(
+        s.tx, me.account_id, request, repeat=repeat, answer=_invite_answer
+    )
     return JSONResponse(result.body, status_code=result.status)

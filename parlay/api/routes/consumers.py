@@ -1,20 +1,16 @@
-"""HTTP routes of the consumer API (SPEC §9) under ``/api/account/{accountId}/consumer/``,
-authenticated by the brand's JWT (not by staff credentials)."""
+"""HTTP routes of App Messaging's consumer API under ``/api/account/{accountId}/consumer/``,
+for the brand's app through the mobile SDK: devices, push receipts, pending outbound messages.
+Authenticated by the brand's JWT (not by staff credentials)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Path
 
-from parlay.accounts.models import Account
-from parlay.api.deps import ContainerDep
+from parlay.api.deps import Consumer, ServicesDep
 from parlay.api.params import AccountIdPath
-from parlay.consumers import service
-from parlay.consumers.auth import ConsumerIdentity, verify_consumer_token
-from parlay.consumers.models import Device
-from parlay.consumers.schemas import (
+from parlay.api.schemas.consumers import (
     DeviceIn,
     DeviceOut,
     LogoutIn,
@@ -22,40 +18,16 @@ from parlay.consumers.schemas import (
     PendingOutboundList,
     ReceiptOut,
 )
-from parlay.errors import RateLimited, Unauthenticated
-from parlay.outbound.status import DeliveryStatus
-from parlay.ratelimit.limiter import ApiFamily
+from parlay.apps.devices import DeviceRegistration
+from parlay.apps.models import Device
+from parlay.consumers import usecases
+from parlay.consumers.auth import ConsumerIdentity
+from parlay.consumers.pushes import PendingPush
+from parlay.delivery.status import DeliveryStatus
+from parlay.services import Services
 
 router = APIRouter(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
-_bearer = HTTPBearer(auto_error=False, description="A JWT signed by the brand's identity provider.")
 DeviceIdPath = Annotated[str, Path(min_length=1, max_length=255)]
-
-
-async def authenticate_consumer(
-    request: Request,
-    c: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ConsumerIdentity:
-    """The consumer the brand's JWT names; counted in the account's ``consumer`` rate limit."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("missing bearer token")
-    account_id = request.path_params["accountId"]
-    async with c.db.read() as session:
-        account = await session.get(Account, account_id)
-    identity = await verify_consumer_token(
-        credentials.credentials, account_id, account.consumer_auth if account else None, c.jwks
-    )
-    assert account is not None  # no configuration, no verified token
-    retry_after = await c.limiter.hit(ApiFamily.CONSUMER, account_id, account.rate_limit_per_second)
-    if retry_after is not None:
-        c.metrics.rate_limited.labels(account_id, ApiFamily.CONSUMER.value).inc()
-        raise RateLimited(retry_after, "too many consumer requests")
-    return identity
-
-
-# Marks the routes that consumers (not staff) call: the permission matrix checks this instead.
-authenticate_consumer.consumer_auth = True  # type: ignore[attr-defined]
-Consumer = Annotated[ConsumerIdentity, Depends(authenticate_consumer)]
 
 
 def _device_out(d: Device) -> DeviceOut:
@@ -75,10 +47,10 @@ def _device_out(d: Device) -> DeviceOut:
 
 @router.put("/devices/{deviceId}", operation_id="registerDevice", response_model=DeviceOut)
 async def register_device(
-    accountId: AccountIdPath, deviceId: DeviceIdPath, body: DeviceIn, c: ContainerDep, me: Consumer
+    accountId: AccountIdPath, deviceId: DeviceIdPath, body: DeviceIn, s: ServicesDep, me: Consumer
 ) -> DeviceOut:
     """Register the app install for push. Registering is logging in."""
-    registration = service.DeviceRegistration(
+    registration = DeviceRegistration(
         app_id=body.app_id,
         platform=body.platform,
         push_service=body.push_service,
@@ -89,32 +61,21 @@ async def register_device(
         country=body.country,
         city=body.city,
     )
-    async with c.db.write() as session:
-        device = await service.register_device(
-            session, me.account_id, me.consumer_id, deviceId, registration, c.clock.now()
-        )
-    return _device_out(device)
+    return _device_out(await usecases.register_device(s.tx, me, deviceId, registration))
 
 
 @router.post("/devices/{deviceId}/logout", operation_id="logoutDevice", response_model=DeviceOut)
 async def logout_device(
-    accountId: AccountIdPath, deviceId: DeviceIdPath, body: LogoutIn, c: ContainerDep, me: Consumer
+    accountId: AccountIdPath, deviceId: DeviceIdPath, body: LogoutIn, s: ServicesDep, me: Consumer
 ) -> DeviceOut:
     """Log the device out: ALL — no pushes; NONE — all pushes; AGENT — outbound pushes only."""
-    async with c.db.write() as session:
-        device = await service.logout_device(
-            session, me.account_id, me.consumer_id, deviceId, body.unregister_type, c.clock.now()
-        )
-    return _device_out(device)
+    return _device_out(await usecases.logout_device(s.tx, me, deviceId, body.unregister_type))
 
 
 async def _receipt(
-    c: ContainerDep, me: ConsumerIdentity, push_message_id: str, status: DeliveryStatus
+    s: Services, me: ConsumerIdentity, push_message_id: str, status: DeliveryStatus
 ) -> ReceiptOut:
-    async with c.db.write() as session:
-        current = await service.record_receipt(
-            session, me.account_id, me.consumer_id, push_message_id, status, c.clock.now()
-        )
+    current = await usecases.push_receipt(s.tx, me, push_message_id, status)
     return ReceiptOut(push_message_id=push_message_id, status=current)
 
 
@@ -122,29 +83,39 @@ async def _receipt(
     "/push/{pushMessageId}/received", operation_id="pushReceived", response_model=ReceiptOut
 )
 async def push_received(
-    accountId: AccountIdPath, pushMessageId: str, c: ContainerDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: str, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The app got the push: the delivery becomes DELIVERED."""
-    return await _receipt(c, me, pushMessageId, DeliveryStatus.DELIVERED)
+    return await _receipt(s, me, pushMessageId, DeliveryStatus.DELIVERED)
 
 
 @router.post("/push/{pushMessageId}/tapped", operation_id="pushTapped", response_model=ReceiptOut)
 async def push_tapped(
-    accountId: AccountIdPath, pushMessageId: str, c: ContainerDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: str, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The consumer opened the push: the delivery becomes READ."""
-    return await _receipt(c, me, pushMessageId, DeliveryStatus.READ)
+    return await _receipt(s, me, pushMessageId, DeliveryStatus.READ)
+
+
+def _pending_out(p: PendingPush) -> PendingOutbound:
+    payload = p.payload
+    return PendingOutbound(
+        push_message_id=payload.push_message_id,
+        message=payload.message,
+        backend_service=payload.backend_service,
+        look_back_period=payload.lookback_seconds,
+        campaign_info=payload.campaign_info.to_json(),
+        sent_time=p.sent_time,
+        expires_at=p.expires_at,
+    )
 
 
 @router.get(
     "/pending-outbound", operation_id="listPendingOutbound", response_model=PendingOutboundList
 )
 async def pending_outbound(
-    accountId: AccountIdPath, c: ContainerDep, me: Consumer
+    accountId: AccountIdPath, s: ServicesDep, me: Consumer
 ) -> PendingOutboundList:
     """Outbound messages within their lookback that the consumer has not opened yet."""
-    async with c.db.read() as session:
-        messages = await service.pending_outbound(
-            session, me.account_id, me.consumer_id, c.clock.now(), c.contexts
-        )
-    return PendingOutboundList(messages=[PendingOutbound.model_validate(m) for m in messages])
+    pending = await usecases.pending_outbound(s.tx, s.origins, me)
+    return PendingOutboundList(messages=[_pending_out(p) for p in pending])

@@ -1,4 +1,4 @@
-"""API shapes of the accounts domain (SPEC §3)."""
+"""API shapes of the accounts domain."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from parlay.api.schemas import RequestModel, ResponseModel, StrictInt
+from parlay.api.schemas.base import RequestModel, ResponseModel, StrictInt
 
 
 class LoginRequest(RequestModel):
@@ -17,7 +17,7 @@ class LoginRequest(RequestModel):
 
 class LoginResponse(ResponseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from parlay.api.schemas import RequestModel, ResponseModel
+from parlay.api.schemas.base import RequestModel, ResponseModel
 
 
 class ApnsIn(RequestModel):

@@ -1,4 +1,4 @@
-"""API shapes of the consumer API (SPEC §9), used by the brand's app through the mobile SDK."""
+"""API shapes of the consumer API, used by the brand's app through the mobile SDK."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from parlay.api.schemas import RequestModel, ResponseModel
+from parlay.api.schemas.base import RequestModel, ResponseModel
 
 
 class DeviceIn(RequestModel):

@@ -1,4 +1,4 @@
-"""Request and response shapes of the conversation APIs (SPEC §9, §10)."""
+"""Request and response shapes of the conversation APIs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from parlay.api.schemas import RequestModel, ResponseModel
-from parlay.text import message_text_problem
+from parlay.api.schemas.base import RequestModel, ResponseModel
+from parlay.lib.text import message_text_problem
 
 Sender = Literal["consumer", "agent", "bot", "system", "outbound"]
 

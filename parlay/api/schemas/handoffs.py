@@ -1,4 +1,4 @@
-"""API shapes of handoffs (SPEC §5)."""
+"""API shapes of handoffs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from parlay.api.schemas import RequestModel, ResponseModel
+from parlay.api.schemas.base import RequestModel, ResponseModel
 
 ChannelType = Literal["inapp", "sms", "wa"]
 

@@ -1,4 +1,4 @@
-"""API shapes of the Proactive (campaign) and C2M (eligibility, invite) APIs (SPEC §6-7)."""
+"""API shapes of the Proactive (campaign) and C2M (eligibility, invite) APIs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
-from parlay.api.schemas import RequestModel, ResponseModel
+from parlay.api.schemas.base import RequestModel, ResponseModel
 
 MAX_CONSUMERS = 100_000
 
 
 # Consumers are TypedDicts, not models: validating 100,000 of them must stay well under the
-# 1.5 s budget of SPEC §14 (a model instance per consumer costs four times as much).
+# 1.5 s accept target (docs/operations.md#targets): a model instance each costs four times as much.
 @with_config(ConfigDict(extra="forbid"))
 class ConsumerContent(TypedDict, total=False):
     inapp: Annotated[str, Field(min_length=1, max_length=255)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -60,10 +60,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _sqlite_result if dialect.name == "sqlite" else _pg_result
 
 
+# SQLite only auto-increments an INTEGER PRIMARY KEY: BIGINT elsewhere, INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 # JSON on SQLite, JSONB on PostgreSQL; Python None is SQL NULL (not the JSON text 'null').
 JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.db.base import UTCDateTime, _pg_bind, _sqlite_bind
+from parlay.lib.db.base import UTCDateTime, _pg_bind, _sqlite_bind
 
 Converter = Callable[[Any], Any]
 

@@ -2,7 +2,7 @@
 
 SQLite: WAL, busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every write transaction:
 pysqlite opens transactions lazily, so a read-then-write is not atomic without it (updates are
-silently lost, see research/python-stack.md). Writers in one process also queue on an asyncio lock
+silently lost). Writers in one process also queue on an asyncio lock
 so they wait in order instead of spinning in SQLite's busy handler.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -98,9 +98,8 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         if self._sqlite_write_lock is not None:
-            async with self._sqlite_write_lock:
-                async with self._writer_sessions.begin() as session:
-                    yield session
+            async with self._sqlite_write_lock, self._writer_sessions.begin() as session:
+                yield session
         else:
             async with self._writer_sessions.begin() as session:
                 yield session
@@ -110,6 +109,11 @@ class Database:
         """A read-only unit of work (a consistent snapshot; never takes SQLite's write lock)."""
         async with self._reader_sessions.begin() as session:
             yield session
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

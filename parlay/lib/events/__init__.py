@@ -1,7 +1,7 @@
 """Live events: the hub that carries them between processes and the SSE streams that deliver
 them to agents and consumers."""
 
-from parlay.events.hub import (
+from parlay.lib.events.hub import (
     OVERFLOW,
     Event,
     EventHub,
@@ -10,13 +10,13 @@ from parlay.events.hub import (
     Subscription,
     build_hub,
 )
-from parlay.events.sse import EventStreamResponse, event_stream_response, sse_stream
+from parlay.lib.events.sse import EventStreamResponse, event_stream_response, sse_stream
 
 __all__ = [
     "OVERFLOW",
     "Event",
-    "EventStreamResponse",
     "EventHub",
+    "EventStreamResponse",
     "MemoryHub",
     "RedisHub",
     "Subscription",

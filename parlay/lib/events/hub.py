@@ -1,4 +1,4 @@
-"""The live-event hub: fans events out to the streams of agents and consumers (SPEC §9, §10).
+"""The live-event hub: fans events out to the streams of agents and consumers.
 
 In one process subscribers hang off a ``MemoryHub``. With ``PARLAY_REDIS_URL`` set a
 ``RedisHub`` carries every event through Redis pub/sub, so an agent connected to one replica
@@ -27,12 +27,12 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from parlay.observability.logging import get_logger
+from parlay.lib.observability.logging import get_logger
 
-log = get_logger("parlay.events")
+log = get_logger("parlay.lib.events")
 
-# _STUBS: the type stubs (types-redis) describe redis 4.6; redis 8 has ``aclose()`` (``close()``
-# is deprecated) and ``PubSub.connect()``, which the ignores below use.
+# _STUBS: redis ships its own type hints, but leaves ``aclose()`` and ``PubSub.connect()``
+# unannotated; the ignores below are for those calls.
 
 Event = dict[str, Any]
 
@@ -259,8 +259,8 @@ class RedisHub:
         # Named, so an operator (or a test) can tell this process's pub/sub connection apart.
         self.client_name = client_name or f"parlay-events-{os.getpid()}"
 
-        self._publisher: aioredis.Redis[bytes] | None = None
-        self._listener_client: aioredis.Redis[bytes] | None = None
+        self._publisher: aioredis.Redis | None = None
+        self._listener_client: aioredis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._pubsub: PubSub | None = None  # the listener's current connection, None while down
         self._remote: set[str] = set()  # channels SUBSCRIBEd on that connection
@@ -357,7 +357,7 @@ class RedisHub:
         self._listener = None
         for client in (self._publisher, self._listener_client):
             if client is not None:
-                await client.aclose()  # type: ignore[attr-defined]  # see _STUBS
+                await client.aclose()
         self._publisher = self._listener_client = None
 
     # --- keeping the connection's channels in step with the local subscribers ---------------
@@ -427,7 +427,7 @@ class RedisHub:
         while not self._closed:
             pubsub = self._listener_client.pubsub()
             try:
-                await pubsub.connect()  # type: ignore[attr-defined]  # see _STUBS
+                await pubsub.connect()  # type: ignore[no-untyped-call]  # see _STUBS
                 async with self._commands:
                     self._pubsub, self._remote = pubsub, set()
                     await self._sync(pubsub)
@@ -506,7 +506,7 @@ class RedisHub:
             if not answered.done():
                 answered.set_result(False)
         with contextlib.suppress(aioredis.RedisError, OSError):
-            await pubsub.aclose()  # type: ignore[attr-defined]  # see _STUBS
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # see _STUBS
 
 
 async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:

@@ -1,4 +1,9 @@
-"""Server-sent events: a subscription written as ``text/event-stream`` (SPEC §9, §10)."""
+"""Server-sent events: a subscription written as ``text/event-stream``.
+
+A stream can be bounded in time (``bounded``): the client reconnects (an EventSource does so by
+itself), which checks its credentials again (a revoked login or an expired consumer JWT stops
+receiving) and lets a load balancer spread long-lived streams over the replicas.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from parlay.events.hub import Event, Subscription
+from parlay.lib.events.hub import Event, Subscription
 
 DEFAULT_KEEPALIVE_SECONDS = 15.0
 KEEPALIVE = b": keepalive\n\n"
@@ -136,3 +141,35 @@ def event_stream_response(
     """The response of a live-stream endpoint: ``return event_stream_response(hub.subscribe(
     topics), request)``. Pass the subscription unopened: the response opens and closes it."""
     return EventStreamResponse(subscription, request, keepalive=keepalive)
+
+
+class _Bounded:
+    """A subscription that ends at a deadline."""
+
+    def __init__(self, inner: Subscription, seconds: float) -> None:
+        self._inner = inner
+        self._deadline = asyncio.get_running_loop().time() + seconds
+
+    def _left(self) -> float:
+        return self._deadline - asyncio.get_running_loop().time()
+
+    async def get(self, timeout: float | None = None) -> Event | None:  # noqa: ASYNC109
+        left = self._left()
+        if left <= 0:
+            return None
+        return await self._inner.get(left if timeout is None else min(timeout, left))
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while (left := self._left()) > 0:
+            event = await self._inner.get(left)
+            if event is None:
+                return  # the deadline passed, or the subscription ended (its hub closed)
+            yield event
+
+
+@asynccontextmanager
+async def bounded(
+    subscription: AbstractAsyncContextManager[Subscription], seconds: float
+) -> AsyncIterator[Subscription]:
+    async with subscription as inner:
+        yield _Bounded(inner, seconds)

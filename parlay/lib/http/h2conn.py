@@ -25,6 +25,7 @@ drop it and the slot is free again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import deque
@@ -41,14 +42,14 @@ import h2.settings
 import hpack
 import hpack.table
 
-from parlay.channels.http import tls_context
+from parlay.lib.http.client import tls_context
 
 __all__ = [
-    "ConnectionPool",
-    "Header",
     "ConnectError",
     "ConnectionLost",
+    "ConnectionPool",
     "GoAway",
+    "Header",
     "Http2Connection",
     "Http2Error",
     "Response",
@@ -365,10 +366,8 @@ class Http2Connection(asyncio.Protocol):
         except BaseException:
             # Cancelled (the caller's deadline) or failed: free the stream and its slot.
             if self._forget(stream_id) and self._closed is None:
-                try:
+                with contextlib.suppress(h2.exceptions.H2Error):
                     self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
-                except h2.exceptions.H2Error:
-                    pass
                 self._flush_soon()
             raise
 
@@ -426,10 +425,8 @@ class Http2Connection(asyncio.Protocol):
             offset = end
 
     def _stop_sending(self, stream_id: int) -> None:
-        try:
+        with contextlib.suppress(h2.exceptions.H2Error):
             self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
-        except h2.exceptions.H2Error:
-            pass
         self._wake_window_waiters()
 
     def _wake_window_waiters(self) -> None:
@@ -443,10 +440,8 @@ class Http2Connection(asyncio.Protocol):
     def close(self) -> None:
         """Say GOAWAY and close; requests still on the connection fail with ``ConnectionLost``."""
         if self._transport is not None and not self._transport.is_closing():
-            try:
+            with contextlib.suppress(h2.exceptions.H2Error):
                 self._h2.close_connection()
-            except h2.exceptions.H2Error:
-                pass
             self._flush()
             self._transport.close()
         self._shut(ConnectionLost("the connection was closed by the client"))
@@ -661,10 +656,10 @@ class ConnectionPool(Generic[K]):
                 self._retire(key, connection)
             raise
         finally:
-            if connection is not None and connection in self._retired:
-                if connection.in_flight == 0:
-                    self._retired.discard(connection)
-                    connection.close()
+            retired = connection is not None and connection in self._retired
+            if connection is not None and retired and connection.in_flight == 0:
+                self._retired.discard(connection)
+                connection.close()
 
     async def close(self) -> None:
         opening = list(self._opening.values())

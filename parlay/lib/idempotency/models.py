@@ -1,4 +1,4 @@
-"""Remembered responses of creating POSTs, keyed by ``Idempotency-Key`` (SPEC §4)."""
+"""Remembered responses of creating POSTs, keyed by ``Idempotency-Key``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parlay.db.base import Base, JSONType
+from parlay.lib.db.base import Base, JSONType
 
 
 class IdempotencyRecord(Base):

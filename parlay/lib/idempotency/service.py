@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for creating POSTs (SPEC §4), usable by any operation.
+"""``Idempotency-Key`` for creating POSTs, usable by any operation.
 
 The key is claimed inside the caller's own write transaction, before the work is done, and the
 response is recorded in that same transaction: either both commit or neither does, so a crash
@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.errors import IdempotencyKeyReused, invalid_field
-from parlay.idempotency.models import IdempotencyRecord
+from parlay.lib.errors import IdempotencyKeyReused, invalid_field
+from parlay.lib.idempotency.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -30,6 +30,15 @@ MAX_KEY_LENGTH = 255
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """An ``Idempotency-Key`` and the request it came with (as parsed JSON): a repeat with the
+    same key and body gets the first response back."""
+
+    key: str
     body: Any
 
 

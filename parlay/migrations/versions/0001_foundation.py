@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import parlay.db.base
+from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column(
             "consumer_auth", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
     )
     op.create_table(
@@ -46,9 +46,9 @@ def upgrade() -> None:
         sa.Column(
             "scopes", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -72,9 +72,9 @@ def upgrade() -> None:
         sa.Column(
             "channels", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deleted_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -97,8 +97,8 @@ def upgrade() -> None:
         sa.Column(
             "response_body", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -145,8 +145,8 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("max_concurrent_conversations", sa.Integer(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -161,8 +161,8 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import parlay.db.base
+from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -62,8 +62,8 @@ def upgrade() -> None:
         sa.Column(
             "delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -95,9 +95,9 @@ def upgrade() -> None:
         sa.Column("request_trace_id", sa.String(length=64), nullable=False),
         sa.Column("accepted_consumers", sa.Integer(), nullable=False),
         sa.Column("failed_consumers", sa.Integer(), nullable=False),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -118,8 +118,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=64), nullable=False),
         sa.Column("consumer_id", sa.String(length=255), nullable=True),
         sa.Column("phone", sa.String(length=16), nullable=True),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("first_login_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_login_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -141,8 +141,8 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("skill", sa.String(length=255), nullable=True),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -186,35 +186,31 @@ def upgrade() -> None:
         ),
         sa.Column("message_text", sa.Text(), nullable=True),
         sa.Column("lookback_seconds", sa.Integer(), nullable=False),
-        sa.Column("expires_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("error_source", sa.String(length=16), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
-        sa.Column("lease_until", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", UTCDateTime(timezone=True), nullable=True),
         sa.Column("provider_message_id", sa.String(length=255), nullable=True),
         sa.Column(
             "superseded_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("attempted_time", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("scheduled_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sent_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("read_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("failed_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("skipped_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expired_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempted_time", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("scheduled_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("read_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failed_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("skipped_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expired_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_time", UTCDateTime(timezone=True), nullable=True),
         sa.Column("conversation_id", sa.String(length=36), nullable=True),
-        sa.Column(
-            "conversation_created_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "conversation_closed_time", parlay.db.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("conversation_created_time", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("conversation_closed_time", UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -266,7 +262,7 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(length=16), nullable=False),
         sa.Column("push_service", sa.String(length=16), nullable=False),
         sa.Column("push_token", sa.String(length=4096), nullable=True),
-        sa.Column("token_disabled_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("token_disabled_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("logged_in", sa.Boolean(), nullable=False),
         sa.Column("logout_mode", sa.String(length=8), nullable=True),
         sa.Column("os_version", sa.String(length=64), nullable=True),
@@ -274,8 +270,8 @@ def upgrade() -> None:
         sa.Column("sdk_version", sa.String(length=64), nullable=True),
         sa.Column("country", sa.String(length=64), nullable=True),
         sa.Column("city", sa.String(length=128), nullable=True),
-        sa.Column("registered_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("registered_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -294,7 +290,7 @@ def upgrade() -> None:
         "sms_opt_outs",
         sa.Column("account_id", sa.String(length=64), nullable=False),
         sa.Column("phone", sa.String(length=16), nullable=False),
-        sa.Column("opted_out_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opted_out_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import parlay.db.base
+from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -36,8 +36,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import parlay.db.base
+from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -38,7 +38,7 @@ def upgrade() -> None:
             "delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("created_at", parlay.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -80,20 +80,12 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-        batch_op.add_column(
-            sa.Column("queued_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("queued_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("assigned_agent_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("assigned_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("accepted_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("assigned_at", UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("accepted_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("closed_by", sa.String(length=16), nullable=True))
-        batch_op.add_column(
-            sa.Column("last_message_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("last_message_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(
             "ix_conversations_agent",
             ["assigned_agent_id"],
@@ -134,9 +126,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("agent_state", sa.String(length=8), server_default="OFFLINE", nullable=False)
         )
-        batch_op.add_column(
-            sa.Column("agent_state_at", parlay.db.base.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("agent_state_at", UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -1,0 +1,136 @@
+"""The account use cases, one unit of work each: who is calling, login, settings, skills, users,
+API keys. The JSON API, the web pages and the CLI call these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from parlay.accounts import service
+from parlay.accounts import settings as account_settings
+from parlay.accounts.auth import principal_for_bearer, touch_api_key
+from parlay.accounts.models import Account, ApiKey, Skill
+from parlay.accounts.permissions import Principal
+from parlay.accounts.service import LoginResult, UserView
+from parlay.accounts.settings import AccountSettings
+from parlay.lib.db.uow import Transactions
+from parlay.lib.errors import NotFound
+
+
+async def principal(tx: Transactions, credential: str, account_id: str | None) -> Principal:
+    """The caller a bearer credential stands for (401 otherwise), who must belong to the account
+    named (404 otherwise, never its data). An API key's last use is recorded (to the minute)."""
+    async with tx.read() as uow:
+        who = await principal_for_bearer(uow.session, credential, uow.now)
+    if account_id is not None and account_id != who.account_id:
+        raise NotFound()
+    if who.kind == "apikey" and who.last_use_unrecorded:
+        async with tx.write() as uow:
+            await touch_api_key(uow.session, who.subject_id, uow.now)
+    return who
+
+
+async def account(tx: Transactions, account_id: str) -> Account | None:
+    async with tx.read() as uow:
+        return await uow.session.get(Account, account_id)
+
+
+async def login(
+    tx: Transactions, account_id: str, username: str, password: str, ttl: timedelta
+) -> LoginResult:
+    """A bearer token for a staff user's right password (401 otherwise; an unknown account or
+    user costs the same work and answers the same)."""
+    # The password is checked outside the write transaction, which stays a few milliseconds.
+    async with tx.read() as uow:
+        user_id = await service.verify_login(uow.session, account_id, username, password)
+    async with tx.write() as uow:
+        return await service.issue_access_token(
+            uow.session, account_id, user_id, now=uow.now, ttl=ttl
+        )
+
+
+async def get_settings(tx: Transactions, account_id: str) -> AccountSettings:
+    async with tx.read() as uow:
+        return account_settings.settings_of(await service.get_account(uow.session, account_id))
+
+
+async def update_settings(
+    tx: Transactions, account_id: str, changes: dict[str, Any]
+) -> AccountSettings:
+    """Apply the fields given (Python names); the ones left out keep their value."""
+    async with tx.write() as uow:
+        return await account_settings.update_settings(uow.session, account_id, changes)
+
+
+async def create_skill(tx: Transactions, account_id: str, name: str) -> Skill:
+    async with tx.write() as uow:
+        return await service.create_skill(uow.session, account_id, name, uow.now)
+
+
+async def list_skills(tx: Transactions, account_id: str) -> Sequence[Skill]:
+    async with tx.read() as uow:
+        return await service.list_skills(uow.session, account_id)
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    password: str
+    roles: list[str]
+    type: str = "human"
+    skills: Sequence[str] = ()
+    max_concurrent_conversations: int = 3
+
+
+async def create_user(tx: Transactions, account_id: str, user: NewUser) -> UserView:
+    async with tx.write() as uow:
+        return await service.create_user(
+            uow.session,
+            account_id,
+            username=user.username,
+            password=user.password,
+            roles=user.roles,
+            type=user.type,
+            skills=user.skills,
+            max_concurrent_conversations=user.max_concurrent_conversations,
+            now=uow.now,
+        )
+
+
+async def list_users(tx: Transactions, account_id: str) -> list[UserView]:
+    async with tx.read() as uow:
+        return await service.list_users(uow.session, account_id)
+
+
+async def get_user(tx: Transactions, account_id: str, user_id: int) -> UserView:
+    async with tx.read() as uow:
+        return await service.get_user(uow.session, account_id, user_id)
+
+
+async def update_user(
+    tx: Transactions, account_id: str, user_id: int, changes: dict[str, Any]
+) -> UserView:
+    """Apply the fields given (Python names); changing the password or disabling ends the
+    user's sessions."""
+    async with tx.write() as uow:
+        return await service.update_user(uow.session, account_id, user_id, changes, uow.now)
+
+
+async def create_api_key(
+    tx: Transactions, account_id: str, name: str, scopes: Sequence[str]
+) -> tuple[str, ApiKey]:
+    """A new key: its secret (shown once) and its record."""
+    async with tx.write() as uow:
+        return await service.create_api_key(uow.session, account_id, name, scopes, uow.now)
+
+
+async def list_api_keys(tx: Transactions, account_id: str) -> Sequence[ApiKey]:
+    async with tx.read() as uow:
+        return await service.list_api_keys(uow.session, account_id)
+
+
+async def revoke_api_key(tx: Transactions, account_id: str, key_id: int) -> None:
+    async with tx.write() as uow:
+        await service.revoke_api_key(uow.session, account_id, key_id, uow.now)

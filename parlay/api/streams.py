@@ -1,0 +1,21 @@
+"""Live streams over HTTP: a hub subscription to the caller's topics, as server-sent events that
+end after ``PARLAY_EVENTS_MAX_SECONDS`` (the client reconnects and is authenticated again)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from parlay.lib.events.sse import bounded, event_stream_response
+from parlay.services import Services
+
+
+def live_stream(services: Services, topics: Sequence[str], request: Request) -> StreamingResponse:
+    settings = services.settings
+    return event_stream_response(
+        bounded(services.hub.subscribe(topics), settings.events_max_seconds),
+        request,
+        keepalive=settings.events_keepalive_seconds,
+    )

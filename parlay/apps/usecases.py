@@ -1,0 +1,76 @@
+"""The app use cases, one unit of work each. The JSON API and the web pages call these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from parlay.apps import service
+from parlay.apps.models import App
+from parlay.lib.db.uow import Transactions
+
+# An app's settings per push service (API casing, secrets included), as the API received them.
+Sections = dict[str, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class AppsChanged:
+    """A signal: an app of the account changed. Readers of push credentials read them again."""
+
+    account_id: str
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    app_id: str
+    platform: str
+    push_service: str
+    sections: Sections
+
+
+async def create_app(tx: Transactions, account_id: str, spec: AppSpec) -> App:
+    async with tx.write() as uow:
+        app = await service.create_app(
+            uow.session,
+            account_id,
+            spec.app_id,
+            spec.platform,
+            spec.push_service,
+            spec.sections,
+            uow.now,
+        )
+        uow.emit(AppsChanged(account_id))
+    return app
+
+
+async def list_apps(tx: Transactions, account_id: str) -> Sequence[App]:
+    async with tx.read() as uow:
+        return await service.list_apps(uow.session, account_id)
+
+
+async def get_app(tx: Transactions, account_id: str, app_id: str) -> App:
+    async with tx.read() as uow:
+        return await service.get_app(uow.session, account_id, app_id)
+
+
+async def replace_app(tx: Transactions, account_id: str, app_id: str, spec: AppSpec) -> App:
+    async with tx.write() as uow:
+        app = await service.replace_app(
+            uow.session,
+            account_id,
+            app_id,
+            spec.app_id,
+            spec.platform,
+            spec.push_service,
+            spec.sections,
+            uow.now,
+        )
+        uow.emit(AppsChanged(account_id))
+    return app
+
+
+async def delete_app(tx: Transactions, account_id: str, app_id: str) -> None:
+    async with tx.write() as uow:
+        await service.delete_app(uow.session, account_id, app_id)
+        uow.emit(AppsChanged(account_id))

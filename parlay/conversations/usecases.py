@@ -1,0 +1,153 @@
+"""The conversation use cases, one unit of work each: what a consumer and an agent may do.
+
+The JSON API and the web pages call these; they never open a transaction themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from parlay.accounts.permissions import Principal
+from parlay.consumers.auth import ConsumerIdentity
+from parlay.consumers.identities import phone_of
+from parlay.conversations import routing, topics, workspace
+from parlay.conversations.views import (
+    AgentConversation,
+    AgentStatus,
+    ConsumerConversation,
+    ConversationSummary,
+    MessageView,
+    QueueEntry,
+)
+from parlay.conversations.workspace import Agent
+from parlay.delivery.origins import Origins
+from parlay.lib.db.uow import Transactions, UnitOfWork
+
+T = TypeVar("T")
+
+
+# --- the consumer -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posted:
+    conversation_id: str
+    message: MessageView
+
+
+async def consumer_writes(
+    tx: Transactions, origins: Origins, me: ConsumerIdentity, text: str, device_id: str | None
+) -> Posted:
+    """The consumer writes: into their open conversation, or one opened and routed now."""
+    async with tx.write() as uow:
+        written = await routing.consumer_writes(
+            uow,
+            account_id=me.account_id,
+            consumer_id=me.consumer_id,
+            channel="inapp",
+            text=text,
+            device_id=device_id,
+            origins=origins,
+        )
+        return Posted(written.conversation.id, MessageView.of(written.message))
+
+
+async def consumer_conversation(tx: Transactions, me: ConsumerIdentity) -> ConsumerConversation:
+    """The consumer's open conversation, else their most recent one."""
+    async with tx.read() as uow:
+        phone = await phone_of(uow.session, me.account_id, me.consumer_id)
+        return await workspace.consumer_conversation(
+            uow.session, me.account_id, me.consumer_id, phone
+        )
+
+
+async def consumer_topics(tx: Transactions, me: ConsumerIdentity) -> list[str]:
+    """What the consumer's live stream listens to."""
+    async with tx.read() as uow:
+        phone = await phone_of(uow.session, me.account_id, me.consumer_id)
+    return topics.consumer_topics(me.account_id, me.consumer_id, phone)
+
+
+# --- agents and bots --------------------------------------------------------------------
+
+
+async def _as_agent(
+    tx: Transactions, me: Principal, work: Callable[[UnitOfWork, Agent], Awaitable[T]]
+) -> T:
+    """One change of the workspace, as the calling agent, in one unit of work."""
+    async with tx.write() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+        return await work(uow, agent)
+
+
+async def agent_status(tx: Transactions, me: Principal) -> AgentStatus:
+    async with tx.read() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+        return await workspace.agent_status(uow.session, agent)
+
+
+async def set_agent_state(tx: Transactions, me: Principal, state: str) -> AgentStatus:
+    async def work(uow: UnitOfWork, agent: Agent) -> AgentStatus:
+        agent = await workspace.set_state(uow, agent, state)
+        return await workspace.agent_status(uow.session, agent)
+
+    return await _as_agent(tx, me, work)
+
+
+async def my_conversations(tx: Transactions, me: Principal) -> list[ConversationSummary]:
+    async with tx.read() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+        return await workspace.my_conversations(uow.session, agent)
+
+
+async def agent_queue(tx: Transactions, me: Principal) -> list[QueueEntry]:
+    async with tx.read() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+        return await workspace.queue(uow.session, agent)
+
+
+async def agent_conversation(
+    tx: Transactions, origins: Origins, me: Principal, conversation_id: str
+) -> AgentConversation:
+    async with tx.read() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+        return await workspace.get_conversation(uow, agent, conversation_id, origins)
+
+
+async def accept(tx: Transactions, me: Principal, conversation_id: str) -> ConversationSummary:
+    async def work(uow: UnitOfWork, agent: Agent) -> ConversationSummary:
+        return ConversationSummary.of(await workspace.accept(uow, agent, conversation_id))
+
+    return await _as_agent(tx, me, work)
+
+
+async def reply(tx: Transactions, me: Principal, conversation_id: str, text: str) -> MessageView:
+    async def work(uow: UnitOfWork, agent: Agent) -> MessageView:
+        return MessageView.of(await workspace.reply(uow, agent, conversation_id, text))
+
+    return await _as_agent(tx, me, work)
+
+
+async def transfer(
+    tx: Transactions, me: Principal, conversation_id: str, skill: str
+) -> ConversationSummary:
+    async def work(uow: UnitOfWork, agent: Agent) -> ConversationSummary:
+        return ConversationSummary.of(await workspace.transfer(uow, agent, conversation_id, skill))
+
+    return await _as_agent(tx, me, work)
+
+
+async def close(tx: Transactions, me: Principal, conversation_id: str) -> ConversationSummary:
+    async def work(uow: UnitOfWork, agent: Agent) -> ConversationSummary:
+        return ConversationSummary.of(await workspace.close(uow, agent, conversation_id))
+
+    return await _as_agent(tx, me, work)
+
+
+async def agent_topics(tx: Transactions, me: Principal) -> Sequence[str]:
+    """What the agent's live stream listens to (fixed when it opens)."""
+    async with tx.read() as uow:
+        agent = await workspace.load_agent(uow.session, me)
+    return workspace.agent_topics(agent)

@@ -1,0 +1,634 @@
+"""Every change of a delivery, in one place: this module is the only writer of a delivery's status.
+
+Each change is guarded by the status rules (``parlay.delivery.status``): a status only moves
+forward, a failure ends only what was never sent, and the dispatcher's outcomes also need the
+writer to still hold the lease. In the same transaction, every change that happened appends one
+row to ``delivery_events`` with the delivery's next ``sequence``, so reporting and status
+webhooks read one durable, ordered stream instead of watching every writer.
+
+The writers, by who calls them:
+- campaigns and C2M: ``add_queued`` (bulk), ``add_invite``, ``requeue`` (retry-failed),
+  ``cancel_campaign_deliveries`` / ``cancel_deliveries_of``;
+- the dispatcher: ``Outcome`` batches (``prepare_outcomes`` + ``write_outcomes``) and
+  ``expire_overdue``;
+- the consumer's app: ``record_receipt`` (DELIVERED, READ);
+- conversations: ``mark_replied``, ``mark_conversation_closed``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, Table, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.delivery.models import Delivery, DeliveryEvent
+from parlay.delivery.queue import is_pending
+from parlay.delivery.status import (
+    PENDING_SQL,
+    STAGE_TIME,
+    DeliveryStatus,
+    ErrorCode,
+    ErrorSource,
+    statuses_before,
+)
+from parlay.lib.db.base import _pg_bind, _sqlite_bind
+from parlay.lib.db.bulk import insert_rows
+
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+
+# Event kinds beside the status reached (a status change's kind is the status itself).
+CONVERSATION_CLOSED = "CONVERSATION_CLOSED"
+SUPERSEDED = "SUPERSEDED"
+
+EVENT_COLUMNS = (
+    "account_id",
+    "delivery_id",
+    "sequence",
+    "kind",
+    "status",
+    "error_code",
+    "occurred_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """One change that happened (one row of ``delivery_events``)."""
+
+    delivery_id: int
+    account_id: str
+    sequence: int
+    kind: str
+    status: str
+    error_code: str | None
+
+
+async def _append(session: AsyncSession, changed: Sequence[Changed], now: datetime) -> None:
+    if changed:
+        rows = [
+            (c.account_id, c.delivery_id, c.sequence, c.kind, c.status, c.error_code, now)
+            for c in changed
+        ]
+        await insert_rows(session, EVENTS, EVENT_COLUMNS, rows)
+
+
+_RETURNED = (
+    Delivery.id,
+    Delivery.account_id,
+    Delivery.version,
+    Delivery.status,
+    Delivery.error_code,
+)
+
+
+async def _apply(
+    session: AsyncSession, statement: Any, now: datetime, kind: str | None = None
+) -> list[Changed]:
+    """Run a guarded UPDATE of deliveries that bumps ``version`` and returns ``_RETURNED``;
+    record an event for every row it changed (``kind``: the status reached, if not given)."""
+    rows = (await session.execute(statement.returning(*_RETURNED))).all()
+    changed = [
+        Changed(delivery_id, account_id, version, kind or status, status, error_code)
+        for delivery_id, account_id, version, status, error_code in rows
+    ]
+    await _append(session, changed, now)
+    return changed
+
+
+def _bump() -> dict[str, Any]:
+    return {"version": Delivery.version + 1}
+
+
+# --- creation ------------------------------------------------------------------------------
+
+# The columns of a queued delivery, in the order ``add_queued`` takes its rows.
+QUEUED_COLUMNS = (
+    "account_id",
+    "source",
+    "campaign_id",
+    "handoff_id",
+    "skill",
+    "priority",
+    "channel",
+    "consumer_id",
+    "phone",
+    "variables",
+    "lookback_seconds",
+    "expires_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "attempted_time",
+)
+
+
+async def add_queued(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    """Queue many deliveries at once (values in the order of ``QUEUED_COLUMNS``, status
+    QUEUED). Straight to the driver: the ORM would take seconds for 100,000 rows. A delivery's
+    creation is no event: its row, with ``attemptedTime``, is the record."""
+    await insert_rows(session, DELIVERIES, QUEUED_COLUMNS, rows)
+
+
+@dataclass(frozen=True)
+class NotSent:
+    """Why a delivery is recorded as failed at once, without being queued (an invite the
+    send-time checks refuse)."""
+
+    status: DeliveryStatus
+    code: ErrorCode
+    message: str
+
+
+async def add_invite(
+    session: AsyncSession, fields: dict[str, Any], not_sent: NotSent | None, now: datetime
+) -> int:
+    """Record one invite's delivery: queued in the priority lane, or final at once (its
+    attempt is still recorded for reporting). ``fields`` are the delivery's columns."""
+    row = {
+        **fields,
+        "status": DeliveryStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "attempted_time": now,
+    }
+    if not_sent is not None:
+        row |= {
+            "status": not_sent.status.value,
+            STAGE_TIME[not_sent.status]: now,
+            "error_code": not_sent.code.value,
+            "error_message": not_sent.message,
+            "error_source": ErrorSource.PARLAY.value,
+            "version": 1,
+        }
+    delivery_id: int = (
+        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
+    ).scalar_one()
+    if not_sent is not None:
+        status = not_sent.status.value
+        change = Changed(delivery_id, row["account_id"], 1, status, status, not_sent.code.value)
+        await _append(session, [change], now)
+    return delivery_id
+
+
+_REQUEUED_COLUMNS = (
+    "account_id",
+    "source",
+    "campaign_id",
+    "call_id",
+    "handoff_id",
+    "skill",
+    "priority",
+    "channel",
+    "consumer_id",
+    "phone",
+    "variables",
+    "message_text",
+    "lookback_seconds",
+)
+
+
+async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: datetime) -> int:
+    """Queue each of these failed deliveries again as a new delivery with a fresh lookback.
+
+    The failed row keeps its history (status never moves back): it points at its new attempt
+    (``supersededBy``) and records a SUPERSEDED event.
+    """
+    if not failed:
+        return 0
+    rows = [
+        {
+            **{column: getattr(d, column) for column in _REQUEUED_COLUMNS},
+            "expires_at": now + timedelta(seconds=d.lookback_seconds),
+            "status": DeliveryStatus.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "attempted_time": now,
+        }
+        for d in failed
+    ]
+    new_ids = (
+        (
+            await session.execute(
+                insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows
+            )
+        )
+        .scalars()
+        .all()
+    )
+    changed = []
+    for old, new_id in zip(failed, new_ids, strict=True):
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.id == old.id, Delivery.superseded_by.is_(None))
+            .values(superseded_by=new_id, **_bump())
+            .returning(*_RETURNED)
+            .execution_options(synchronize_session=False)
+        )
+        for delivery_id, account_id, version, status, error_code in result.all():
+            changed.append(
+                Changed(delivery_id, account_id, version, SUPERSEDED, status, error_code)
+            )
+    await _append(session, changed, now)
+    return len(failed)
+
+
+# --- cancel and expiry ---------------------------------------------------------------------
+
+
+def _cancel(which: Any, now: datetime) -> Any:
+    return (
+        update(Delivery)
+        .where(
+            which,
+            is_pending(Delivery.status),
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .values(
+            status=DeliveryStatus.CANCELLED,
+            cancelled_time=now,
+            error_code=ErrorCode.CANCELLED,
+            error_message="the campaign was cancelled",
+            error_source=ErrorSource.PARLAY,
+            **_bump(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_campaign_deliveries(
+    session: AsyncSession, campaign_id: str, now: datetime
+) -> list[Changed]:
+    """The campaign's queued deliveries that no worker holds → CANCELLED (ones being sent right
+    now finish as they will)."""
+    return await _apply(session, _cancel(Delivery.campaign_id == campaign_id, now), now)
+
+
+async def cancel_deliveries_of(
+    session: AsyncSession, campaigns: Select[Any], now: datetime
+) -> list[Changed]:
+    """Like ``cancel_campaign_deliveries``, for every campaign the query selects."""
+    which = Delivery.campaign_id.in_(campaigns.scalar_subquery())
+    return await _apply(session, _cancel(which, now), now)
+
+
+async def expire_overdue(session: AsyncSession, now: datetime, limit: int = 5000) -> int:
+    """Pending deliveries past their lookback, not held by a worker → EXPIRED."""
+    overdue = (
+        select(Delivery.id)
+        .where(
+            is_pending(Delivery.status),
+            Delivery.expires_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(overdue.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.EXPIRED,
+            expired_time=now,
+            error_code=ErrorCode.EXPIRED,
+            error_message="not sent within the lookback period",
+            error_source=ErrorSource.PARLAY,
+            lease_owner=None,
+            lease_until=None,
+            **_bump(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return len(await _apply(session, statement, now))
+
+
+# --- the consumer's app and conversations -----------------------------------------------
+
+
+async def record_receipt(
+    session: AsyncSession, delivery: Delivery, status: DeliveryStatus, now: datetime
+) -> str:
+    """The app received (DELIVERED) or opened (READ) a push; forward only, and idempotent.
+    Returns the delivery's status afterwards.
+
+    A receipt can overtake the dispatcher's own record of the send (outcomes are written in
+    batches), so it also stamps ``sentTime`` when that is still empty.
+    """
+    values: dict[str, Any] = {"status": status.value}
+    if status == DeliveryStatus.DELIVERED:
+        values["delivered_time"] = now
+    else:
+        values["read_time"] = now
+        if delivery.delivered_time is None:
+            values["delivered_time"] = now
+    if delivery.sent_time is None:
+        # In SQL: the dispatcher may record its own sentTime between this read and the update.
+        values["sent_time"] = func.coalesce(
+            Delivery.sent_time, literal(now, Delivery.sent_time.type)
+        )
+    await _apply(
+        session,
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status.in_(statuses_before(status)))
+        .values(**values, **_bump())
+        .execution_options(synchronize_session=False),
+        now,
+    )
+    current = await session.scalar(select(Delivery.status).where(Delivery.id == delivery.id))
+    return str(current)
+
+
+async def mark_replied(
+    session: AsyncSession, delivery_id: int, conversation_id: str, now: datetime
+) -> None:
+    """The consumer answered this delivery: a conversation opened from it (REPLIED)."""
+    await _apply(
+        session,
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status.in_(statuses_before(DeliveryStatus.REPLIED)),
+        )
+        .values(
+            status=DeliveryStatus.REPLIED.value,
+            conversation_id=conversation_id,
+            conversation_created_time=now,
+            **_bump(),
+        )
+        .execution_options(synchronize_session=False),
+        now,
+    )
+
+
+async def mark_conversation_closed(session: AsyncSession, delivery_id: int, now: datetime) -> None:
+    """The conversation this delivery started was closed (once)."""
+    await _apply(
+        session,
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.conversation_closed_time.is_(None))
+        .values(conversation_closed_time=now, **_bump())
+        .execution_options(synchronize_session=False),
+        now,
+        CONVERSATION_CLOSED,
+    )
+
+
+# --- the dispatcher's outcomes -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed delivery; written back in batches (``write_outcomes``)."""
+
+    delivery_id: int
+    owner: str
+    kind: str  # sent | final | retry | hold | release
+    status: DeliveryStatus | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_source: str | None = None
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+
+    @classmethod
+    def sent(cls, delivery_id: int, owner: str, provider_id: str | None) -> Outcome:
+        return cls(delivery_id, owner, "sent", DeliveryStatus.SENT, provider_message_id=provider_id)
+
+    @classmethod
+    def final(
+        cls,
+        delivery_id: int,
+        owner: str,
+        status: DeliveryStatus,
+        code: ErrorCode | str,
+        message: str,
+        source: ErrorSource | str = ErrorSource.PARLAY,
+    ) -> Outcome:
+        return cls(delivery_id, owner, "final", status, str(code), message, str(source))
+
+    @classmethod
+    def retry(
+        cls, delivery_id: int, owner: str, at: datetime, reason: str, source: ErrorSource | str
+    ) -> Outcome:
+        return cls(delivery_id, owner, "retry", None, None, reason, str(source), next_attempt_at=at)
+
+    @classmethod
+    def hold(cls, delivery_id: int, owner: str, until: datetime) -> Outcome:
+        return cls(delivery_id, owner, "hold", DeliveryStatus.SCHEDULED, next_attempt_at=until)
+
+    @classmethod
+    def release(cls, delivery_id: int, owner: str) -> Outcome:
+        """Claimed but not sent (the worker stops, or the lease ran short): back to the queue
+        at once, without counting an attempt."""
+        return cls(delivery_id, owner, "release")
+
+
+# Outcomes are written one statement per kind of change, built here from the batch: each
+# statement joins the batch (a JSON array on SQLite, arrays on PostgreSQL) to the deliveries it
+# names, so the write lock is held for a few statements however large the flush (the Core path
+# spent ~10 µs per row converting parameters while SQLite's write lock was held, and an IVR
+# invite waited behind it). Every update is guarded: still leased by the writer, and still
+# pending, so a late or duplicate writer never moves a status backwards. The deliveries that did
+# change come back (RETURNING) and their events are appended in the same transaction.
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One kind of outcome: its per-row values beyond (id, owner), how they set the row, and
+    whether it is an event (a status change)."""
+
+    values: tuple[tuple[str, str], ...]  # (name, PostgreSQL type) of each per-row value
+    sets: tuple[str, ...]  # SET assignments; b.<name> is a per-row value, {now} the flush time
+    event: bool
+
+
+def _shape(kind: str, status: DeliveryStatus | None) -> _Shape:
+    if kind == "sent":
+        return _Shape(
+            (("provider_id", "text"),),
+            (
+                "status = 'SENT'",
+                "sent_time = {now}",
+                "provider_message_id = b.provider_id",
+                "error_code = NULL",
+                "error_message = NULL",
+                "error_source = NULL",
+            ),
+            event=True,
+        )
+    if kind == "final":
+        assert status is not None
+        return _Shape(
+            (("code", "text"), ("message", "text"), ("source", "text")),
+            (
+                f"status = '{DeliveryStatus(status).value}'",
+                f"{STAGE_TIME[status]} = {{now}}",
+                "error_code = b.code",
+                "error_message = b.message",
+                "error_source = b.source",
+            ),
+            event=True,
+        )
+    if kind == "hold":
+        return _Shape(
+            (("at", "timestamptz"),),
+            ("status = 'SCHEDULED'", "scheduled_time = {now}", "next_attempt_at = b.at"),
+            event=True,
+        )
+    if kind == "retry":
+        return _Shape(
+            (("at", "timestamptz"), ("message", "text"), ("source", "text")),
+            ("next_attempt_at = b.at", "error_message = b.message", "error_source = b.source"),
+            event=False,
+        )
+    assert kind == "release", kind
+    return _Shape((), ("attempts = attempts - 1",), event=False)
+
+
+def _values(o: Outcome, stamp: Callable[[datetime | None], Any]) -> tuple[Any, ...]:
+    """One outcome's per-row values, in the order of its ``_Shape.values``."""
+    if o.kind == "sent":
+        return (o.provider_message_id,)
+    if o.kind == "final":
+        return (o.error_code, o.error_message, o.error_source)
+    if o.kind == "hold":
+        return (stamp(o.next_attempt_at),)
+    if o.kind == "retry":
+        return (stamp(o.next_attempt_at), o.error_message, o.error_source)
+    return ()
+
+
+_CLEAR_LEASE = ("lease_owner = NULL", "lease_until = NULL")
+_INSERT_EVENTS = (
+    "INSERT INTO delivery_events (account_id, delivery_id, sequence, kind, status, error_code, "
+    "occurred_at)"
+)
+
+
+def _uses_now(shape: _Shape) -> bool:
+    return shape.event or any("{now}" in s for s in shape.sets)
+
+
+def _pg_statement(shape: _Shape) -> str:
+    """PostgreSQL: one statement per kind; the event rows are inserted by the same statement."""
+    names = ["id", "owner", *(name for name, _ in shape.values)]
+    types = ["bigint", "text", *(pg_type for _, pg_type in shape.values)]
+    first = 2 if _uses_now(shape) else 1  # $1 is the flush time, when the statement uses it
+    arrays = ", ".join(f"${i + first}::{t}[]" for i, t in enumerate(types))
+    sets = [*(s.replace("{now}", "$1") for s in shape.sets), *_CLEAR_LEASE]
+    if shape.event:
+        sets.append("version = d.version + 1")
+    update_sql = (
+        f"UPDATE deliveries AS d SET {', '.join(sets)} "  # noqa: S608 - constants; values bound
+        f"FROM unnest({arrays}) AS b({', '.join(names)}) "
+        f"WHERE d.id = b.id AND d.lease_owner = b.owner AND d.{PENDING_SQL}"
+    )
+    if not shape.event:
+        return update_sql
+    returning = "RETURNING d.id, d.account_id, d.version, d.status, d.error_code"
+    return (
+        f"WITH changed AS ({update_sql} {returning}) {_INSERT_EVENTS} "  # noqa: S608 - constants
+        "SELECT account_id, id, version, status, status, error_code, $1 FROM changed "
+        "RETURNING delivery_id, account_id, sequence, kind, status, error_code"
+    )
+
+
+def _sqlite_statement(shape: _Shape) -> str:
+    """SQLite: the batch is a JSON array of rows; the changed rows come back for their events."""
+    names = ["id", "owner", *(name for name, _ in shape.values)]
+    columns = ", ".join(f"json_extract(value, '$[{i}]') AS {n}" for i, n in enumerate(names))
+    sets = [*(s.replace("{now}", ":now") for s in shape.sets), *_CLEAR_LEASE]
+    if shape.event:
+        sets.append("version = version + 1")
+    sql = (
+        f"UPDATE deliveries SET {', '.join(sets)} "  # noqa: S608 - constants; values bound
+        f"FROM (SELECT {columns} FROM json_each(:batch)) AS b "
+        "WHERE deliveries.id = b.id AND deliveries.lease_owner = b.owner "
+        f"AND deliveries.{PENDING_SQL}"
+    )
+    if shape.event:
+        sql += " RETURNING id, account_id, version, status, error_code"
+    return sql
+
+
+@dataclass(frozen=True)
+class _Write:
+    sql: str
+    params: Any
+    event: bool
+
+
+@dataclass(frozen=True)
+class PreparedOutcomes:
+    """The statements that record a batch of outcomes, built before the write transaction so
+    that it holds the lock only to run them."""
+
+    dialect: str
+    now: datetime
+    writes: tuple[_Write, ...]
+
+
+def prepare_outcomes(outcomes: Sequence[Outcome], dialect: str, now: datetime) -> PreparedOutcomes:
+    groups: dict[tuple[str, DeliveryStatus | None], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[(o.kind, o.status)].append(o)
+    writes = []
+    params: Any
+    for (kind, status), items in groups.items():
+        shape = _shape(kind, status)
+        if dialect == "postgresql":
+            columns = list(
+                zip(*((o.delivery_id, o.owner, *_values(o, _pg_bind)) for o in items), strict=True)
+            )
+            arrays = [list(column) for column in columns]
+            params = (_pg_bind(now), *arrays) if _uses_now(shape) else tuple(arrays)
+            writes.append(_Write(_pg_statement(shape), params, shape.event))
+        else:
+            batch = json.dumps(
+                [[o.delivery_id, o.owner, *_values(o, _sqlite_bind)] for o in items],
+                ensure_ascii=False,
+            )
+            params = {"now": _sqlite_bind(now), "batch": batch}
+            writes.append(_Write(_sqlite_statement(shape), params, shape.event))
+    return PreparedOutcomes(dialect, now, tuple(writes))
+
+
+async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> list[Changed]:
+    """Record the outcomes; returns the changes that happened (a stale outcome changes
+    nothing and is not among them)."""
+    connection = await session.connection()
+    changed: list[Changed] = []
+    for write in prepared.writes:
+        if prepared.dialect == "postgresql":
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if write.event:
+                records = await driver.fetch(write.sql, *write.params)
+                changed += [Changed(*record) for record in records]
+            else:
+                await driver.execute(write.sql, *write.params)
+        else:
+            result = await connection.exec_driver_sql(write.sql, write.params)
+            if write.event:
+                rows: Sequence[Any] = result.all()
+                changed_here = [
+                    Changed(delivery_id, account_id, version, status, status, error_code)
+                    for delivery_id, account_id, version, status, error_code in rows
+                ]
+                await _append(session, changed_here, prepared.now)
+                changed += changed_here
+    return changed
+
+
+async def record_outcomes(
+    session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
+) -> list[Changed]:
+    """``prepare_outcomes`` and ``write_outcomes`` in one call."""
+    dialect = (await session.connection()).dialect.name
+    return await write_outcomes(session, prepare_outcomes(outcomes, dialect, now))

@@ -1,0 +1,34 @@
+"""What the faces of Parlay (the JSON API, the web pages, the CLI) call into: the running parts,
+built once by the composition root (``parlay.bootstrap``) and handed to them.
+
+A face parses its input, calls a use case (``parlay.<domain>.usecases``) with these parts, and
+maps the result; it opens no transaction and holds no rule of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parlay.config import Settings
+from parlay.consumers.auth import JwksCache
+from parlay.delivery.origins import Origins
+from parlay.lib.clock import Clock
+from parlay.lib.db.uow import Transactions
+from parlay.lib.events.hub import EventHub
+from parlay.lib.observability.metrics import Metrics
+from parlay.lib.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    tx: Transactions  # units of work on the database
+    limiter: RateLimiter
+    metrics: Metrics
+    hub: EventHub  # live events (the streams subscribe here)
+    origins: Origins  # why each delivery was sent (campaign or IVR call), cached
+    jwks: JwksCache  # the brands' consumer-JWT keys, cached
+
+    @property
+    def clock(self) -> Clock:
+        return self.tx.clock
