@@ -7,7 +7,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,28 +212,39 @@ async def list_users(session: AsyncSession, account_id: str) -> list[UserView]:
     return [UserView(u, await _user_skill_names(session, u.id)) for u in users]
 
 
+@dataclass(frozen=True)
+class UserChanges:
+    """What to change of a user; None leaves a field as it is."""
+
+    password: str | None = None
+    roles: Sequence[str] | None = None
+    skills: Sequence[str] | None = None
+    max_concurrent_conversations: int | None = None
+    disabled: bool | None = None
+
+
 async def update_user(
-    session: AsyncSession, account_id: str, user_id: int, changes: dict[str, Any], now: datetime
+    session: AsyncSession, account_id: str, user_id: int, changes: UserChanges, now: datetime
 ) -> UserView:
     """Apply the given fields only; changing the password or disabling ends the user's sessions."""
     view = await get_user(session, account_id, user_id)
     user = view.user
     was_admin = Role.ADMIN.value in user.roles and not user.disabled
     end_sessions = False
-    if "password" in changes:
+    if changes.password is not None:
         user.password_hash = await asyncio.to_thread(
-            hash_password, _check_password(changes["password"])
+            hash_password, _check_password(changes.password)
         )
         end_sessions = True
-    if "roles" in changes:
-        user.roles = _check_roles(changes["roles"], user.type)
-    if "max_concurrent_conversations" in changes:
-        user.max_concurrent_conversations = changes["max_concurrent_conversations"]
-    if "disabled" in changes:
-        user.disabled = changes["disabled"]
+    if changes.roles is not None:
+        user.roles = _check_roles(changes.roles, user.type)
+    if changes.max_concurrent_conversations is not None:
+        user.max_concurrent_conversations = changes.max_concurrent_conversations
+    if changes.disabled is not None:
+        user.disabled = changes.disabled
         end_sessions = end_sessions or user.disabled
-    if "skills" in changes:
-        ids = await _skill_ids(session, account_id, changes["skills"])
+    if changes.skills is not None:
+        ids = await _skill_ids(session, account_id, changes.skills)
         await session.execute(delete(UserSkill).where(UserSkill.user_id == user.id))
         for skill_id in ids:
             session.add(UserSkill(user_id=user.id, skill_id=skill_id))

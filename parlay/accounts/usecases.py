@@ -13,7 +13,7 @@ from parlay.accounts import settings as account_settings
 from parlay.accounts.auth import principal_for_bearer, touch_api_key
 from parlay.accounts.models import Account, ApiKey, Skill
 from parlay.accounts.permissions import Principal
-from parlay.accounts.service import LoginResult, UserView
+from parlay.accounts.service import LoginResult, UserChanges, UserView
 from parlay.accounts.settings import AccountSettings
 from parlay.lib.db.uow import Transactions
 from parlay.lib.errors import NotFound
@@ -110,7 +110,7 @@ async def get_user(tx: Transactions, account_id: str, user_id: int) -> UserView:
 
 
 async def update_user(
-    tx: Transactions, account_id: str, user_id: int, changes: dict[str, Any]
+    tx: Transactions, account_id: str, user_id: int, changes: UserChanges
 ) -> UserView:
     """Apply the fields given (Python names); changing the password or disabling ends the
     user's sessions."""

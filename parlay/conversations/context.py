@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
 from parlay.conversations.models import Conversation
-from parlay.conversations.views import ContextView, ConversationInfo, OutboundMessageView
+from parlay.conversations.views import (
+    CampaignContext,
+    ConsumerContext,
+    ContextView,
+    ConversationInfo,
+    OutboundMessageView,
+)
 from parlay.delivery.models import Delivery
 from parlay.delivery.origins import Origin, Origins, message_text
 
@@ -27,21 +33,18 @@ RECENT_OUTBOUND_WINDOW = timedelta(days=30)
 _OS_NAMES = {"ios": "iOS", "android": "Android"}
 
 
-def campaign_context(delivery: Delivery, origin: Origin) -> dict[str, Any]:
-    """The campaign part (stored JSON): which campaign or IVR call, under which handoff, routed
-    to which skill. An IVR deflection has no campaign: ``campaignName`` is null and ``callId``
-    names the call.
-    """
-    return {
-        "campaignName": origin.campaign_name,
-        "engagementName": origin.handoff.name,
-        "skill": delivery.skill,
-        "source": delivery.source,
-        "campaignId": delivery.campaign_id,
-        "callId": delivery.call_id,
-        "handoffId": delivery.handoff_id,
-        "deliveryId": str(delivery.id),
-    }
+def campaign_context(delivery: Delivery, origin: Origin) -> CampaignContext:
+    """The campaign part: the delivery the conversation answers, and its origin."""
+    return CampaignContext(
+        campaign_name=origin.campaign_name,
+        engagement_name=origin.handoff.name,
+        skill=delivery.skill,
+        source=delivery.source,
+        campaign_id=delivery.campaign_id,
+        call_id=delivery.call_id,
+        handoff_id=delivery.handoff_id,
+        delivery_id=str(delivery.id),
+    )
 
 
 def device_os(device: Device) -> str:
@@ -51,21 +54,21 @@ def device_os(device: Device) -> str:
 
 def consumer_context(
     consumer_id: str | None, phone: str | None, device: Device | None, origin: Origin | None
-) -> dict[str, Any]:
-    """The consumer part (stored JSON): the device they wrote from (in-app) and the IVR call's
-    data (``origin``: the delivery the conversation answers, if any)."""
-    return {
-        "consumerId": consumer_id,
-        "phone": phone,
-        "deviceId": device.device_id if device else None,
-        "deviceOs": device_os(device) if device else None,
-        "device": device.device_model if device else None,
-        "appId": device.app_id if device else None,
-        "country": device.country if device else None,
-        "city": device.city if device else None,
-        "ivrNumber": origin.ivr_number if origin else None,
-        "sdes": list(origin.sdes) if origin and origin.sdes is not None else None,
-    }
+) -> ConsumerContext:
+    """The consumer part: the device they wrote from (in-app) and the IVR call's data
+    (``origin``: of the delivery the conversation answers, if any)."""
+    return ConsumerContext(
+        consumer_id=consumer_id,
+        phone=phone,
+        device_id=device.device_id if device else None,
+        device_os=device_os(device) if device else None,
+        device=device.device_model if device else None,
+        app_id=device.app_id if device else None,
+        country=device.country if device else None,
+        city=device.city if device else None,
+        ivr_number=origin.ivr_number if origin else None,
+        sdes=list(origin.sdes) if origin and origin.sdes is not None else None,
+    )
 
 
 async def pick_device(
@@ -80,11 +83,17 @@ async def pick_device(
     )
 
 
+def stored_context(campaign: CampaignContext | None, consumer: ConsumerContext) -> dict[str, Any]:
+    """The context as the conversation's JSON column keeps it."""
+    return {"campaign": campaign.to_json() if campaign else None, "consumer": consumer.to_json()}
+
+
 def conversation_context(conversation: Conversation) -> ContextView:
     stored = conversation.context or {}
+    campaign, consumer = stored.get("campaign"), stored.get("consumer")
     return ContextView(
-        campaign=stored.get("campaign"),
-        consumer=stored.get("consumer"),
+        campaign=CampaignContext.from_json(campaign) if campaign else None,
+        consumer=ConsumerContext.from_json(consumer) if consumer else None,
         conversation=ConversationInfo(
             conversation.created_at, conversation.id, conversation.channel
         ),

@@ -27,7 +27,12 @@ from parlay.accounts.models import Account
 from parlay.consumers.models import Consumer
 from parlay.conversations import topics
 from parlay.conversations.assignment import assign_waiting, enqueue
-from parlay.conversations.context import campaign_context, consumer_context, pick_device
+from parlay.conversations.context import (
+    campaign_context,
+    consumer_context,
+    pick_device,
+    stored_context,
+)
 from parlay.conversations.models import CLOSED, OPEN, Conversation, Message
 from parlay.delivery import lifecycle
 from parlay.delivery.models import Delivery
@@ -203,10 +208,10 @@ async def _open(
         created_at=now,
         delivery_id=answered.id if answered else None,
         source=answered.source if answered else None,
-        context={
-            "campaign": campaign_context(answered, origin) if answered and origin else None,
-            "consumer": consumer_context(consumer_id, phone, device, origin if answered else None),
-        },
+        context=stored_context(
+            campaign_context(answered, origin) if answered and origin else None,
+            consumer_context(consumer_id, phone, device, origin if answered else None),
+        ),
     )
     session.add(conversation)
     await session.flush()  # the one-open-conversation indexes answer here

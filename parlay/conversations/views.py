@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,12 +85,99 @@ class ConversationInfo:
 
 
 @dataclass(frozen=True)
+class CampaignContext:
+    """Which campaign or IVR call the conversation answers, under which handoff, routed to which
+    skill. An IVR deflection has no campaign: ``campaign_name`` is None, ``call_id`` names it."""
+
+    campaign_name: str | None
+    engagement_name: str | None
+    skill: str
+    source: str
+    campaign_id: str | None
+    call_id: str | None
+    handoff_id: str
+    delivery_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in the conversation's ``context`` column (API casing)."""
+        return {
+            "campaignName": self.campaign_name,
+            "engagementName": self.engagement_name,
+            "skill": self.skill,
+            "source": self.source,
+            "campaignId": self.campaign_id,
+            "callId": self.call_id,
+            "handoffId": self.handoff_id,
+            "deliveryId": self.delivery_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CampaignContext:
+        return cls(
+            campaign_name=data.get("campaignName"),
+            engagement_name=data.get("engagementName"),
+            skill=str(data.get("skill")),
+            source=str(data.get("source")),
+            campaign_id=data.get("campaignId"),
+            call_id=data.get("callId"),
+            handoff_id=str(data.get("handoffId")),
+            delivery_id=str(data.get("deliveryId")),
+        )
+
+
+@dataclass(frozen=True)
+class ConsumerContext:
+    """Who wrote: the device they wrote from (in-app) and the IVR call's data."""
+
+    consumer_id: str | None
+    phone: str | None
+    device_id: str | None
+    device_os: str | None
+    device: str | None
+    app_id: str | None
+    country: str | None
+    city: str | None
+    ivr_number: str | None
+    sdes: list[Any] | None  # the IVR's structured data about the caller, as the brand sent it
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in the conversation's ``context`` column (API casing)."""
+        return {
+            "consumerId": self.consumer_id,
+            "phone": self.phone,
+            "deviceId": self.device_id,
+            "deviceOs": self.device_os,
+            "device": self.device,
+            "appId": self.app_id,
+            "country": self.country,
+            "city": self.city,
+            "ivrNumber": self.ivr_number,
+            "sdes": self.sdes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConsumerContext:
+        return cls(
+            consumer_id=data.get("consumerId"),
+            phone=data.get("phone"),
+            device_id=data.get("deviceId"),
+            device_os=data.get("deviceOs"),
+            device=data.get("device"),
+            app_id=data.get("appId"),
+            country=data.get("country"),
+            city=data.get("city"),
+            ivr_number=data.get("ivrNumber"),
+            sdes=data.get("sdes"),
+        )
+
+
+@dataclass(frozen=True)
 class ContextView:
     """Why the conversation exists: the campaign part and the consumer part as frozen when it
-    opened (stored JSON, API casing), and the conversation itself."""
+    opened, and the conversation itself."""
 
-    campaign: dict[str, Any] | None
-    consumer: dict[str, Any] | None
+    campaign: CampaignContext | None
+    consumer: ConsumerContext | None
     conversation: ConversationInfo
 
 

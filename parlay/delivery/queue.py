@@ -10,7 +10,7 @@ the row claimable again. What became of a claimed delivery is written by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -175,7 +175,9 @@ async def claimed_rows(session: AsyncSession, ids: Sequence[int]) -> list[Claime
     result = await session.execute(
         select(*CLAIM_COLUMNS).where(wanted).order_by(Delivery.priority, Delivery.id)
     )
-    return [ClaimedDelivery(**row._mapping) for row in result.all()]
+    # Positionally, in ``CLAIM_COLUMNS`` order: by name (``row._mapping``) cost 7 µs a row.
+    make: Callable[..., ClaimedDelivery] = ClaimedDelivery
+    return [make(*row) for row in result.all()]
 
 
 @dataclass(frozen=True)

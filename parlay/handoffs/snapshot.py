@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff
@@ -117,9 +118,15 @@ class HandoffSnapshot:
     def channel_types(self) -> list[str]:
         return [c.type for c in self.channels]
 
+    @cached_property
+    def _by_type(self) -> dict[str, ChannelConfig]:
+        # Read for every delivery a dispatcher sends: a lookup, not a scan.
+        return {c.type: c for c in reversed(self.channels)}
+
     def channel(self, kind: str) -> ChannelConfig:
         """The handoff's channel of that type (an empty one if it has none)."""
-        return next((c for c in self.channels if c.type == kind), ChannelConfig(kind))
+        found = self._by_type.get(kind)
+        return found if found is not None else ChannelConfig(kind)
 
     @property
     def app_ids(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from parlay.accounts import usecases
 from parlay.accounts.models import ApiKey
 from parlay.accounts.permissions import Permission, Principal
-from parlay.accounts.service import UserView
+from parlay.accounts.service import UserChanges, UserView
 from parlay.accounts.settings import AccountSettings
 from parlay.api.deps import ServicesDep, rate_limit, require
 from parlay.api.params import AccountIdPath
@@ -186,7 +186,13 @@ async def update_user(
     me: Annotated[Principal, require(Permission.USERS_WRITE, CONFIG)],
 ) -> UserOut:
     """Change a user's password, roles, skills, maximum conversations or disabled flag."""
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    changes = UserChanges(
+        password=body.password,
+        roles=body.roles,
+        skills=body.skills,
+        max_concurrent_conversations=body.max_concurrent_conversations,
+        disabled=body.disabled,
+    )
     return _user_out(await usecases.update_user(s.tx, me.account_id, userId, changes))
 
 
