@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from parlay import migrations as migrate
 from parlay.accounts import service as accounts
+from parlay.accounts.limits import RateLimits
 from parlay.apps.models import Device
 from parlay.consumers.models import Consumer
 from parlay.handoffs import service as handoffs
@@ -170,7 +171,11 @@ async def create_account(url: str, channel: str = "inapp") -> BenchAccount:
     try:
         async with db.write() as session:
             await accounts.create_account(
-                session, account_id, "Bench brand", now=now, rate_limit_per_second=1_000_000
+                session,
+                account_id,
+                "Bench brand",
+                now=now,
+                rate_limits=RateLimits(1_000_000, 1_000_000, 1_000_000, 1_000_000),
             )
             await accounts.create_skill(session, account_id, "general", now)
             key, _ = await accounts.create_api_key(

@@ -36,7 +36,6 @@ async def create_account_with_admin(
             account_id,
             name,
             now=now,
-            rate_limit_per_second=settings.default_rate_limit_per_second,
         )
         await service.create_user(
             session,
@@ -75,7 +74,6 @@ async def seed_demo(db: Database, settings: Settings) -> DemoCredentials:
                 DEMO_ACCOUNT,
                 "Demo brand",
                 now=now,
-                rate_limit_per_second=settings.default_rate_limit_per_second,
             )
             await service.create_skill(session, DEMO_ACCOUNT, DEMO_SKILL, now)
             await service.create_user(

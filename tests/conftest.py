@@ -24,6 +24,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from parlay import migrations as migrate
 from parlay.accounts import secrets
 from parlay.accounts import service as accounts
+from parlay.accounts.limits import RateLimits
 from parlay.app import create_app
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
@@ -139,12 +140,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings(database_url: str) -> Settings:
     # In-app on the sandbox too: tests of the real push clients build their own settings.
     # Live streams end at once: the route sweeps call them like any other route.
+    # Staff and agents are limited far above what a test asks, so that tests of other rules never
+    # meet a 429 by accident (tests/ratelimit sets its own).
     return Settings(
         database_url=database_url,
         redis_url=None,
         log_json=False,
         sandbox_channels="inapp,sms,wa",
         events_max_seconds=0.05,
+        staff_rate_limit_per_second=10_000,
+        agent_rate_limit_per_second=10_000,
     )
 
 
@@ -243,13 +248,18 @@ class Brand:
                 await accounts.create_skill(session, self.id, name, SystemClock().now())
 
     async def set_rate_limit(self, per_second: int) -> None:
+        """Every per-account limit (c2m, proactive, reporting, consumer) to ``per_second``."""
         async with self.container.db.write() as session:
             account = await accounts.get_account(session, self.id)
-            account.rate_limit_per_second = per_second
+            RateLimits(per_second, per_second, per_second, per_second).store(account)
 
 
 async def make_brand(
-    container: Container, client: httpx.AsyncClient, account_id: str, *, rate_limit: int = 10_000
+    container: Container,
+    client: httpx.AsyncClient,
+    account_id: str,
+    *,
+    rate_limit: int | None = 10_000,
 ) -> Brand:
     """An account with an admin and the skills 'general' and 'billing'.
 
@@ -258,7 +268,15 @@ async def make_brand(
     now = SystemClock().now()
     async with container.db.write() as session:
         await accounts.create_account(
-            session, account_id, f"Brand {account_id}", now=now, rate_limit_per_second=rate_limit
+            session,
+            account_id,
+            f"Brand {account_id}",
+            now=now,
+            rate_limits=(
+                RateLimits(rate_limit, rate_limit, rate_limit, rate_limit)
+                if rate_limit is not None
+                else RateLimits()
+            ),
         )
         await accounts.create_user(
             session, account_id, username="admin", password=TEST_PASSWORD, roles=["admin"], now=now

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.accounts.limits import RateLimits
 from parlay.accounts.models import AccessToken, Account, ApiKey, User
 from parlay.accounts.permissions import Principal
 from parlay.accounts.secrets import ACCESS_TOKEN_PREFIX, api_key_prefix, digest, digests_match
@@ -51,7 +52,7 @@ async def _principal_for_access_token(
         name=user.username,
         roles=frozenset(user.roles),
         scopes=frozenset(),
-        rate_limit_per_second=account.rate_limit_per_second,
+        rate_limits=RateLimits.of(account),
         user_type=user.type,
     )
 
@@ -76,7 +77,7 @@ async def _principal_for_api_key(
         name=api_key.name,
         roles=frozenset(),
         scopes=frozenset(api_key.scopes),
-        rate_limit_per_second=account.rate_limit_per_second,
+        rate_limits=RateLimits.of(account),
         last_use_unrecorded=(
             api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION
         ),

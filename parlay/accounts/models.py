@@ -16,7 +16,12 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
-    rate_limit_per_second: Mapped[int] = mapped_column(Integer, default=3)
+    # Requests per second of the brand's systems (API keys), per API family, and of each of its
+    # consumers (the mobile SDK): ``accounts.settings.RateLimits``.
+    rate_limit_c2m: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    rate_limit_proactive: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    rate_limit_reporting: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    rate_limit_consumer: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     default_skill: Mapped[str | None] = mapped_column(String(255), nullable=True)
     welcome_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     welcome_text: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from parlay.accounts.limits import RateLimits
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -93,7 +95,8 @@ class Principal:
     name: str
     roles: frozenset[str]
     scopes: frozenset[str]
-    rate_limit_per_second: int
+    # The account's limits (a brand system's families are counted per account).
+    rate_limits: RateLimits
     user_type: str | None = None
     # An API key whose recorded last use is older than LAST_USED_PRECISION (see accounts.auth).
     last_use_unrecorded: bool = False

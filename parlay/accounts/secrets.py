@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
-from functools import cache
+import threading
 
 from pwdlib import PasswordHash
 
 _hasher = PasswordHash.recommended()
+# Argon2id takes a core for ~0.2 s. At most this many hash at once (in worker threads), so a
+# flood of logins queues instead of taking every core from the rest of the API.
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
+_dummies: dict[int, str] = {}
 
 
-@cache
 def _dummy_hash() -> str:
-    """Verifying against this keeps an unknown username as slow as a wrong password."""
-    return _hasher.hash(secrets.token_urlsafe(16))
+    """Verifying against this keeps an unknown username as slow as a wrong password (made with
+    the hasher in use, so it costs what a real user's hash costs)."""
+    key = id(_hasher)
+    if key not in _dummies:
+        _dummies[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummies[key]
 
 
 API_KEY_PREFIX = "plk_"
@@ -23,15 +31,17 @@ ACCESS_TOKEN_PREFIX = "plt_"
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Constant-ish time whether the user exists or not."""
-    if password_hash is None:
-        _hasher.verify(password, _dummy_hash())
-        return False
-    return _hasher.verify(password, password_hash)
+    with _HASHING:
+        if password_hash is None:
+            _hasher.verify(password, _dummy_hash())
+            return False
+        return _hasher.verify(password, password_hash)
 
 
 def digest(secret: str) -> str:

@@ -11,9 +11,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.accounts.limits import RateLimits
 from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
 from parlay.accounts.permissions import Role, Scope
-from parlay.accounts.secrets import hash_password, new_access_token, new_api_key, verify_password
+from parlay.accounts.secrets import (
+    digest,
+    hash_password,
+    new_access_token,
+    new_api_key,
+    verify_password,
+)
 from parlay.lib.errors import (
     Conflict,
     FieldError,
@@ -32,7 +39,12 @@ MIN_PASSWORD_LENGTH = 8
 
 
 async def create_account(
-    session: AsyncSession, account_id: str, name: str, *, now: datetime, rate_limit_per_second: int
+    session: AsyncSession,
+    account_id: str,
+    name: str,
+    *,
+    now: datetime,
+    rate_limits: RateLimits | None = None,
 ) -> Account:
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise invalid_field("accountId", "1-64 letters, digits, '-' or '_', starting alphanumeric")
@@ -41,10 +53,10 @@ async def create_account(
     account = Account(
         id=account_id,
         name=name,
-        rate_limit_per_second=rate_limit_per_second,
         welcome_enabled=False,
         created_at=now,
     )
+    (rate_limits or RateLimits()).store(account)
     session.add(account)
     await session.flush()
     return account
@@ -129,7 +141,12 @@ def _check_type(user_type: str) -> str:
 
 
 async def _keep_an_admin(session: AsyncSession, user: User) -> None:
-    """Refuse to demote or disable the account's last enabled admin: nobody could undo it."""
+    """Refuse to demote or disable the account's last enabled admin: nobody could undo it.
+
+    Changes to an account's admins wait for each other (a lock on the account's row; SQLite
+    writes are serial anyway): two admins demoting each other at once cannot both still see
+    the other as an admin, so one of them is refused."""
+    await session.execute(select(Account.id).where(Account.id == user.account_id).with_for_update())
     others = await session.execute(
         select(User.roles).where(
             User.account_id == user.account_id, User.id != user.id, User.disabled.is_(False)
@@ -299,6 +316,15 @@ async def issue_access_token(
     )
     await session.flush()
     return LoginResult(token, int(ttl.total_seconds()))
+
+
+async def revoke_access_token(session: AsyncSession, account_id: str, token: str) -> None:
+    """The login token stops working: its row (only a digest) is deleted."""
+    await session.execute(
+        delete(AccessToken).where(
+            AccessToken.digest == digest(token), AccessToken.account_id == account_id
+        )
+    )
 
 
 async def login(

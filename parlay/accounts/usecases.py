@@ -6,17 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from parlay.accounts import service
 from parlay.accounts import settings as account_settings
 from parlay.accounts.auth import principal_for_bearer, touch_api_key
+from parlay.accounts.login import LoginThrottle
 from parlay.accounts.models import Account, ApiKey, Skill
 from parlay.accounts.permissions import Principal
 from parlay.accounts.service import LoginResult, UserChanges, UserView
-from parlay.accounts.settings import AccountSettings
+from parlay.accounts.settings import AccountSettings, SettingsChange
 from parlay.lib.db.uow import Transactions
-from parlay.lib.errors import NotFound
+from parlay.lib.errors import NotFound, Unauthenticated, invalid_field
+from parlay.lib.ratelimit import RateLimiter
 
 
 async def principal(tx: Transactions, credential: str, account_id: str | None) -> Principal:
@@ -38,17 +39,48 @@ async def account(tx: Transactions, account_id: str) -> Account | None:
 
 
 async def login(
-    tx: Transactions, account_id: str, username: str, password: str, ttl: timedelta
+    tx: Transactions,
+    limiter: RateLimiter,
+    attempt: LoginAttempt,
+    ttl: timedelta,
 ) -> LoginResult:
     """A bearer token for a staff user's right password (401 otherwise; an unknown account or
-    user costs the same work and answers the same)."""
+    user costs the same work and answers the same). Throttled per username and per client
+    address (``accounts.login``): 429 past the budget."""
+    throttle = LoginThrottle(limiter)
+    account_id, username = attempt.account_id, attempt.username
+    await throttle.before(account_id, username, attempt.address)
     # The password is checked outside the write transaction, which stays a few milliseconds.
-    async with tx.read() as uow:
-        user_id = await service.verify_login(uow.session, account_id, username, password)
+    try:
+        async with tx.read() as uow:
+            user_id = await service.verify_login(
+                uow.session, account_id, username, attempt.password
+            )
+    except Unauthenticated:
+        await throttle.failed(account_id, username)
+        raise
     async with tx.write() as uow:
         return await service.issue_access_token(
             uow.session, account_id, user_id, now=uow.now, ttl=ttl
         )
+
+
+async def logout(tx: Transactions, who: Principal, access_token: str) -> None:
+    """Revoke the login token ``who`` called with; an API key cannot log out (400)."""
+    if who.kind != "user":
+        raise invalid_field(
+            "Authorization", "an API key is revoked (DELETE /apikeys/{keyId}), not logged out"
+        )
+    async with tx.write() as uow:
+        await service.revoke_access_token(uow.session, who.account_id, access_token)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    account_id: str
+    username: str
+    password: str
+    address: str | None  # the client's address, None when unknown
 
 
 async def get_settings(tx: Transactions, account_id: str) -> AccountSettings:
@@ -57,11 +89,11 @@ async def get_settings(tx: Transactions, account_id: str) -> AccountSettings:
 
 
 async def update_settings(
-    tx: Transactions, account_id: str, changes: dict[str, Any]
+    tx: Transactions, account_id: str, change: SettingsChange
 ) -> AccountSettings:
-    """Apply the fields given (Python names); the ones left out keep their value."""
+    """Apply the fields given; the ones left out keep their value."""
     async with tx.write() as uow:
-        return await account_settings.update_settings(uow.session, account_id, changes)
+        return await account_settings.update_settings(uow.session, account_id, change)
 
 
 async def create_skill(tx: Transactions, account_id: str, name: str) -> Skill:

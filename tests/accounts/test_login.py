@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from parlay.accounts.models import AccessToken
@@ -91,6 +93,28 @@ async def test_reenabled_user_logs_in_again(brand: Brand) -> None:
     await brand.client.patch(url, json={"disabled": True}, headers=brand.admin)
     await brand.client.patch(url, json={"disabled": False}, headers=brand.admin)
     assert (await _login(brand, "returner", TEST_PASSWORD)).status_code == 200
+
+
+async def test_logout_ends_that_session_and_only_that_one(brand: Brand) -> None:
+    first = (await _login(brand, "admin", TEST_PASSWORD)).json()["accessToken"]
+    second = (await _login(brand, "admin", TEST_PASSWORD)).json()["accessToken"]
+
+    response = await brand.client.post(f"{brand.url}/logout", headers=brand.auth(first))
+
+    assert response.status_code == 204
+    after = await brand.client.get(f"{brand.url}/skills", headers=brand.auth(first))
+    assert after.status_code == 401
+    again = await brand.client.post(f"{brand.url}/logout", headers=brand.auth(first))
+    assert again.status_code == 401
+    still = await brand.client.get(f"{brand.url}/skills", headers=brand.auth(second))
+    assert still.status_code == 200
+
+
+async def test_an_api_key_cannot_log_out(brand: Brand) -> None:
+    key = await brand.api_key("c2m")
+    response = await brand.client.post(f"{brand.url}/logout", headers=brand.auth(key))
+    assert response.status_code == 400
+    assert "revoked" in problem(response)["detail"]
 
 
 async def test_token_expires_after_its_lifetime(frozen: FrozenBrand) -> None:
@@ -226,3 +250,74 @@ async def test_password_hashing_and_checking_run_off_the_event_loop(
         f"{brand.url}/users/{user_id}", json={"password": "another long one"}, headers=brand.admin
     )
     assert on_loop == []
+
+
+# --- a login that cannot be flooded -------------------------------------------------------------
+
+
+async def test_five_failed_logins_lock_the_username_out_for_five_minutes(brand: Brand) -> None:
+    with time_machine.travel(time.time(), tick=False) as clock:
+        failures = [await _login(brand, "admin", f"guess {n}") for n in range(5)]
+        assert [r.status_code for r in failures] == [401] * 5
+
+        locked = await _login(brand, "admin", TEST_PASSWORD)  # even the right password
+        assert locked.status_code == 429
+        assert problem(locked)["errorCode"] == 1029
+        assert 0 < int(locked.headers["Retry-After"]) <= 300
+
+        clock.shift(299)
+        assert (await _login(brand, "admin", TEST_PASSWORD)).status_code == 429
+        clock.shift(2)
+        assert (await _login(brand, "admin", TEST_PASSWORD)).status_code == 200
+
+
+async def test_a_locked_out_username_leaves_the_other_users_alone(brand: Brand) -> None:
+    await _create_user(brand, "bystander")
+    for n in range(6):
+        await _login(brand, "admin", f"guess {n}")
+    assert (await _login(brand, "admin", TEST_PASSWORD)).status_code == 429
+
+    assert (await _login(brand, "bystander", TEST_PASSWORD)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "account"),
+    [("nobody", None), ("admin", "no-such-account")],
+    ids=["unknown-user", "unknown-account"],
+)
+async def test_unknown_accounts_and_users_are_throttled_like_known_ones(
+    brand: Brand, username: str, account: str | None
+) -> None:
+    answers = [await _login(brand, username, f"guess {n}", account) for n in range(6)]
+    assert [r.status_code for r in answers] == [401] * 5 + [429]
+
+
+async def test_every_failed_login_costs_one_password_check_known_or_not(
+    brand: Brand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same work whether the account or the user exists: one Argon2id verification each,
+    against a hash of the same cost, so the time an answer takes tells nothing."""
+    from parlay.accounts import secrets
+
+    checked: list[str] = []
+    real_verify = secrets._hasher.verify
+
+    def verify(password: str, hashed: str) -> bool:
+        checked.append(hashed.split("$")[3])  # the hash's cost parameters (m=, t=, p=)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(secrets._hasher, "verify", verify)
+    await _login(brand, "admin", "wrong password")
+    await _login(brand, "nobody", TEST_PASSWORD)
+    await _login(brand, "admin", TEST_PASSWORD, account="no-such-account")
+
+    assert len(checked) == 3
+    assert len(set(checked)) == 1
+
+
+async def test_thirty_login_attempts_a_minute_per_client_address(brand: Brand) -> None:
+    # A minute on: the fixture's own login is out of the window.
+    with time_machine.travel(time.time() + 61, tick=False):
+        answers = [await _login(brand, f"user-{n}", "guess") for n in range(31)]
+    assert [r.status_code for r in answers] == [401] * 30 + [429]
+    assert "address" in problem(answers[-1])["errorMessage"]

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from parlay.accounts import service as accounts_service
+from parlay.accounts.limits import RateLimits
+from parlay.lib.clock import SystemClock
 from tests.conftest import Brand, problem
 
 pytestmark = pytest.mark.anyio
@@ -49,7 +52,7 @@ def consumer_auth(**overrides: Any) -> dict[str, Any]:
 async def test_settings_have_the_four_documented_fields(brand: Brand) -> None:
     settings = await get(brand)
     assert settings == {
-        "rateLimitPerSecond": settings["rateLimitPerSecond"],
+        "rateLimits": {"c2m": 10_000, "proactive": 10_000, "reporting": 10_000, "consumer": 10_000},
         "defaultSkill": None,
         "welcomeMessage": {"enabled": False, "text": None},
         "consumerAuth": None,
@@ -57,13 +60,13 @@ async def test_settings_have_the_four_documented_fields(brand: Brand) -> None:
 
 
 async def test_fields_left_out_keep_their_value(brand: Brand) -> None:
-    await put(brand, {"defaultSkill": "general", "rateLimitPerSecond": 50})
+    await put(brand, {"defaultSkill": "general", "rateLimits": {"c2m": 50}})
     response = await put(brand, {"welcomeMessage": {"enabled": True, "text": "Hi! 👋"}})
     assert response.status_code == 200, response.text
     assert response.json() == await get(brand)
     settings = await get(brand)
     assert settings["defaultSkill"] == "general"
-    assert settings["rateLimitPerSecond"] == 50
+    assert settings["rateLimits"]["c2m"] == 50
     assert settings["welcomeMessage"] == {"enabled": True, "text": "Hi! 👋"}
 
 
@@ -74,30 +77,50 @@ async def test_an_empty_update_changes_nothing(brand: Brand) -> None:
     assert response.json() == before == await get(brand)
 
 
-# --- rateLimitPerSecond ----------------------------------------------------------------------
+# --- rateLimits ------------------------------------------------------------------------------
 
 
+async def test_a_new_account_has_livepersons_published_limits(brand: Brand) -> None:
+    async with brand.container.db.write() as session:
+        await accounts_service.create_account(session, "fresh", "Fresh", now=SystemClock().now())
+    response = await brand.client.get("/api/account/fresh/settings", headers=brand.admin)
+    assert response.status_code == 404  # another account: answered as nothing at all
+    async with brand.container.db.read() as session:
+        account = await accounts_service.get_account(session, "fresh")
+    assert RateLimits.of(account) == RateLimits(c2m=30, proactive=10, reporting=10, consumer=10)
+
+
+@pytest.mark.parametrize("family", ["c2m", "proactive", "reporting", "consumer"])
 @pytest.mark.parametrize("rate", [1, 3, 10_000])
-async def test_rate_limit_accepts_1_to_10000(brand: Brand, rate: int) -> None:
-    response = await put(brand, {"rateLimitPerSecond": rate})
+async def test_rate_limit_accepts_1_to_10000(brand: Brand, family: str, rate: int) -> None:
+    response = await put(brand, {"rateLimits": {family: rate}})
     assert response.status_code == 200, response.text
-    # Read from the answer: at 1/s, another request this second would meet the new limit.
-    assert response.json()["rateLimitPerSecond"] == rate
+    assert response.json()["rateLimits"][family] == rate
+    # The other families keep theirs.
+    assert all(v == 10_000 for k, v in response.json()["rateLimits"].items() if k != family)
 
 
-@pytest.mark.parametrize("rate", [0, -1, 10_001, None, True, 2.5, "5"])
+@pytest.mark.parametrize("rate", [0, -1, 10_001, True, 2.5, "5"])
 async def test_rate_limit_outside_1_to_10000_or_not_an_integer_is_refused(
     brand: Brand, rate: Any
 ) -> None:
     before = await get(brand)
-    refused(await put(brand, {"rateLimitPerSecond": rate}), "rateLimitPerSecond")
+    refused(await put(brand, {"rateLimits": {"c2m": rate}}), "rateLimits.c2m")
     assert await get(brand) == before
 
 
+async def test_rate_limits_of_null_or_an_unknown_family_are_refused(brand: Brand) -> None:
+    refused(await put(brand, {"rateLimits": None}), "rateLimits")
+    refused(await put(brand, {"rateLimits": {"staff": 5}}), "rateLimits.staff")
+
+
 async def test_a_lowered_rate_limit_applies_to_the_next_requests(brand: Brand) -> None:
-    assert (await put(brand, {"rateLimitPerSecond": 1})).status_code == 200
+    assert (await put(brand, {"rateLimits": {"c2m": 1}})).status_code == 200
+    ivr = Brand.auth(await brand.api_key("c2m"))
     answers = [
-        (await brand.client.get(f"{brand.url}/skills", headers=brand.admin)).status_code
+        (
+            await brand.client.post(f"{brand.url}/eligibility?v=2.0", json={}, headers=ivr)
+        ).status_code
         for _ in range(3)
     ]
     assert 429 in answers
@@ -172,7 +195,10 @@ async def test_welcome_message_must_be_an_object_with_enabled_and_text(
 async def test_consumer_auth_with_a_jwks_url_is_stored(brand: Brand) -> None:
     response = await put(brand, {"consumerAuth": consumer_auth(algorithms=["RS256", "ES256"])})
     assert response.status_code == 200, response.text
-    assert (await get(brand))["consumerAuth"] == consumer_auth(algorithms=["ES256", "RS256"])
+    assert (await get(brand))["consumerAuth"] == {
+        **consumer_auth(algorithms=["ES256", "RS256"]),
+        "maxTokenLifetimeSeconds": 86_400,  # the default: one day
+    }
 
 
 async def test_consumer_auth_with_a_pem_public_key_is_stored(
@@ -275,7 +301,7 @@ async def test_consumer_auth_is_cleared_with_null(brand: Brand) -> None:
     ("body", "field"),
     [
         ({"rateLimit": 5}, "rateLimit"),
-        ({"rate_limit_per_second": 5}, "rate_limit_per_second"),
+        ({"rate_limits": {"c2m": 5}}, "rate_limits"),
         (
             {"welcomeMessage": {"enabled": True, "text": "Hi", "html": "<b>Hi</b>"}},
             "welcomeMessage.html",

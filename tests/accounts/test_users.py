@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -233,6 +234,44 @@ async def test_the_last_admin_cannot_be_disabled_or_demoted(brand: Brand) -> Non
         assert response.status_code == 409, response.text
         assert "last admin" in problem(response)["errorMessage"]
     assert (await brand.client.get(f"{brand.url}/users", headers=brand.admin)).status_code == 200
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(brand: Brand) -> None:
+    assert (await create(brand, username="deputy", roles=["admin"])).status_code == 201
+    deputy_token = await brand.login("deputy")
+    users = (await brand.client.get(f"{brand.url}/users", headers=brand.admin)).json()["users"]
+    ids = {u["username"]: u["id"] for u in users}
+    for change in ({"roles": ["agent"]}, {"disabled": True}):
+        answers = await asyncio.gather(
+            brand.client.patch(
+                f"{brand.url}/users/{ids['deputy']}", json=change, headers=brand.admin
+            ),
+            brand.client.patch(
+                f"{brand.url}/users/{ids['admin']}", json=change, headers=brand.auth(deputy_token)
+            ),
+        )
+        statuses = sorted(a.status_code for a in answers)
+        # One wins; the other is refused (409), or finds its own credential already demoted.
+        assert statuses in ([200, 403], [200, 409], [200, 401]), [a.text for a in answers]
+        async with brand.container.db.read() as session:
+            admins = [
+                u
+                for u in (await session.execute(select(User))).scalars()
+                if "admin" in u.roles and not u.disabled
+            ]
+        assert len(admins) == 1
+        # Back to two admins for the next round.
+        (loser,) = {"admin", "deputy"} - {admins[0].username}
+        token = brand.admin_token if admins[0].username == "admin" else deputy_token
+        restore = {"roles": ["admin"], "disabled": False}
+        response = await brand.client.patch(
+            f"{brand.url}/users/{ids[loser]}", json=restore, headers=brand.auth(token)
+        )
+        assert response.status_code == 200, response.text
+        if loser == "admin":
+            brand.admin_token = await brand.login("admin")
+        else:
+            deputy_token = await brand.login("deputy")
 
 
 async def test_an_admin_may_step_down_once_another_admin_exists(brand: Brand) -> None:

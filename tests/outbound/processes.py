@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from parlay.accounts import service as accounts
+from parlay.accounts.limits import RateLimits
 from parlay.campaigns import service as campaigns
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import PENDING
@@ -139,7 +140,11 @@ async def queue_wa_campaign(database_url: str, consumers: int) -> QueuedCampaign
     try:
         async with db.write() as session:
             await accounts.create_account(
-                session, account_id, "Workers", now=now, rate_limit_per_second=1000
+                session,
+                account_id,
+                "Workers",
+                now=now,
+                rate_limits=RateLimits(1000, 1000, 1000, 1000),
             )
             await accounts.create_skill(session, account_id, "general", now)
             handoff = await handoffs.create_handoff(

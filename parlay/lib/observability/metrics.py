@@ -23,7 +23,12 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "parlay_rate_limited_total",
-            "Requests refused with 429, by account and API family.",
-            ["account", "family"],
+            "Requests refused with 429, by API family.",
+            ["family"],
+            registry=self.registry,
+        )
+        self.rate_limiter_errors = Counter(
+            "parlay_rate_limiter_errors_total",
+            "Requests let through because the rate limiter's storage (Redis) was unreachable.",
             registry=self.registry,
         )

@@ -43,15 +43,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_events")),
     )
-    with op.batch_alter_table("delivery_events", schema=None) as batch_op:
-        batch_op.create_index(
-            "uq_delivery_events_delivery_sequence", ["delivery_id", "sequence"], unique=True
-        )
+    op.create_index(
+        "uq_delivery_events_delivery_sequence",
+        "delivery_events",
+        ["delivery_id", "sequence"],
+        unique=True,
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("delivery_events", schema=None) as batch_op:
-        batch_op.drop_index("uq_delivery_events_delivery_sequence")
+    op.drop_index("uq_delivery_events_delivery_sequence", table_name="delivery_events")
     op.drop_table("delivery_events")
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_column("version")
+    # In place (SQLite 3.35+), never a batch copy of the deliveries table.
+    op.execute("ALTER TABLE deliveries DROP COLUMN version")
