@@ -46,3 +46,36 @@ def test_empty_long_non_nfc_and_control_characters_are_refused(text: str, why: s
 def test_max_length_can_be_lowered_for_short_fields() -> None:
     assert message_text_problem("x" * 100, max_length=100) is None
     assert message_text_problem("x" * 101, max_length=100) == "must be at most 100 characters"
+
+
+SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Go team {SCOTLAND}!",  # a flag emoji is the one place tag characters belong
+        "\u200fمرحبا\u200e ok",  # the plain direction marks RLM and LRM
+    ],
+)
+def test_flag_tag_sequences_and_direction_marks_are_text(text: str) -> None:
+    assert message_text_problem(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("pay \u202eecnarusni\u202c now", "U+202E"),  # right-to-left override
+        ("a\u202ab", "U+202A"),  # left-to-right embedding
+        ("a\u2066b\u2069", "U+2066"),  # left-to-right isolate
+        ("hi\U000e0069\U000e0067\U000e006e", "U+E0069"),  # tags smuggling invisible text
+        ("\U0001f3f4\U000e0067\U000e0062", "U+E0067"),  # tags without their cancel tag
+        ("a\ufffeb", "U+FFFE"),  # noncharacters
+        ("a\ufdd0b", "U+FDD0"),
+        ("a\U0010ffffb", "U+10FFFF"),
+    ],
+)
+def test_bidi_overrides_stray_tags_and_noncharacters_are_refused(text: str, why: str) -> None:
+    problem = message_text_problem(text)
+    assert problem is not None
+    assert why in problem

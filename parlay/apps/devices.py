@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.apps.models import App, Device
+from parlay.apps.models import App, Device, push_token_key
 from parlay.lib.db.rows import insert_or_find
 from parlay.lib.errors import NotFound, invalid_field
 
@@ -48,19 +49,6 @@ async def register_device(
             "pushService",
             f"app {reg.app_id!r} is a {app.platform} app pushing through {app.push_service}",
         )
-    if reg.push_token:
-        # A push token belongs to one install: if another consumer registered it before (a
-        # shared or handed-over phone), that registration loses it.
-        await session.execute(
-            update(Device)
-            .where(
-                Device.account_id == account_id,
-                Device.push_token == reg.push_token,
-                (Device.consumer_id != consumer_id) | (Device.device_id != device_id),
-            )
-            .values(push_token=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
 
     async def find() -> Device | None:
         return await session.scalar(
@@ -89,12 +77,51 @@ async def register_device(
     # registering now is that registration (a reinstall often keeps the token).
     device.token_disabled_at = None
     device.app_id, device.platform, device.push_service = reg.app_id, reg.platform, reg.push_service
-    device.push_token = reg.push_token
     device.os_version, device.device_model = reg.os_version, reg.device_model
     device.sdk_version, device.country, device.city = reg.sdk_version, reg.country, reg.city
     device.logged_in, device.logout_mode, device.updated_at = True, None, now
     await session.flush()
+    await _hold_token(session, device, reg.push_token, now)
     return device
+
+
+# Each attempt but the last loses only to a registration of the same token that committed
+# meanwhile; the next attempt takes the token from it.
+_TOKEN_ATTEMPTS = 3
+
+
+async def _hold_token(
+    session: AsyncSession, device: Device, token: str | None, now: datetime
+) -> None:
+    """Give ``device`` the push token, taking it from any other device of the account: a token
+    belongs to one install (a shared or handed-over phone registers it anew). The unique index
+    on the token makes two registrations at the same instant meet here; the later one wins."""
+    # Read once: a rolled-back attempt expires the object's attributes, and reading an expired
+    # attribute would be I/O outside the driver's await.
+    account_id, device_pk = device.account_id, device.id
+    for attempt in range(_TOKEN_ATTEMPTS):
+        if token is not None:
+            await session.execute(
+                update(Device)
+                .where(
+                    Device.account_id == account_id,
+                    Device.push_token_key == push_token_key(token),
+                    Device.id != device_pk,
+                )
+                .values(push_token=None, push_token_key=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        try:
+            async with session.begin_nested():
+                device.push_token = token
+                await session.flush()
+        except IntegrityError:
+            if attempt == _TOKEN_ATTEMPTS - 1:
+                raise
+            continue
+        if attempt > 0:
+            await session.refresh(device)
+        return
 
 
 async def logout_device(

@@ -3,11 +3,12 @@ installed them (one row per app install of a consumer)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from parlay.lib.db.base import Base, JSONType
 
@@ -31,7 +32,19 @@ class Device(Base):
     """One app install of a consumer. Registering is logging in."""
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("account_id", "consumer_id", "device_id"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "consumer_id", "device_id"),
+        # A push token belongs to one install: two registrations of one token at the same
+        # instant cannot both keep it (apps.devices.register_device retries the loser).
+        Index(
+            "ux_devices_account_push_token",
+            "account_id",
+            "push_token_key",
+            unique=True,
+            sqlite_where=text("push_token_key IS NOT NULL"),
+            postgresql_where=text("push_token_key IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -41,6 +54,8 @@ class Device(Base):
     platform: Mapped[str] = mapped_column(String(16))
     push_service: Mapped[str] = mapped_column(String(16))
     push_token: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    # SHA-256 of push_token, kept by the validator below: tokens are too long to index.
+    push_token_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Set when the provider said the token is dead (APNs 410, FCM UNREGISTERED).
     token_disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     logged_in: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -53,3 +68,13 @@ class Device(Base):
     city: Mapped[str | None] = mapped_column(String(128), nullable=True)
     registered_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    @validates("push_token")
+    def _key_the_token(self, _: str, token: str | None) -> str | None:
+        self.push_token_key = push_token_key(token)
+        return token
+
+
+def push_token_key(token: str | None) -> str | None:
+    """What the uniqueness of a push token is checked on (None for no token)."""
+    return hashlib.sha256(token.encode()).hexdigest() if token is not None else None

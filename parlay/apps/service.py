@@ -94,7 +94,7 @@ async def delete_app(session: AsyncSession, account_id: str, app_id: str) -> Non
     await session.execute(
         update(Device)
         .where(Device.account_id == account_id, Device.app_id == app_id)
-        .values(push_token=None)
+        .values(push_token=None, push_token_key=None)
         .execution_options(synchronize_session=False)
     )
     await session.flush()

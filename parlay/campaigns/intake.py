@@ -14,9 +14,11 @@ from parlay.delivery.origins import placeholders
 from parlay.delivery.status import CAMPAIGN_PRIORITY, DeliveryStatus, ErrorCode, Source
 from parlay.handoffs.snapshot import ChannelConfig, HandoffSnapshot
 
-# Cheap shape check at accept time; the full numbering-plan check runs at send time.
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_VARIABLE_KEY = re.compile(r"^[1-9]\d{0,2}$")
+# Cheap shape check at accept time (ASCII digits only, the whole string: a trailing newline or
+# another script's digits would slip past duplicate detection); the full numbering-plan check
+# runs at send time.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_VARIABLE_KEY = re.compile(r"[1-9][0-9]{0,2}")
 
 
 class ConsumerContent(TypedDict, total=False):
@@ -61,7 +63,7 @@ def _required_variables(channel: ChannelConfig, text: str | None) -> set[int]:
 def _variables_problem(variables: dict[str, str] | None, required: set[int]) -> str | None:
     given = variables or {}
     for key in given:
-        if not _VARIABLE_KEY.match(key):
+        if not _VARIABLE_KEY.fullmatch(key):
             return f"INVALID_VARIABLE={key}"
     for n in sorted(required):
         if str(n) not in given:
@@ -110,7 +112,7 @@ class ConsumerIntake:
                 problem = f"MISSING_CONSUMER_INFORMATION={first_type}"
             else:
                 address = str(content.get(channel))
-                if channel != "inapp" and not E164.match(address):
+                if channel != "inapp" and not E164.fullmatch(address):
                     problem = ErrorCode.INVALID_NUMBER.value
                 elif (channel, address) in self.seen:
                     problem = "DUPLICATE_CONSUMER"
@@ -130,7 +132,7 @@ class ConsumerIntake:
         E.164 is dropped (it is not where this message goes, so it does not refuse the consumer,
         and unchecked it could overflow the column)."""
         phone = content.get("sms") or content.get("wa")
-        return phone if phone and E164.match(phone) else None
+        return phone if phone and E164.fullmatch(phone) else None
 
     def _row(
         self, channel: str, content: ConsumerContent, variables: dict[str, str] | None

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt import PyJWK, PyJWKSet
 
-from parlay.accounts.settings import ALLOWED_JWT_ALGORITHMS
+from parlay.accounts.settings import ALLOWED_JWT_ALGORITHMS, ConsumerAuth
 from parlay.lib.errors import ServiceUnavailable, Unauthenticated
 from parlay.lib.http.client import make_client
 from parlay.lib.observability.logging import get_logger
@@ -136,13 +136,41 @@ def _pick(keys: dict[str, PyJWK], kid: str | None) -> PyJWK | None:
     return next(iter(keys.values())) if len(keys) == 1 else None
 
 
+# Every refusal answers this, whatever the reason (logged): the answer tells nobody whether the
+# account exists, is configured, or which check the token failed.
+INVALID_TOKEN = "invalid consumer token"
+
+
 async def verify_consumer_token(
-    token: str, account_id: str, config: dict[str, Any] | None, jwks: JwksCache
+    token: str,
+    account_id: str,
+    config: ConsumerAuth | None,
+    jwks: JwksCache,
+    now: Callable[[], float] = time.time,
 ) -> ConsumerIdentity:
-    """The consumer a brand-signed JWT stands for, or 401."""
-    if not config:
+    """The consumer a brand-signed JWT stands for, or 401 (one answer for every reason)."""
+    try:
+        return await _verify(token, account_id, config, jwks, now())
+    except Unauthenticated as refused:
+        log.info("consumer token refused", account_id=account_id, reason=refused.detail)
+        raise Unauthenticated(INVALID_TOKEN) from refused
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthenticated(f"the token's {name} is not a number")
+    return float(value)
+
+
+async def _verify(
+    token: str, account_id: str, config: ConsumerAuth | None, jwks: JwksCache, now: float
+) -> ConsumerIdentity:
+    if config is None:
         raise Unauthenticated("App Messaging is not configured for this account")
-    algorithms = [a for a in config.get("algorithms", []) if a in ALLOWED_JWT_ALGORITHMS]
+    algorithms = [a for a in config.algorithms if a in ALLOWED_JWT_ALGORITHMS]
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -151,10 +179,11 @@ async def verify_consumer_token(
     if alg not in algorithms:
         raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
     key: Any
-    if config.get("publicKeyPem"):
-        key = load_pem_public_key(config["publicKeyPem"].encode())
+    if config.public_key_pem:
+        key = load_pem_public_key(config.public_key_pem.encode())
     else:
-        key = (await jwks.key(config["jwksUrl"], header.get("kid"))).key
+        assert config.jwks_url is not None
+        key = (await jwks.key(config.jwks_url, header.get("kid"))).key
     if not _fits(key, str(alg)):
         # PyJWT raises TypeError (not a PyJWTError) for an ES token against an RSA key and the
         # like, which answered 500: a token naming the wrong kind of key is just a bad token.
@@ -164,8 +193,8 @@ async def verify_consumer_token(
             token,
             key,
             algorithms=[str(alg)],
-            audience=config["audience"],
-            issuer=config["issuer"],
+            audience=config.audience,
+            issuer=config.issuer,
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
@@ -173,7 +202,21 @@ async def verify_consumer_token(
         raise Unauthenticated("the token has expired") from exc
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"invalid token: {exc}") from exc
+    # PyJWT takes a numeric string for a time ("exp": "1893456000"): a token says times as
+    # numbers, or it is not a token Parlay accepts.
+    expires = _number(claims, "exp")
+    issued = _number(claims, "iat")
+    assert expires is not None
+    lifetime = expires - (issued if issued is not None else now)
+    if lifetime > config.max_token_lifetime_seconds + LEEWAY_SECONDS:
+        raise Unauthenticated(f"the token lives longer than {config.max_token_lifetime_seconds} s")
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
+    if not isinstance(subject, str) or not is_consumer_id(subject):
         raise Unauthenticated("the token's sub is not a consumer ID")
     return ConsumerIdentity(account_id, subject, claims)
+
+
+def is_consumer_id(subject: str) -> bool:
+    """1-255 printable characters: no control, format (bidi, zero-width) or unassigned
+    characters, no surrounding spaces (it is shown to agents and keys every record)."""
+    return 1 <= len(subject) <= 255 and subject.isprintable() and subject == subject.strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from parlay.accounts.models import Account
+from parlay.accounts.settings import consumer_auth_of
 from parlay.apps import devices
 from parlay.apps.devices import DeviceRegistration
 from parlay.apps.models import Device
@@ -21,7 +22,7 @@ async def authenticate(
     async with tx.read() as uow:
         account = await uow.session.get(Account, account_id)
     identity = await verify_consumer_token(
-        token, account_id, account.consumer_auth if account else None, jwks
+        token, account_id, consumer_auth_of(account) if account else None, jwks
     )
     assert account is not None  # no configuration, no verified token
     return identity, account

@@ -149,8 +149,10 @@ async def consumer_writes(
         )
     )
     phone = consumer.phone if consumer else None
-    for _ in range(2):
+    for _ in range(3):
         conversation = await open_conversation_of(session, account_id, consumer_id, phone)
+        if conversation is not None and not await _still_open(session, conversation):
+            continue  # closed a moment ago (an agent's close committed): open a new one
         if conversation is not None:
             message = add_message(session, conversation, "consumer", text, uow.now)
             await session.flush()
@@ -171,7 +173,18 @@ async def consumer_writes(
         except IntegrityError:
             # Another first message of this consumer opened one a moment ago: write into it.
             continue
-    raise RuntimeError("the consumer's open conversation vanished twice")  # pragma: no cover
+    raise RuntimeError("the consumer's open conversation vanished thrice")  # pragma: no cover
+
+
+async def _still_open(session: AsyncSession, conversation: Conversation) -> bool:
+    """Lock the conversation and read its state again. A close that committed since it was
+    found shows now; one that comes later waits for this message and closes after it. Without
+    the lock, a message racing a close could land in the closed conversation (PostgreSQL; SQLite
+    writes are serial)."""
+    state = await session.scalar(
+        select(Conversation.state).where(Conversation.id == conversation.id).with_for_update()
+    )
+    return state == OPEN
 
 
 async def _open(

@@ -20,7 +20,7 @@ from parlay.delivery.status import DeliveryStatus, ErrorCode
 from parlay.eligibility.quiet_hours import next_send_time
 from parlay.lib.phone import is_mobile, normalize_e164
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def check(r: Recipient, facts: Facts, now: datetime, *, quiet_hours: bool = True
     if r.channel == "sms":
         return _check_sms(r, facts, now, quiet_hours)
     # WhatsApp: only the number's shape; whether it is on WhatsApp only WhatsApp can say.
-    if not r.phone or not _E164.match(r.phone):
+    if not r.phone or not _E164.fullmatch(r.phone):
         return Fail(DeliveryStatus.FAILED, ErrorCode.INVALID_NUMBER, "not an E.164 number")
     return Pass()
 

@@ -125,6 +125,13 @@ def _refused_tokens() -> list[Any]:
         "ps256-not-in-the-accounts-algorithms": lambda key, other: key.token(algorithm="PS256"),
         "signature-stripped": lambda key, other: key.token().rsplit(".", 1)[0] + ".",
         "payload-swapped": lambda key, other: _swap_payload(key.token(), sub="someone-else"),
+        "string-exp": lambda key, other: key.token(exp=str(now() + 300)),
+        "string-iat": lambda key, other: key.token(iat=str(now())),
+        "lives-longer-than-a-day": lambda key, other: key.token(exp=now() + 2 * 86_400),
+        "long-lived-without-iat": lambda key, other: key.token(iat=None, exp=now() + 2 * 86_400),
+        "nul-in-sub": lambda key, other: key.token(sub="c\x00-1"),
+        "bidi-override-in-sub": lambda key, other: key.token(sub="c-1\u202e"),
+        "spaces-around-sub": lambda key, other: key.token(sub=" c-1 "),
         "garbage": lambda key, other: "not-a-jwt",
         "empty-segments": lambda key, other: "..",
     }
@@ -173,6 +180,42 @@ async def test_a_token_of_one_account_is_refused_on_another(
     assert_accepted(await call(pem_brand, token_of_a))
     assert_unauthenticated(await call(other_brand, token_of_a))
     assert_accepted(await call(other_brand, other_rsa_key.token()))
+
+
+async def test_the_accounts_maximum_token_lifetime_decides_how_long_a_token_may_live(
+    brand: Brand, rsa_key: SigningKey
+) -> None:
+    week = 7 * 86_400
+    await configure_consumer_auth(
+        brand, publicKeyPem=rsa_key.public_pem, maxTokenLifetimeSeconds=week
+    )
+    assert_accepted(await call(brand, rsa_key.token(exp=now() + 2 * 86_400)))
+    assert_unauthenticated(await call(brand, rsa_key.token(exp=now() + week + 3600)))
+
+
+async def test_refusals_answer_alike_whether_the_account_exists_is_configured_or_not(
+    pem_brand: Brand, brand_without_auth: Brand, rsa_key: SigningKey, other_rsa_key: SigningKey
+) -> None:
+    """Nothing in a consumer's 401 tells an account that exists from one that does not."""
+    token = other_rsa_key.token()
+    unknown = await pem_brand.client.get(
+        "/api/account/no-such-account/consumer/pending-outbound",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    answers = [
+        unknown,
+        await call(brand_without_auth, token),
+        await call(pem_brand, token),  # configured, another key's signature
+        await call(pem_brand, "not-a-jwt"),
+        await call(pem_brand, rsa_key.token(exp=now() - 3600)),
+    ]
+    bodies = [assert_unauthenticated(r) for r in answers]
+    assert len({(b["detail"], b["errorMessage"], b["title"]) for b in bodies}) == 1
+
+
+@pytest.fixture
+async def brand_without_auth(other_brand: Brand) -> Brand:
+    return other_brand
 
 
 async def test_without_consumer_auth_configured_every_token_is_refused(

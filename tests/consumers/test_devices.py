@@ -4,6 +4,7 @@ pushes the device still gets, as the in-app send-time checks read it."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -309,6 +310,25 @@ async def test_a_push_token_moves_from_an_older_install_of_the_same_consumer(
     old, new = await devices_of(container, brand.id, "consumer-1")
     assert (old.device_id, old.push_token) == ("install-1", None)
     assert (new.device_id, new.push_token) == ("install-2", TOKEN)
+
+
+async def test_a_push_token_registered_by_several_consumers_at_once_ends_with_one_of_them(
+    sdk: Sdk, brand: Brand, container: Container
+) -> None:
+    consumers = [f"consumer-{n}" for n in range(6)]
+    for _ in range(3):
+        token = uuid.uuid4().hex
+        answers = await asyncio.gather(
+            *(sdk.put_device("device-1", consumer, pushToken=token) for consumer in consumers)
+        )
+        assert [a.status_code for a in answers] == [200] * len(consumers)
+        holders = [
+            d
+            for consumer in consumers
+            for d in await devices_of(container, brand.id, consumer)
+            if d.push_token == token
+        ]
+        assert len(holders) == 1
 
 
 async def test_a_push_token_in_another_account_is_left_alone(

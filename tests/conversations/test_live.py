@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from parlay.accounts import service as accounts
+from parlay.accounts.limits import RateLimits
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 from tests.conftest import TEST_PASSWORD
@@ -178,7 +179,11 @@ async def _brand_with_an_agent(database_url: str, key: SigningKey) -> tuple[str,
         async with db.write() as session:
             now = SystemClock().now()
             account = await accounts.create_account(
-                session, account_id, "Brand", now=now, rate_limit_per_second=1000
+                session,
+                account_id,
+                "Brand",
+                now=now,
+                rate_limits=RateLimits(1000, 1000, 1000, 1000),
             )
             await accounts.create_skill(session, account_id, "general", now)
             account.default_skill = "general"

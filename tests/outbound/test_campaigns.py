@@ -186,6 +186,10 @@ PER_CONSUMER_PROBLEMS = [
     # (handoff channels, a good consumer, a bad one, what failedConsumers says)
     ([sms_channel()], sms(SF_MOBILE), sms("4155552671"), "INVALID_NUMBER"),
     ([sms_channel()], sms(SF_MOBILE), sms("+1 (415) abc"), "INVALID_NUMBER"),
+    # Only ASCII digits, the whole string: other scripts' digits and a trailing newline would
+    # slip past duplicate detection.
+    ([sms_channel()], sms(SF_MOBILE), sms("+141555526\u0667\u0661"), "INVALID_NUMBER"),
+    ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE_2 + "\n"), "INVALID_NUMBER"),
     ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE), "DUPLICATE_CONSUMER"),
     ([inapp_channel()], inapp("c-1"), inapp("c-1"), "DUPLICATE_CONSUMER"),
     (
