@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from parlay.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from parlay.api.openapi import install_openapi, problems
 from parlay.api.problems import install_problem_handlers
+from parlay.lib.errors import NotFound, Unauthenticated
 from parlay.services import Services
 
 
@@ -43,6 +46,7 @@ def create_app(
     )
     app.state.services = services
     install_problem_handlers(app)
+    install_openapi(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
@@ -88,7 +92,26 @@ def _install_operational_routes(app: FastAPI, services: Services) -> None:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    @app.get("/metrics", tags=["operations"], operation_id="metrics", include_in_schema=True)
-    async def metrics() -> Response:
-        """Prometheus exposition."""
+    token = services.settings.metrics_token
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        operation_id="metrics",
+        response_class=PlainTextResponse,
+        responses=problems(401, 404),
+    )
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition, for ``Authorization: Bearer <PARLAY_METRICS_TOKEN>``; not
+        served here when no token is configured (use ``PARLAY_METRICS_BIND``)."""
+        if token is None:
+            raise NotFound()
+        if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
+            raise Unauthenticated("metrics need Authorization: Bearer <PARLAY_METRICS_TOKEN>")
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """Whether ``Authorization`` is ``Bearer <token>``, compared in constant time."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())

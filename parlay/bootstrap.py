@@ -32,6 +32,7 @@ from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
 from parlay.lib.events.hub import EventHub, build_hub
 from parlay.lib.events.live import LiveEvent, publish
+from parlay.lib.events.sse import StreamSlots
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
@@ -58,7 +59,11 @@ class Container:
     tx: Transactions
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
+    streams: StreamSlots = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.streams = StreamSlots(self.settings.events_max_streams)
 
     @property
     def services(self) -> Services:
@@ -70,6 +75,7 @@ class Container:
             hub=self.hub,
             origins=self.origins,
             jwks=self.jwks,
+            streams=self.streams,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -204,17 +210,22 @@ def build_container(
     clock = clock or SystemClock()
     signals = Signals()
     apps = PushAppDirectory(db)
+    metrics = Metrics()
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
-        limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
+        limiter=limiter
+        or LimitsRateLimiter(
+            storage_url(settings.redis_url), on_error=metrics.rate_limiter_errors.inc
+        ),
         channels=channels if channels is not None else build_channels(settings, apps, clock),
         hub=build_hub(settings.redis_url),
         jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
         origins=OriginCache(),
         apps=apps,
         signals=signals,
+        metrics=metrics,
         tx=Transactions(
             db, clock, signals, idempotency_ttl=settings.idempotency_ttl, urgency=Urgency()
         ),

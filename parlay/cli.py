@@ -136,6 +136,7 @@ def _guard(action: Callable[[], T]) -> T:
 def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool) -> None:
     import uvicorn
 
+    from parlay.api.middleware import MAX_HEADER_BYTES
     from parlay.migrations import upgrade
     from parlay.runtime import build_app, startup_report
 
@@ -152,7 +153,18 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     for line in _run(prepare, settings):
         click.echo(line, err=True)
     app = build_app(settings, run_api=run_api, run_worker=run_worker)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # h11, not httptools: httptools takes request headers of any size (32 MB were accepted before
+    # any authentication); h11 refuses a head larger than the limit while reading it. It costs
+    # ~0.14 ms a request on this machine's loopback (0.61 against 0.75 ms a round trip).
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True)

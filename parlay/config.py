@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    # Default per-account, per-API-family rate limit for new accounts.
-    default_rate_limit_per_second: int = Field(default=3, ge=1)
+    # The staff API (and the web tool) is limited per user or API key, not per account: an
+    # account-wide budget would be shared by every admin clicking at once.
+    staff_rate_limit_per_second: int = Field(default=50, ge=1)
     # The agent API is limited per agent or bot, not per account: a brand's 3 requests/second
     # would be shared by every agent replying at once.
     agent_rate_limit_per_second: int = Field(default=20, ge=1)
@@ -33,6 +34,15 @@ class Settings(BaseSettings):
     events_keepalive_seconds: float = Field(default=15.0, gt=0)
     # A live stream ends after this long; the client reconnects (and is authenticated again).
     events_max_seconds: float = Field(default=900.0, gt=0)
+    # Live streams one consumer or one agent may hold open at once (per process); a newer one
+    # replaces the oldest.
+    events_max_streams: int = Field(default=5, ge=1, le=100)
+
+    # ``GET /metrics`` on the API answers only with ``Authorization: Bearer <token>``; unset, it is
+    # not served there (404). Either way ``metrics_bind`` ("host:port") can serve the metrics
+    # alone on a separate listener, typically a private address the scraper reaches.
+    metrics_token: SecretStr | None = None
+    metrics_bind: str | None = None
 
     # The dispatcher (``parlay worker``, or inside ``parlay serve``).
     worker_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -57,6 +67,13 @@ class Settings(BaseSettings):
     sandbox_script: str | None = None
     sandbox_log: str | None = None
 
+    @field_validator("metrics_bind")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            metrics_address(value)
+        return value
+
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(seconds=self.idempotency_ttl_seconds)
@@ -66,3 +83,18 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def metrics_address(bind: str) -> tuple[str, int]:
+    """``"host:port"`` (``"[::1]:9464"`` for IPv6) as (host, port); ValueError when malformed."""
+    host, sep, port = bind.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if (
+        not sep
+        or not host
+        or not port.isascii()
+        or not port.isdigit()
+        or not 0 <= int(port) < 65536
+    ):
+        raise ValueError(f"expected host:port, got {bind!r}")
+    return host, int(port)

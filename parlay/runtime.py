@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, start_http_server
 
 from parlay.accounts.service import account_exists
 from parlay.app import create_app
 from parlay.bootstrap import build_container
-from parlay.config import Settings
+from parlay.config import Settings, metrics_address
 from parlay.lib.db.engine import Database
+from parlay.lib.observability.logging import get_logger
 from parlay.seed import seed_demo
+
+log = get_logger("parlay.runtime")
+
+
+@contextmanager
+def metrics_listener(settings: Settings, registry: CollectorRegistry) -> Iterator[str | None]:
+    """With ``metrics_bind`` set, the process's metrics alone on that address (a plain HTTP
+    listener in a thread, answering ``GET /metrics``) for as long as the block runs; its URL."""
+    if settings.metrics_bind is None:
+        yield None
+        return
+    host, port = metrics_address(settings.metrics_bind)
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        shown = f"[{host}]" if ":" in host else host
+        yield f"http://{shown}:{server.server_port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = True) -> FastAPI:
@@ -21,12 +44,15 @@ def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = Tr
     container = build_container(settings)
 
     async def lifecycle() -> AsyncIterator[None]:
-        if run_worker:
-            container.start_dispatcher()
-        try:
-            yield
-        finally:
-            await container.close()
+        with metrics_listener(settings, container.metrics.registry) as url:
+            if url is not None:
+                log.info("metrics listener", url=url)
+            if run_worker:
+                container.start_dispatcher()
+            try:
+                yield
+            finally:
+                await container.close()
 
     return create_app(container.services, on_startup=lifecycle)
 
@@ -38,11 +64,14 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    container.start_dispatcher()
-    try:
-        await stop.wait()
-    finally:
-        await container.close()
+    with metrics_listener(settings, container.metrics.registry) as url:
+        if url is not None:
+            log.info("metrics listener", url=url)
+        container.start_dispatcher()
+        try:
+            await stop.wait()
+        finally:
+            await container.close()
 
 
 async def startup_report(

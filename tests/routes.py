@@ -20,6 +20,8 @@ from parlay.accounts.permissions import Permission
 from parlay.lib.ratelimit import ApiFamily
 
 LOGIN = ("POST", "/api/account/{accountId}/login")
+# Any signed-in staff user, whatever their roles: there is no permission to check.
+LOGOUT = ("POST", "/api/account/{accountId}/logout")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class Operation:
     def staff(self) -> bool:
         """Swept by the staff permission matrix: every route but login and the consumer API."""
         return self.key != LOGIN and not self.consumer_authenticated
+
+    @property
+    def signed_in_only(self) -> bool:
+        """Open to any signed-in user (logout): no permission to sweep."""
+        return self.key == LOGOUT
 
     @property
     def key(self) -> tuple[str, str]:

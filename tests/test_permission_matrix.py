@@ -19,7 +19,7 @@ from parlay.bootstrap import build_container
 from parlay.config import Settings
 from parlay.lib.ratelimit import ApiFamily
 from tests.conftest import Brand, problem
-from tests.routes import LOGIN, body, documented_operations, operations, url
+from tests.routes import LOGIN, LOGOUT, body, documented_operations, operations, url
 
 pytestmark = pytest.mark.anyio
 
@@ -139,13 +139,20 @@ async def test_the_route_walk_sees_every_documented_operation(app: FastAPI) -> N
     assert documented_operations(app) <= walked
 
 
-async def test_every_api_route_but_login_requires_exactly_one_permission(app: FastAPI) -> None:
-    unguarded = [str(op) for op in operations(app) if op.staff and not op.requirements]
+async def test_every_api_route_but_login_and_logout_requires_exactly_one_permission(
+    app: FastAPI,
+) -> None:
+    unguarded = [
+        str(op)
+        for op in operations(app)
+        if op.staff and not op.signed_in_only and not op.requirements
+    ]
     assert unguarded == [], "every route under /api/ needs require(Permission, ApiFamily)"
     doubled = [str(op) for op in operations(app) if len(op.requirements) > 1]
     assert doubled == []
-    (login,) = [op for op in operations(app) if op.key == LOGIN]
-    assert login.requirements == ()
+    for key in (LOGIN, LOGOUT):
+        (op,) = [op for op in operations(app) if op.key == key]
+        assert op.requirements == ()
 
 
 async def test_the_consumer_api_and_only_it_is_authenticated_by_the_brand_jwt(
@@ -188,7 +195,7 @@ async def test_a_credential_is_forbidden_exactly_where_grants_deny(
     token = await (brand.user_token(name) if kind == "user" else brand.api_key(name))
     wrong: list[str] = []
     for op in operations(app):
-        if not op.staff:
+        if not op.staff or op.signed_in_only:
             continue
         (permission, _), *_ = op.requirements
         response = await brand.client.request(

@@ -14,11 +14,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parlay.accounts import usecases as accounts
+from parlay.accounts.limits import RateLimits
 from parlay.accounts.permissions import Permission, Principal
 from parlay.consumers import usecases as consumers
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.lib.errors import Forbidden, RateLimited, Unauthenticated
-from parlay.lib.ratelimit import ApiFamily
+from parlay.lib.ratelimit import ApiFamily, Limit
 from parlay.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="A login access token or an API key.")
@@ -35,14 +36,16 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def rate_limit(
-    services: Services, family: ApiFamily, key: str, per_second: int, *, account_id: str
-) -> None:
+async def rate_limit(services: Services, family: ApiFamily, key: str, per_second: int) -> None:
     """Count one request against ``key``'s budget in ``family``; 429 with Retry-After past it."""
-    retry_after = await services.limiter.hit(family, key, per_second)
+    retry_after = await services.limiter.hit(family.value, key, Limit(per_second))
     if retry_after is not None:
-        services.metrics.rate_limited.labels(account_id, family.value).inc()
+        services.metrics.rate_limited.labels(family.value).inc()
         raise RateLimited(retry_after, f"more than {per_second} {family.value} requests per second")
+
+
+# A brand's systems (API keys) share one budget per account and family, as LivePerson's APIs do.
+_BRAND_SYSTEM_FAMILIES = (ApiFamily.C2M, ApiFamily.PROACTIVE, ApiFamily.REPORTING)
 
 
 def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -62,13 +65,27 @@ async def authenticate(
     )
 
 
-async def _limit_principal(services: Services, principal: Principal, family: ApiFamily) -> None:
-    key, per_second = principal.account_id, principal.rate_limit_per_second
+def budget(services: Services, principal: Principal, family: ApiFamily) -> tuple[str, int]:
+    """Whose budget a request counts against, and its size (requests per second).
+
+    A brand system (an API key) on the C2M, Proactive or Reporting API: the account's budget of
+    that family (``rateLimits``). An agent or bot on the agent API: their own. Anyone else (a
+    staff user on any route, an API key on the configuration routes): their own staff budget,
+    so one admin's clicks never use up another's.
+    """
+    account = principal.account_id
     if family == ApiFamily.AGENT:
-        # Per agent or bot: an account-wide budget would be shared by every agent replying.
-        key = f"{principal.account_id}/user/{principal.subject_id}"
         per_second = services.settings.agent_rate_limit_per_second
-    await rate_limit(services, family, key, per_second, account_id=principal.account_id)
+        return f"{account}/user/{principal.subject_id}", per_second
+    if principal.kind == "apikey" and family in _BRAND_SYSTEM_FAMILIES:
+        return account, principal.rate_limits.per_second(family)
+    per_second = services.settings.staff_rate_limit_per_second
+    return f"{account}/{principal.kind}/{principal.subject_id}", per_second
+
+
+async def _limit_principal(services: Services, principal: Principal, family: ApiFamily) -> None:
+    key, per_second = budget(services, principal, family)
+    await rate_limit(services, family, key, per_second)
 
 
 def require(permission: Permission, family: ApiFamily) -> Any:
@@ -91,6 +108,17 @@ def require(permission: Permission, family: ApiFamily) -> Any:
     return Depends(dependency)
 
 
+async def signed_in_user(
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(authenticate)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Principal, str]:
+    """A staff user signed in with a login token (any role), and that token; counted in the
+    user's staff budget."""
+    await _limit_principal(services, principal, ApiFamily.CONFIG)
+    return principal, _bearer_token(credentials)
+
+
 async def authenticate_consumer(
     request: Request,
     services: ServicesDep,
@@ -103,12 +131,10 @@ async def authenticate_consumer(
     identity, account = await consumers.authenticate(
         services.tx, services.jwks, account_id, credentials.credentials
     )
+    # Per consumer (the JWT's sub): one app user never uses up another's budget.
+    limits = RateLimits.of(account)
     await rate_limit(
-        services,
-        ApiFamily.CONSUMER,
-        account_id,
-        account.rate_limit_per_second,
-        account_id=account_id,
+        services, ApiFamily.CONSUMER, f"{account_id}/{identity.consumer_id}", limits.consumer
     )
     return identity
 

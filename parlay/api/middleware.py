@@ -16,10 +16,36 @@ from parlay.lib.observability.metrics import Metrics
 
 log = get_logger("parlay.http")
 REQUEST_ID_HEADER = b"x-request-id"
+# A request's headers, all together (a JWT or two fit many times over), and how many there are.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 100
+# On every answer. The API's answers carry tokens and personal data: no cache keeps them, no
+# browser guesses their type, no page frames them. HSTS is the TLS terminator's to send.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+# JSON needs nothing from a browser; HTML pages (the API reference) set their own sources.
+_LOCKED_DOWN = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_NO_FRAMING = (b"content-security-policy", b"frame-ancestors 'none'")
+
+
+def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {name.lower() for name, _ in headers}
+    added = [header for header in SECURITY_HEADERS if header[0] not in names]
+    if b"cache-control" not in names:
+        added.append(_NO_STORE)
+    if b"content-security-policy" not in names:
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        added.append(_NO_FRAMING if content_type.startswith(b"text/html") else _LOCKED_DOWN)
+    return headers + added
 
 
 class RequestContextMiddleware:
-    """Binds a request id to every log line of the request, echoes it, and records metrics."""
+    """Binds a request id to every log line of the request, echoes it, records metrics, and adds
+    the security headers to every answer."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -44,7 +70,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = _with_security_headers(list(message.get("headers", [])))
                 headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
@@ -75,7 +101,8 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, whether announced by Content-Length or streamed."""
+    """Refuses bodies over the limit with 413, whether announced by Content-Length or streamed,
+    and headers over ``MAX_HEADER_BYTES`` with 431 (the server refuses larger ones earlier)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -85,7 +112,18 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = scope.get("headers", [])
+        if (
+            len(headers) > MAX_HEADERS
+            or sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES
+        ):
+            error = ParlayError(
+                f"request headers exceed {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields"
+            )
+            error.status, error.title = 431, "Request header fields too large"
+            await _send_problem(send, error, scope)
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send)
             return

@@ -4,6 +4,16 @@ from typing import Annotated
 
 from fastapi import Header, Path
 
+# The largest ID a database row can have (a signed 64-bit integer): larger ones are a clear 400,
+# not a driver error (500).
+MAX_ROW_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A numeric ID.")]
+
+# Names and opaque IDs in paths: bounded like the fields they name.
+NamePath = Annotated[str, Path(min_length=1, max_length=255)]
+# Handoff, campaign and push-message IDs Parlay made (hex or UUID text, 32-36 characters).
+OpaqueIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
 AccountIdPath = Annotated[
     str, Path(description="The brand's account ID.", min_length=1, max_length=64)
 ]
@@ -12,6 +22,8 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
         description="Repeat-safe creation: a repeat with the same key and body returns the "
         "first response and does nothing again; the same key with another body is refused (409).",
     ),

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from parlay.api.strict_json import NO_POSITION
 from parlay.lib.errors import ErrorCode, FieldError, InvalidRequest, NotFound, ParlayError
 from parlay.lib.observability.logging import get_logger
 
@@ -28,8 +29,9 @@ def problem_response(error: ParlayError, request: Request | None = None) -> JSON
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
+    # A body field by its dotted path, a parameter by its own name (`cursor`, `Idempotency-Key`).
     if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:] if parts[0] == "body" else parts
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
@@ -46,7 +48,11 @@ def _validation_message(err: dict[str, Any]) -> str:
 def _field_error(err: dict[str, Any]) -> FieldError:
     if err.get("type") == "json_invalid":
         # Its loc is ("body", <character offset>): the field is the body, the offset a hint.
+        # A strictness refusal (api.strict_json) has no offset but says what it refused.
         where = [p for p in err.get("loc", ()) if isinstance(p, int)]
+        if where and where[0] == NO_POSITION:
+            reason = err.get("ctx", {}).get("error", "")
+            return FieldError("body", f"body is not valid JSON: {reason}")
         suffix = f" (at character {where[0]})" if where else ""
         return FieldError("body", f"body is not valid JSON{suffix}")
     return FieldError(_field_name(tuple(err["loc"])), _validation_message(err))

@@ -12,10 +12,15 @@ from parlay.lib.events.sse import bounded, event_stream_response
 from parlay.services import Services
 
 
-def live_stream(services: Services, topics: Sequence[str], request: Request) -> StreamingResponse:
+def live_stream(
+    services: Services, subscriber: str, topics: Sequence[str], request: Request
+) -> StreamingResponse:
+    """The stream of ``topics`` for ``subscriber`` (who holds at most
+    ``PARLAY_EVENTS_MAX_STREAMS`` at once: a newer stream replaces the oldest)."""
     settings = services.settings
+    subscription = services.streams.hold(subscriber, services.hub.subscribe(topics))
     return event_stream_response(
-        bounded(services.hub.subscribe(topics), settings.events_max_seconds),
+        bounded(subscription, settings.events_max_seconds),
         request,
         keepalive=settings.events_keepalive_seconds,
     )

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from parlay.app import create_app
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
+from parlay.lib.observability.metrics import Metrics
+from parlay.runtime import metrics_listener
 from tests.conftest import Brand, make_brand, problem
 
 pytestmark = pytest.mark.anyio
@@ -48,24 +51,96 @@ async def test_readyz_answers_503_when_the_database_is_unreachable(tmp_path: Pat
     assert alive.status_code == 200  # alive, just not ready: restart would not help
 
 
-async def test_metrics_count_requests_by_route_template_and_429s_by_account(
-    brand: Brand, client: httpx.AsyncClient
-) -> None:
-    await brand.set_rate_limit(1)
-    assert (await client.get(f"{brand.url}/handoffs", headers=brand.admin)).status_code == 200
-    assert (await client.get(f"{brand.url}/handoffs", headers=brand.admin)).status_code == 429
+METRICS_TOKEN = "scrape-me"
 
-    metrics = await client.get("/metrics")
+
+@pytest.fixture
+async def metered(settings: Settings) -> AsyncIterator[tuple[Brand, httpx.AsyncClient]]:
+    """An app whose /metrics answers to ``Authorization: Bearer scrape-me``."""
+    container = build_container(
+        settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)})
+    )
+    transport = httpx.ASGITransport(app=create_app(container.services))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        yield await make_brand(container, client, "acme"), client
+    await container.close()
+
+
+async def test_metrics_count_requests_by_route_template_and_429s_by_family_only(
+    metered: tuple[Brand, httpx.AsyncClient],
+) -> None:
+    brand, client = metered
+    key = brand.auth(await brand.api_key("proactive"))
+    await brand.set_rate_limit(1)
+    campaign = f"/api/v2/account/{brand.id}/campaign/1"
+    assert (await client.get(campaign, headers=key)).status_code == 404
+    assert (await client.get(campaign, headers=key)).status_code == 429
+
+    metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
     assert (
-        'parlay_http_requests_total{method="GET",route="/api/account/{accountId}/handoffs",'
-        'status="200"} 1.0' in text
+        'parlay_http_requests_total{method="GET",'
+        'route="/api/v2/account/{accountId}/campaign/{campaignId}",status="404"} 1.0' in text
     )
-    assert 'parlay_rate_limited_total{account="acme",family="config"} 1.0' in text
+    assert 'parlay_rate_limited_total{family="proactive"} 1.0' in text
     assert "parlay_http_request_duration_seconds_bucket" in text
+    assert brand.id not in text  # no account ID in any label
+
+
+async def test_metrics_answer_only_to_the_metrics_token(
+    metered: tuple[Brand, httpx.AsyncClient],
+) -> None:
+    brand, client = metered
+    for headers in ({}, {"Authorization": "Bearer wrong"}, brand.admin):
+        response = await client.get("/metrics", headers=headers)
+        assert response.status_code == 401
+        assert problem(response)["errorCode"] == 1100
+
+
+async def test_metrics_are_not_served_on_the_api_without_a_token(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/metrics", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 404
+
+
+def test_metrics_bind_serves_the_metrics_alone_on_their_own_address() -> None:
+    metrics = Metrics()
+    metrics.rate_limited.labels("c2m").inc()
+    bound = Settings(metrics_bind="127.0.0.1:0")  # port 0: any free port
+    with metrics_listener(bound, metrics.registry) as url:
+        assert url is not None
+        scraped = httpx.get(url)
+    assert scraped.status_code == 200
+    assert 'parlay_rate_limited_total{family="c2m"} 1.0' in scraped.text
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)  # closed with the process's lifecycle
+
+
+@pytest.mark.parametrize("bind", ["9464", "host:", ":9464", "host:99999", "host:９４６４"])
+def test_metrics_bind_must_be_host_and_port(bind: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        Settings(metrics_bind=bind)
+
+
+async def test_every_answer_carries_the_security_headers(
+    brand: Brand, client: httpx.AsyncClient
+) -> None:
+    for response in (
+        await client.get(f"{brand.url}/settings", headers=brand.admin),
+        await client.get(f"{brand.url}/settings"),  # a 401 problem
+        await client.get("/healthz"),
+    ):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"
+        )
 
 
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from parlay.lib.events.hub import MemoryHub, RedisHub
-from parlay.lib.events.sse import KEEPALIVE, event_stream_response, format_event, sse_stream
+from parlay.lib.events.sse import (
+    KEEPALIVE,
+    REPLACED,
+    StreamSlots,
+    event_stream_response,
+    format_event,
+    sse_stream,
+)
 from tests.events.conftest import WAIT
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +130,24 @@ async def test_response_subscribes_before_the_headers_and_unsubscribes_when_the_
     async with asyncio.timeout(WAIT):
         await serving
     assert hub.subscribers("t") == 0
+
+
+async def test_a_subscriber_past_its_stream_limit_replaces_its_oldest_stream() -> None:
+    hub = MemoryHub()
+    slots = StreamSlots(per_subscriber=2)
+    async with (
+        slots.hold("consumer:acme/c-1", hub.subscribe(["t"])) as oldest,
+        slots.hold("consumer:acme/c-1", hub.subscribe(["t"])) as older,
+        slots.hold("consumer:acme/c-2", hub.subscribe(["t"])) as bystander,
+    ):
+        waiting = asyncio.ensure_future(oldest.get(WAIT))
+        async with slots.hold("consumer:acme/c-1", hub.subscribe(["t"])) as newest:
+            async with asyncio.timeout(WAIT):
+                assert (await waiting or {}).get("type") == REPLACED
+            assert await oldest.get(WAIT) is None  # and then it ends
+            assert slots.open_streams("consumer:acme/c-1") == 2
+            await hub.publish(["t"], {"type": "message"})
+            for open_stream in (older, newest, bystander):
+                assert (await open_stream.get(WAIT) or {}).get("type") == "message"
+        assert slots.open_streams("consumer:acme/c-1") == 1
+    assert slots.open_streams("consumer:acme/c-1") == 0

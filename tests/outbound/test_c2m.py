@@ -86,6 +86,23 @@ async def test_the_consumer_phone_number_must_be_e164(outbound: Outbound) -> Non
     assert stored.consumer_phone == SF_MOBILE
 
 
+async def test_what_a_call_keeps_for_the_agent_is_bounded(outbound: Outbound) -> None:
+    handoff_id = await outbound.handoff(sms_channel())
+    big_sdes = [{"type": "ctmrinfo", "info": {"notes": "x" * 4000}} for _ in range(9)]
+    many_variables = {f"v{i}": "x" for i in range(101)}
+    for field, value in (
+        ("sdes", big_sdes),  # 9 × 4 KB: over 32 KiB as JSON
+        ("sdes", [{"type": "ctmrinfo"}] * 51),
+        ("templateVariables", many_variables),
+        ("templateVariables", {"name": "x" * 1551}),
+        ("templateVariables", {"": "x"}),
+    ):
+        response = await outbound.eligibility(handoffId=handoff_id, **{field: value})
+        assert response.status_code == 400, (field, response.text)
+        assert problem(response)["errors"][0]["field"].startswith(field)
+    assert (await outbound.eligibility(handoffId=handoff_id, sdes=big_sdes[:7])).status_code == 200
+
+
 async def test_the_handoff_must_exist(outbound: Outbound) -> None:
     response = await outbound.eligibility(handoffId="H12345")
     assert_refused(response, "handoffId", 1500)

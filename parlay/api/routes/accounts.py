@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import Depends, Request, Response
 
 from parlay.accounts import usecases
 from parlay.accounts.models import ApiKey
 from parlay.accounts.permissions import Permission, Principal
 from parlay.accounts.service import UserChanges, UserView
-from parlay.accounts.settings import AccountSettings
-from parlay.api.deps import ServicesDep, rate_limit, require
-from parlay.api.params import AccountIdPath
+from parlay.accounts.settings import (
+    DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+    AccountSettings,
+    ConsumerAuth,
+    RateLimitsChange,
+    SettingsChange,
+    WelcomeMessage,
+)
+from parlay.api.deps import ServicesDep, require, signed_in_user
+from parlay.api.openapi import problems
+from parlay.api.params import AccountIdPath, IdPath
 from parlay.api.schemas.accounts import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -32,10 +41,11 @@ from parlay.api.schemas.accounts import (
     UserUpdate,
     WelcomeMessageOut,
 )
+from parlay.api.strict_json import api_router
 from parlay.lib.errors import invalid_field
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/account/{accountId}", tags=["accounts"])
+router = api_router(prefix="/api/account/{accountId}", tags=["accounts"])
 CONFIG = ApiFamily.CONFIG
 
 
@@ -55,34 +65,86 @@ def _user_out(view: UserView) -> UserOut:
 
 
 def _settings_out(s: AccountSettings) -> SettingsOut:
-    return SettingsOut(
-        rate_limit_per_second=s.rate_limit_per_second,
-        default_skill=s.default_skill,
-        welcome_message=WelcomeMessageOut(enabled=s.welcome_enabled, text=s.welcome_text),
-        consumer_auth=s.consumer_auth,
+    return SettingsOut.model_validate(
+        {
+            "rateLimits": s.rate_limits,
+            "defaultSkill": s.default_skill,
+            "welcomeMessage": WelcomeMessageOut(enabled=s.welcome_enabled, text=s.welcome_text),
+            "consumerAuth": s.consumer_auth,
+        }
     )
+
+
+def _settings_change(body: SettingsUpdate) -> SettingsChange:
+    """The fields the body names (null included), typed; the others stay UNSET."""
+    given = body.model_fields_set
+    change = SettingsChange()
+    if "rate_limits" in given:
+        if body.rate_limits is None:
+            raise invalid_field("rateLimits", "give the limits to change")
+        limits = body.rate_limits
+        change = replace(
+            change,
+            rate_limits=RateLimitsChange(
+                limits.c2m, limits.proactive, limits.reporting, limits.consumer
+            ),
+        )
+    if "default_skill" in given:
+        change = replace(change, default_skill=body.default_skill)
+    if "welcome_message" in given:
+        if body.welcome_message is None:
+            raise invalid_field("welcomeMessage", "give {enabled, text}")
+        welcome = body.welcome_message
+        change = replace(change, welcome_message=WelcomeMessage(welcome.enabled, welcome.text))
+    if "consumer_auth" in given:
+        auth = body.consumer_auth
+        consumer_auth = None
+        if auth is not None:
+            consumer_auth = ConsumerAuth(
+                issuer=auth.issuer,
+                audience=auth.audience,
+                algorithms=tuple(auth.algorithms),
+                jwks_url=auth.jwks_url,
+                public_key_pem=auth.public_key_pem,
+                max_token_lifetime_seconds=auth.max_token_lifetime_seconds
+                or DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            )
+        change = replace(change, consumer_auth=consumer_auth)
+    return change
 
 
 def _api_key_out(record: ApiKey) -> ApiKeyOut:
     return ApiKeyOut.model_validate(record)
 
 
-@router.post("/login", operation_id="login", response_model=LoginResponse)
-async def login(accountId: AccountIdPath, body: LoginRequest, s: ServicesDep) -> LoginResponse:
-    """Exchange a staff user's username and password for a bearer access token."""
-    account = await usecases.account(s.tx, accountId)
-    if account is not None:
-        await rate_limit(
-            s, ApiFamily.LOGIN, accountId, account.rate_limit_per_second, account_id=accountId
-        )
+@router.post(
+    "/login", operation_id="login", response_model=LoginResponse, responses=problems(401, 429)
+)
+async def login(
+    accountId: AccountIdPath, body: LoginRequest, request: Request, s: ServicesDep
+) -> LoginResponse:
+    """Exchange a staff user's username and password for a bearer access token. Five wrong
+    passwords in five minutes lock the username out for five minutes (429)."""
+    attempt = usecases.LoginAttempt(
+        accountId, body.username, body.password, request.client.host if request.client else None
+    )
     result = await usecases.login(
-        s.tx,
-        accountId,
-        body.username,
-        body.password,
-        timedelta(seconds=s.settings.access_token_ttl_seconds),
+        s.tx, s.limiter, attempt, timedelta(seconds=s.settings.access_token_ttl_seconds)
     )
     return LoginResponse(access_token=result.access_token, expires_in=result.expires_in)
+
+
+@router.post("/logout", operation_id="logout", status_code=204, responses=problems(429))
+async def logout(
+    accountId: AccountIdPath,
+    s: ServicesDep,
+    caller: Annotated[tuple[Principal, str], Depends(signed_in_user)],
+) -> Response:
+    """End the caller's login: its access token stops working at once (401 from then on). An
+    API key is revoked instead (``DELETE /apikeys/{keyId}``)."""
+    me, token = caller
+    await usecases.logout(s.tx, me, token)
+    return Response(status_code=204)
 
 
 @router.get("/settings", operation_id="getSettings", response_model=SettingsOut)
@@ -103,17 +165,17 @@ async def update_settings(
     me: Annotated[Principal, require(Permission.SETTINGS_WRITE, CONFIG)],
 ) -> SettingsOut:
     """Change settings. Fields left out keep their value; ``null`` clears an optional one."""
-    changes = body.model_dump(exclude_unset=True)
-    if "rate_limit_per_second" in changes and changes["rate_limit_per_second"] is None:
-        raise invalid_field("rateLimitPerSecond", "must be a number")
-    if changes.get("welcome_message", 0) is None:
-        raise invalid_field("welcomeMessage", "give {enabled, text}")
-    if body.consumer_auth is not None:
-        changes["consumer_auth"] = body.consumer_auth.model_dump(by_alias=True, exclude_none=True)
-    return _settings_out(await usecases.update_settings(s.tx, me.account_id, changes))
+    change = _settings_change(body)
+    return _settings_out(await usecases.update_settings(s.tx, me.account_id, change))
 
 
-@router.post("/skills", operation_id="createSkill", status_code=201, response_model=SkillOut)
+@router.post(
+    "/skills",
+    operation_id="createSkill",
+    responses=problems(409),
+    status_code=201,
+    response_model=SkillOut,
+)
 async def create_skill(
     accountId: AccountIdPath,
     body: SkillCreate,
@@ -135,7 +197,13 @@ async def list_skills(
     return SkillList(skills=[SkillOut.model_validate(skill) for skill in skills])
 
 
-@router.post("/users", operation_id="createUser", status_code=201, response_model=UserOut)
+@router.post(
+    "/users",
+    operation_id="createUser",
+    responses=problems(409),
+    status_code=201,
+    response_model=UserOut,
+)
 async def create_user(
     accountId: AccountIdPath,
     body: UserCreate,
@@ -169,7 +237,7 @@ async def list_users(
 @router.get("/users/{userId}", operation_id="getUser", response_model=UserOut)
 async def get_user(
     accountId: AccountIdPath,
-    userId: int,
+    userId: IdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.USERS_READ, CONFIG)],
 ) -> UserOut:
@@ -177,10 +245,12 @@ async def get_user(
     return _user_out(await usecases.get_user(s.tx, me.account_id, userId))
 
 
-@router.patch("/users/{userId}", operation_id="updateUser", response_model=UserOut)
+@router.patch(
+    "/users/{userId}", operation_id="updateUser", responses=problems(409), response_model=UserOut
+)
 async def update_user(
     accountId: AccountIdPath,
-    userId: int,
+    userId: IdPath,
     body: UserUpdate,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.USERS_WRITE, CONFIG)],
@@ -222,7 +292,7 @@ async def list_api_keys(
 @router.delete("/apikeys/{keyId}", operation_id="revokeApiKey", status_code=204)
 async def revoke_api_key(
     accountId: AccountIdPath,
-    keyId: int,
+    keyId: IdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APIKEYS_MANAGE, CONFIG)],
 ) -> Response:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import StreamingResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
+from parlay.api.openapi import problems
 from parlay.api.params import AccountIdPath
 from parlay.api.schemas.conversations import (
     AgentConversationOut,
@@ -26,10 +27,11 @@ from parlay.api.schemas.conversations import (
     TransferIn,
 )
 from parlay.api.streams import live_stream
+from parlay.api.strict_json import api_router
 from parlay.conversations import usecases
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/account/{accountId}/agent", tags=["agent"])
+router = api_router(prefix="/api/account/{accountId}/agent", tags=["agent"])
 Workspace = Annotated[Principal, require(Permission.AGENT_WORKSPACE, ApiFamily.AGENT)]
 ConversationIdPath = Annotated[str, Path(min_length=1, max_length=36)]
 
@@ -80,6 +82,7 @@ async def get_conversation(
 @router.post(
     "/conversations/{conversationId}/accept",
     operation_id="acceptConversation",
+    responses=problems(409),
     response_model=ConversationSummary,
 )
 async def accept(
@@ -92,6 +95,7 @@ async def accept(
 @router.post(
     "/conversations/{conversationId}/messages",
     operation_id="replyToConversation",
+    responses=problems(409),
     response_model=MessageOut,
     status_code=201,
 )
@@ -109,6 +113,7 @@ async def reply(
 @router.post(
     "/conversations/{conversationId}/transfer",
     operation_id="transferConversation",
+    responses=problems(409),
     response_model=ConversationSummary,
 )
 async def transfer(
@@ -126,6 +131,7 @@ async def transfer(
 @router.post(
     "/conversations/{conversationId}/close",
     operation_id="closeConversation",
+    responses=problems(409),
     response_model=ConversationSummary,
 )
 async def close(
@@ -147,4 +153,5 @@ async def events(
     """Server-sent events: conversations assigned to me and their consumers' messages, my
     skills' queue changes (every queue and conversation for an agent manager). The topics are
     fixed when the stream opens: reconnect after a change of skills."""
-    return live_stream(s, await usecases.agent_topics(s.tx, me), request)
+    subscriber = f"user:{me.account_id}/{me.subject_id}"
+    return live_stream(s, subscriber, await usecases.agent_topics(s.tx, me), request)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath
+from parlay.api.openapi import problems
+from parlay.api.params import AccountIdPath, NamePath
 from parlay.api.schemas.apps import AppIn, AppList, AppOut
+from parlay.api.strict_json import api_router
 from parlay.apps import usecases
 from parlay.apps.credentials import public_view
 from parlay.apps.usecases import AppSpec
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/account/{accountId}/apps", tags=["apps"])
+router = api_router(prefix="/api/account/{accountId}/apps", tags=["apps"])
 CONFIG = ApiFamily.CONFIG
 
 
@@ -27,7 +29,9 @@ def _spec(body: AppIn) -> AppSpec:
     return AppSpec(body.app_id, body.platform, body.push_service, sections)
 
 
-@router.post("", operation_id="createApp", status_code=201, response_model=AppOut)
+@router.post(
+    "", operation_id="createApp", responses=problems(409), status_code=201, response_model=AppOut
+)
 async def create_app(
     accountId: AccountIdPath,
     body: AppIn,
@@ -53,7 +57,7 @@ async def list_apps(
 @router.get("/{appId}", operation_id="getApp", response_model=AppOut)
 async def get_app(
     accountId: AccountIdPath,
-    appId: str,
+    appId: NamePath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_READ, CONFIG)],
 ) -> AppOut:
@@ -64,7 +68,7 @@ async def get_app(
 @router.put("/{appId}", operation_id="replaceApp", response_model=AppOut)
 async def replace_app(
     accountId: AccountIdPath,
-    appId: str,
+    appId: NamePath,
     body: AppIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
@@ -77,7 +81,7 @@ async def replace_app(
 @router.delete("/{appId}", operation_id="deleteApp", status_code=204)
 async def delete_app(
     accountId: AccountIdPath,
-    appId: str,
+    appId: NamePath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> Response:

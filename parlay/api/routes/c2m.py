@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
@@ -17,18 +17,21 @@ from parlay.api.schemas.outbound import (
     InviteIn,
     InviteOut,
 )
+from parlay.api.strict_json import api_router
 from parlay.c2m import usecases
 from parlay.c2m.service import EligibilityRequest, InviteRequest, InviteResult
 from parlay.lib.errors import UnsupportedApiVersion
 from parlay.lib.idempotency.service import Repeat
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/account/{accountId}", tags=["c2m"])
+router = api_router(prefix="/api/account/{accountId}", tags=["c2m"])
 C2M = ApiFamily.C2M
 SUPPORTED_VERSION = "2.0"
 # Optional at the HTTP layer so that a missing ``v`` gets the same answer as a wrong one (1002),
 # not a generic 1000 about a missing query parameter.
-VersionQuery = Annotated[str | None, Query(description="API version; only 2.0 is served.")]
+VersionQuery = Annotated[
+    str | None, Query(max_length=16, description="API version; only 2.0 is served.")
+]
 
 
 def _check_version(v: str | None) -> None:

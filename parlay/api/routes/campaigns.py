@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader
+from parlay.api.openapi import problems
+from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
 from parlay.api.schemas.outbound import (
     AppendConsumersIn,
     CampaignAccepted,
@@ -18,6 +19,7 @@ from parlay.api.schemas.outbound import (
     RecipientOut,
     RecipientPage,
 )
+from parlay.api.strict_json import api_router
 from parlay.campaigns import usecases
 from parlay.campaigns.intake import FailedConsumer
 from parlay.campaigns.models import Campaign
@@ -26,7 +28,7 @@ from parlay.delivery.models import Delivery
 from parlay.lib.idempotency.service import Repeat
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/v2/account/{accountId}/campaign", tags=["proactive"])
+router = api_router(prefix="/api/v2/account/{accountId}/campaign", tags=["proactive"])
 PROACTIVE = ApiFamily.PROACTIVE
 
 
@@ -118,12 +120,13 @@ async def create_campaign(
 @router.post(
     "/{campaignId}/consumers",
     operation_id="appendCampaignConsumers",
+    responses=problems(409),
     status_code=202,
     response_model=CampaignAccepted,
 )
 async def append_consumers(
     accountId: AccountIdPath,
-    campaignId: str,
+    campaignId: OpaqueIdPath,
     body: AppendConsumersIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
@@ -136,7 +139,7 @@ async def append_consumers(
 @router.get("/{campaignId}", operation_id="getCampaign", response_model=CampaignOut)
 async def get_campaign(
     accountId: AccountIdPath,
-    campaignId: str,
+    campaignId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_READ, PROACTIVE)],
 ) -> CampaignOut:
@@ -152,11 +155,15 @@ async def get_campaign(
 )
 async def list_recipients(
     accountId: AccountIdPath,
-    campaignId: str,
+    campaignId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_READ, PROACTIVE)],
-    status: Annotated[str | None, Query(description="Only recipients in this status.")] = None,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page.")] = None,
+    status: Annotated[
+        str | None, Query(max_length=32, description="Only recipients in this status.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="nextCursor of the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RecipientPage:
     """Every recipient of the campaign with its status, a page at a time."""
@@ -168,10 +175,15 @@ async def list_recipients(
     )
 
 
-@router.post("/{campaignId}/cancel", operation_id="cancelCampaign", response_model=CampaignOut)
+@router.post(
+    "/{campaignId}/cancel",
+    operation_id="cancelCampaign",
+    responses=problems(409),
+    response_model=CampaignOut,
+)
 async def cancel_campaign(
     accountId: AccountIdPath,
-    campaignId: str,
+    campaignId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
 ) -> CampaignOut:
@@ -180,10 +192,14 @@ async def cancel_campaign(
     return _campaign_out(state.campaign, state.counts)
 
 
-@router.post("/{campaignId}/retry-failed", operation_id="retryFailedCampaignDeliveries")
+@router.post(
+    "/{campaignId}/retry-failed",
+    operation_id="retryFailedCampaignDeliveries",
+    responses=problems(409),
+)
 async def retry_failed(
     accountId: AccountIdPath,
-    campaignId: str,
+    campaignId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
 ) -> dict[str, int]:

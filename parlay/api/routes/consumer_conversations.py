@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from parlay.api.deps import Consumer, ServicesDep
@@ -14,9 +14,10 @@ from parlay.api.schemas.conversations import (
     ConsumerMessageOut,
 )
 from parlay.api.streams import live_stream
+from parlay.api.strict_json import api_router
 from parlay.conversations import usecases
 
-router = APIRouter(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
+router = api_router(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
 
 
 @router.post(
@@ -56,4 +57,5 @@ async def events(
 ) -> StreamingResponse:
     """Server-sent events: agent, bot and system messages of my conversation, its closing, and
     outbound messages sent to me while the app is open."""
-    return live_stream(s, await usecases.consumer_topics(s.tx, me), request)
+    subscriber = f"consumer:{me.account_id}/{me.consumer_id}"
+    return live_stream(s, subscriber, await usecases.consumer_topics(s.tx, me), request)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from parlay.api.deps import Consumer, ServicesDep
-from parlay.api.params import AccountIdPath
+from parlay.api.params import AccountIdPath, OpaqueIdPath
 from parlay.api.schemas.consumers import (
     DeviceIn,
     DeviceOut,
@@ -18,6 +18,7 @@ from parlay.api.schemas.consumers import (
     PendingOutboundList,
     ReceiptOut,
 )
+from parlay.api.strict_json import api_router
 from parlay.apps.devices import DeviceRegistration
 from parlay.apps.models import Device
 from parlay.consumers import usecases
@@ -26,7 +27,7 @@ from parlay.consumers.pushes import PendingPush
 from parlay.delivery.status import DeliveryStatus
 from parlay.services import Services
 
-router = APIRouter(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
+router = api_router(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
 DeviceIdPath = Annotated[str, Path(min_length=1, max_length=255)]
 
 
@@ -83,7 +84,7 @@ async def _receipt(
     "/push/{pushMessageId}/received", operation_id="pushReceived", response_model=ReceiptOut
 )
 async def push_received(
-    accountId: AccountIdPath, pushMessageId: str, s: ServicesDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: OpaqueIdPath, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The app got the push: the delivery becomes DELIVERED."""
     return await _receipt(s, me, pushMessageId, DeliveryStatus.DELIVERED)
@@ -91,7 +92,7 @@ async def push_received(
 
 @router.post("/push/{pushMessageId}/tapped", operation_id="pushTapped", response_model=ReceiptOut)
 async def push_tapped(
-    accountId: AccountIdPath, pushMessageId: str, s: ServicesDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: OpaqueIdPath, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The consumer opened the push: the delivery becomes READ."""
     return await _receipt(s, me, pushMessageId, DeliveryStatus.READ)

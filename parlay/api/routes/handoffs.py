@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader
+from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
 from parlay.api.schemas.handoffs import HandoffIn, HandoffList, HandoffOut
+from parlay.api.strict_json import api_router
 from parlay.handoffs import service, usecases
 from parlay.handoffs.models import Handoff
 from parlay.handoffs.snapshot import ChannelConfig
 from parlay.lib.idempotency.service import Repeat
 from parlay.lib.ratelimit import ApiFamily
 
-router = APIRouter(prefix="/api/account/{accountId}/handoffs", tags=["handoffs"])
+router = api_router(prefix="/api/account/{accountId}/handoffs", tags=["handoffs"])
 CONFIG = ApiFamily.CONFIG
 
 
@@ -89,7 +90,7 @@ async def list_handoffs(
 @router.get("/{handoffId}", operation_id="getHandoff", response_model=HandoffOut)
 async def get_handoff(
     accountId: AccountIdPath,
-    handoffId: str,
+    handoffId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_READ, CONFIG)],
 ) -> HandoffOut:
@@ -100,7 +101,7 @@ async def get_handoff(
 @router.put("/{handoffId}", operation_id="replaceHandoff", response_model=HandoffOut)
 async def replace_handoff(
     accountId: AccountIdPath,
-    handoffId: str,
+    handoffId: OpaqueIdPath,
     body: HandoffIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
@@ -113,7 +114,7 @@ async def replace_handoff(
 @router.delete("/{handoffId}", operation_id="deleteHandoff", status_code=204)
 async def delete_handoff(
     accountId: AccountIdPath,
-    handoffId: str,
+    handoffId: OpaqueIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
 ) -> Response:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from parlay.api.schemas.base import RequestModel, ResponseModel, StrictInt
+from parlay.api.schemas.base import RequestModel, ResponseModel, StrictInt, omitted_when_none
+from parlay.lib.text import MAX_MESSAGE_LENGTH
 
 
 class LoginRequest(RequestModel):
@@ -23,7 +24,7 @@ class LoginResponse(ResponseModel):
 
 class WelcomeMessage(RequestModel):
     enabled: bool
-    text: str | None = None
+    text: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
 
 
 class WelcomeMessageOut(ResponseModel):
@@ -34,25 +35,57 @@ class WelcomeMessageOut(ResponseModel):
 class ConsumerAuth(RequestModel):
     issuer: str = Field(min_length=1, max_length=1024)
     audience: str = Field(min_length=1, max_length=1024)
-    algorithms: list[str] = Field(min_length=1)
+    algorithms: list[Annotated[str, Field(max_length=16)]] = Field(min_length=1, max_length=10)
     jwks_url: str | None = Field(default=None, max_length=2048)
     public_key_pem: str | None = Field(default=None, max_length=16384)
+    max_token_lifetime_seconds: StrictInt | None = Field(
+        default=None,
+        description="The longest a consumer JWT may live (exp - iat), 60 s to 30 days; "
+        "default one day.",
+    )
+
+
+class RateLimitsIn(RequestModel):
+    """Requests per second, 1 to 10,000; a family left out keeps its limit."""
+
+    c2m: StrictInt | None = Field(
+        default=None, alias="c2m", description="Per account (the IVR's key)."
+    )
+    proactive: StrictInt | None = Field(default=None, description="Per account.")
+    reporting: StrictInt | None = Field(default=None, description="Per account.")
+    consumer: StrictInt | None = Field(default=None, description="Per consumer (JWT sub).")
 
 
 class SettingsUpdate(RequestModel):
     """Fields left out keep their value; ``null`` clears an optional one."""
 
-    rate_limit_per_second: StrictInt | None = None
-    default_skill: str | None = None
+    rate_limits: RateLimitsIn | None = None
+    default_skill: str | None = Field(default=None, max_length=255)
     welcome_message: WelcomeMessage | None = None
     consumer_auth: ConsumerAuth | None = None
 
 
+class RateLimitsOut(ResponseModel):
+    c2m: int = Field(alias="c2m")
+    proactive: int
+    reporting: int
+    consumer: int
+
+
+class ConsumerAuthOut(ResponseModel):
+    issuer: str
+    audience: str
+    algorithms: list[str]
+    jwks_url: str | None = omitted_when_none()
+    public_key_pem: str | None = omitted_when_none()
+    max_token_lifetime_seconds: int
+
+
 class SettingsOut(ResponseModel):
-    rate_limit_per_second: int
+    rate_limits: RateLimitsOut
     default_skill: str | None
     welcome_message: WelcomeMessageOut
-    consumer_auth: dict[str, object] | None
+    consumer_auth: ConsumerAuthOut | None
 
 
 class SkillCreate(RequestModel):
@@ -69,22 +102,24 @@ class SkillList(ResponseModel):
     skills: list[SkillOut]
 
 
+SkillName = Annotated[str, Field(min_length=1, max_length=255)]
+MAX_USER_SKILLS = 100
 Role = Literal["admin", "campaign_manager", "agent_manager", "agent"]
 
 
 class UserCreate(RequestModel):
     username: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._@+-]+$")
     password: str = Field(min_length=8, max_length=1024)
-    roles: list[Role] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1, max_length=4)
     type: Literal["human", "bot"] = "human"
-    skills: list[str] = Field(default_factory=list)
+    skills: list[SkillName] = Field(default_factory=list, max_length=MAX_USER_SKILLS)
     max_concurrent_conversations: StrictInt = Field(default=3, ge=1, le=100)
 
 
 class UserUpdate(RequestModel):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
-    roles: list[Role] | None = Field(default=None, min_length=1)
-    skills: list[str] | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
+    skills: list[SkillName] | None = Field(default=None, max_length=MAX_USER_SKILLS)
     max_concurrent_conversations: StrictInt | None = Field(default=None, ge=1, le=100)
     disabled: bool | None = None
 
@@ -110,7 +145,7 @@ Scope = Literal["c2m", "proactive", "reporting", "handoffs:read", "webhooks"]
 
 class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=255)
-    scopes: list[Scope] = Field(min_length=1)
+    scopes: list[Scope] = Field(min_length=1, max_length=10)
 
 
 class ApiKeyOut(ResponseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -11,8 +11,8 @@ from parlay.api.schemas.base import RequestModel, ResponseModel
 
 
 class ApnsIn(RequestModel):
-    team_id: str = Field(pattern=r"^[A-Z0-9]{10}$")
-    key_id: str = Field(pattern=r"^[A-Z0-9]{10}$")
+    team_id: str = Field(max_length=10, pattern=r"^[A-Z0-9]{10}$")
+    key_id: str = Field(max_length=10, pattern=r"^[A-Z0-9]{10}$")
     private_key_pem: str | None = Field(
         default=None,
         max_length=8192,
@@ -39,7 +39,9 @@ class BasicAuthIn(RequestModel):
 class ProxyIn(RequestModel):
     url: str = Field(max_length=2048)
     basic_auth: BasicAuthIn | None = None
-    headers: dict[str, str] | None = Field(default=None, max_length=4)
+    headers: (
+        dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=1024)]] | None
+    ) = Field(default=None, max_length=4)
     secret: str | None = Field(
         default=None,
         min_length=16,

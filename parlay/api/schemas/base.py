@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
 # A JSON number that is an integer: ``true`` is not 1 and ``"5"`` is not 5.
@@ -33,3 +33,12 @@ class ResponseModel(BaseModel):
         serialize_by_alias=True,
         from_attributes=True,
     )
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def omitted_when_none() -> Any:
+    """A response field left out of the JSON when None (a channel shows no ``appIds: null``)."""
+    return Field(default=None, exclude_if=_is_none)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from parlay.api.schemas.base import RequestModel, ResponseModel
-from parlay.lib.text import message_text_problem
+from parlay.lib.text import MAX_MESSAGE_LENGTH, message_text_problem
 
 Sender = Literal["consumer", "agent", "bot", "system", "outbound"]
 
@@ -21,7 +21,9 @@ def _text(value: str) -> str:
 
 
 class ConsumerMessageIn(RequestModel):
-    text: str = Field(description="Text and emoji only: 1–1,000 characters, NFC.")
+    text: str = Field(
+        max_length=MAX_MESSAGE_LENGTH, description="Text and emoji only: 1–1,000 characters, NFC."
+    )
     device_id: str | None = Field(
         default=None,
         max_length=255,
@@ -33,7 +35,9 @@ class ConsumerMessageIn(RequestModel):
 
 
 class AgentMessageIn(RequestModel):
-    text: str = Field(description="Text and emoji only: 1–1,000 characters, NFC.")
+    text: str = Field(
+        max_length=MAX_MESSAGE_LENGTH, description="Text and emoji only: 1–1,000 characters, NFC."
+    )
 
     _check_text = field_validator("text")(_text)
 

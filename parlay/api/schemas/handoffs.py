@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from parlay.api.schemas.base import RequestModel, ResponseModel
+from parlay.api.schemas.base import RequestModel, ResponseModel, omitted_when_none
+from parlay.handoffs.service import MAX_NOTIFICATION_TITLE
+from parlay.lib.text import MAX_MESSAGE_LENGTH
 
 ChannelType = Literal["inapp", "sms", "wa"]
 
 
 class ChannelIn(RequestModel):
     type: ChannelType
-    outbound_number: str | None = None
-    app_ids: list[str] | None = None
-    message_text: str | None = None
-    notification_title: str | None = None
+    outbound_number: str | None = Field(default=None, max_length=32)
+    app_ids: list[Annotated[str, Field(max_length=255)]] | None = Field(default=None, max_length=20)
+    message_text: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
+    notification_title: str | None = Field(default=None, max_length=MAX_NOTIFICATION_TITLE)
     template_name: str | None = Field(default=None, max_length=512)
     template_language: str | None = Field(default=None, max_length=16)
     template_variables: int | None = Field(default=None, ge=0, le=100)
@@ -34,24 +36,15 @@ class HandoffIn(RequestModel):
     channels: list[ChannelIn] = Field(min_length=1, max_length=3)
 
 
-def _is_none(value: Any) -> bool:
-    return value is None
-
-
-def _omitted_when_unset() -> Any:
-    """A response field left out of the JSON when unset (a channel shows no ``appIds: null``)."""
-    return Field(default=None, exclude_if=_is_none)
-
-
 class ChannelOut(ResponseModel):
     type: ChannelType
-    outbound_number: str | None = _omitted_when_unset()
-    app_ids: list[str] | None = _omitted_when_unset()
-    message_text: str | None = _omitted_when_unset()
-    notification_title: str | None = _omitted_when_unset()
-    template_name: str | None = _omitted_when_unset()
-    template_language: str | None = _omitted_when_unset()
-    template_variables: int | None = _omitted_when_unset()
+    outbound_number: str | None = omitted_when_none()
+    app_ids: list[str] | None = omitted_when_none()
+    message_text: str | None = omitted_when_none()
+    notification_title: str | None = omitted_when_none()
+    template_name: str | None = omitted_when_none()
+    template_language: str | None = omitted_when_none()
+    template_variables: int | None = omitted_when_none()
 
 
 class HandoffOut(ResponseModel):

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, StrictBool, with_config
+from pydantic import ConfigDict, Field, StrictBool, field_validator, with_config
 from typing_extensions import TypedDict
 
 from parlay.api.schemas.base import RequestModel, ResponseModel
+from parlay.lib.text import MAX_MESSAGE_LENGTH
 
 MAX_CONSUMERS = 100_000
+# Kept with the call for the agent's context: bounded so one call cannot grow the database much.
+MAX_SDES_BYTES = 32 * 1024
+# Template variables: names as a template has them, values as long as WhatsApp takes one.
+TemplateVariables = Annotated[
+    dict[
+        Annotated[str, Field(min_length=1, max_length=64)],
+        Annotated[str, Field(max_length=1550)],
+    ],
+    Field(max_length=100),
+]
 
 
 # Consumers are TypedDicts, not models: validating 100,000 of them must stay well under the
@@ -25,11 +37,11 @@ class ConsumerContent(TypedDict, total=False):
 @with_config(ConfigDict(extra="forbid"))
 class ConsumerIn(TypedDict):
     consumerContent: ConsumerContent
-    variables: NotRequired[dict[str, Annotated[str, Field(max_length=1550)]]]
+    variables: NotRequired[TemplateVariables]
 
 
 class CampaignMessage(RequestModel):
-    text: str
+    text: str = Field(max_length=MAX_MESSAGE_LENGTH)
 
 
 class CampaignIn(RequestModel):
@@ -98,8 +110,19 @@ class EligibilityIn(RequestModel):
     handoff_id: str = Field(min_length=1, max_length=16)
     consumer_id: str | None = Field(default=None, min_length=1, max_length=255)
     ivr_number: str | None = Field(default=None, max_length=32)
-    template_variables: dict[str, str] | None = None
-    sdes: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+    template_variables: TemplateVariables | None = None
+    sdes: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=50,
+        description=f"LivePerson engagement attributes, at most {MAX_SDES_BYTES} bytes as JSON.",
+    )
+
+    @field_validator("sdes")
+    @classmethod
+    def _sdes_size(cls, sdes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if sdes is not None and len(json.dumps(sdes, ensure_ascii=False).encode()) > MAX_SDES_BYTES:
+            raise ValueError(f"must be at most {MAX_SDES_BYTES} bytes as JSON")
+        return sdes
 
 
 class IneligibleChannel(ResponseModel):
@@ -118,7 +141,7 @@ class EligibilityOut(ResponseModel):
 class InviteIn(RequestModel):
     call_id: str = Field(min_length=1, max_length=36)
     override_channel: Literal["inapp", "sms", "wa", "twilio"] | None = None
-    override_message: str | None = None
+    override_message: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
     override_skill: str | None = Field(default=None, min_length=1, max_length=255)
 
 

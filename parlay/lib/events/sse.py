@@ -173,3 +173,80 @@ async def bounded(
 ) -> AsyncIterator[Subscription]:
     async with subscription as inner:
         yield _Bounded(inner, seconds)
+
+
+# The last event of a stream closed to make room for a newer one of the same subscriber: the
+# client should not reconnect (its newer stream has taken over).
+REPLACED = "stream.replaced"
+
+
+class _Replaceable:
+    """A subscription that ends, with one ``stream.replaced`` event, when ``replace()`` is
+    called (by ``StreamSlots``, for a newer stream of the same subscriber)."""
+
+    def __init__(self, inner: Subscription) -> None:
+        self._inner = inner
+        self._replaced = asyncio.Event()
+        self._told = False
+
+    def replace(self) -> None:
+        self._replaced.set()
+
+    def _last(self) -> Event | None:
+        if self._told:
+            return None
+        self._told = True
+        return {"type": REPLACED, "reason": "a newer stream of the same subscriber opened"}
+
+    async def get(self, timeout: float | None = None) -> Event | None:  # noqa: ASYNC109
+        if self._replaced.is_set():
+            return self._last()
+        getter = asyncio.ensure_future(self._inner.get(timeout))
+        replaced = asyncio.ensure_future(self._replaced.wait())
+        done, _ = await asyncio.wait({getter, replaced}, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            replaced.cancel()
+            return getter.result()
+        # Cancelling a waiting get takes nothing from the buffer: no event is lost to it.
+        getter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await getter
+        return self._last()
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while (event := await self.get()) is not None:
+            yield event
+
+
+class StreamSlots:
+    """At most ``per_subscriber`` open streams per subscriber (a consumer, an agent) in this
+    process. Opening one more ends the oldest with ``stream.replaced``: a client that lost a
+    connection without noticing reconnects at once, and one that opens streams in a loop holds
+    a bounded number. The count is per process (it bounds this process's memory)."""
+
+    def __init__(self, per_subscriber: int) -> None:
+        if per_subscriber < 1:
+            raise ValueError("at least one stream per subscriber")
+        self._per_subscriber = per_subscriber
+        self._open: dict[str, list[_Replaceable]] = {}
+
+    def open_streams(self, subscriber: str) -> int:
+        return len(self._open.get(subscriber, ()))
+
+    @asynccontextmanager
+    async def hold(
+        self, subscriber: str, subscription: AbstractAsyncContextManager[Subscription]
+    ) -> AsyncIterator[Subscription]:
+        async with subscription as inner:
+            slot = _Replaceable(inner)
+            streams = self._open.setdefault(subscriber, [])
+            while len(streams) >= self._per_subscriber:
+                streams.pop(0).replace()
+            streams.append(slot)
+            try:
+                yield slot
+            finally:
+                if slot in streams:
+                    streams.remove(slot)
+                if not streams:
+                    self._open.pop(subscriber, None)

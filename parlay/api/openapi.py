@@ -1,0 +1,141 @@
+"""The OpenAPI document, with every error a route can answer declared as problem+json.
+
+Most of a route's errors follow from what it is made of, so they are derived, not listed by hand:
+any input can be invalid (400), a body can be too large (413), any request's headers too large
+(431); a caller that must authenticate can fail to (401), a permission can be missing (403), a
+budget can run out (429); an account or resource named in the path may not exist (404); an
+``Idempotency-Key`` can be reused with another body (409); a consumer's token is checked against
+the brand's key set, which may be unreachable (503). What only a route's own rules answer (a
+409 when a name is taken, say) it declares with ``responses=problems(409)``.
+
+FastAPI's default 422 is removed: Parlay answers invalid input with 400 (``api.problems``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, Field
+
+from parlay.api.deps import authenticate, authenticate_consumer
+from parlay.api.problems import PROBLEM_JSON
+
+TITLES = {
+    400: "Invalid request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    429: "Too many requests",
+    431: "Request header fields too large",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+_EVERY_ROUTE = (431, 500)
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="The input at fault, dotted inside lists: `channels.0.id`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457), with LivePerson's ``errorCode``/``errorMessage`` beside it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errorCode: int = Field(description="Stable numeric code: docs/api.md#error-codes.")
+    errorMessage: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for the errors only a route's own rules answer (documented as problems)."""
+    return {status: {"description": TITLES[status]} for status in statuses}
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+def _params(dependant: Dependant) -> Iterator[str]:
+    for param in (*dependant.path_params, *dependant.query_params, *dependant.header_params):
+        yield param.alias
+    for sub in dependant.dependencies:
+        yield from _params(sub)
+
+
+def derived_statuses(route: Any) -> set[int]:
+    """The errors a route can answer because of what it is made of (see the module docstring)."""
+    statuses = set(_EVERY_ROUTE)
+    params = set(_params(route.dependant))
+    calls = list(_calls(route.dependant))
+    if params or route.body_field is not None:
+        statuses.add(400)
+    if route.body_field is not None:
+        statuses.add(413)
+    if "{" in route.path_format:
+        statuses.add(404)
+    if "Idempotency-Key" in params:
+        statuses.add(409)
+    if authenticate in calls:
+        statuses.add(401)
+    if any(hasattr(call, "permission") for call in calls):
+        statuses |= {403, 429}
+    if authenticate_consumer in calls:
+        statuses |= {401, 429, 503}
+    return statuses
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": TITLES[status],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace ``app.openapi`` by one that documents every route's problem responses."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components["ProblemField"] = components["Problem"].pop("$defs")["ProblemField"]
+        # Included routers are opaque entries of app.routes: walk the effective routes.
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            declared = {int(s) for s in route.responses if str(s).isdigit() and int(s) >= 400}
+            for method in route.methods or ():
+                responses = schema["paths"][route.path_format][method.lower()]["responses"]
+                responses.pop("422", None)
+                for status in sorted(derived_statuses(route) | declared):
+                    responses[str(status)] = _problem_response(status)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
