@@ -32,6 +32,8 @@ from parlay.lib.errors import ErrorCode as ApiErrorCode
 from parlay.lib.phone import normalize_e164
 from parlay.lib.text import message_text_problem
 
+MAX_DELIVERY_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class CampaignRequest:
@@ -290,9 +292,13 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("d"):
+        digits = raw[1:]
+        if not raw.startswith("d") or not (digits.isascii() and digits.isdigit()):
             raise ValueError(cursor)
-        return int(raw[1:])
+        last_id = int(digits)
+        if last_id > MAX_DELIVERY_ID:  # past 64 bits the driver raises (500)
+            raise ValueError(cursor)
+        return last_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_field("cursor", "not a cursor this API returned") from exc
 

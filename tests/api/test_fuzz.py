@@ -167,6 +167,7 @@ async def test_no_request_gets_a_server_error_or_an_undocumented_status(
             + [arg for op in CREDENTIAL_CHANGES for arg in (selection, op)],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its cache directory goes there
             timeout=600,
             check=False,
         )
