@@ -32,6 +32,7 @@ from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
 from parlay.lib.events.hub import EventHub, build_hub
 from parlay.lib.events.live import LiveEvent, publish
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
@@ -48,6 +49,7 @@ class Container:
     settings: Settings
     db: Database
     clock: Clock
+    urls: UrlPolicy  # where Parlay may connect (URLs saved, and every connection opened)
     limiter: RateLimiter
     channels: dict[str, Channel]
     hub: EventHub
@@ -70,6 +72,7 @@ class Container:
             hub=self.hub,
             origins=self.origins,
             jwks=self.jwks,
+            urls=self.urls,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -173,7 +176,9 @@ def sandboxed(settings: Settings) -> frozenset[str]:
     return frozenset(named) | WITHOUT_ADAPTER
 
 
-def build_channels(settings: Settings, apps: PushAppDirectory, clock: Clock) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings, apps: PushAppDirectory, clock: Clock, urls: UrlPolicy
+) -> dict[str, Channel]:
     """The real in-app channel (APNs, FCM, push proxy) unless the sandbox is asked to serve it."""
     sandbox = SandboxChannel(
         delay_seconds=settings.sandbox_delay_ms / 1000,
@@ -184,9 +189,9 @@ def build_channels(settings: Settings, apps: PushAppDirectory, clock: Clock) -> 
     if "inapp" not in channels:
         ca = settings.provider_ca_bundle
         clients: dict[str, PushClient] = {
-            "apns": ApnsClient(ca_bundle=ca, clock=clock),
-            "fcm": FcmClient(ca_bundle=ca, clock=clock),
-            "proxy": PushProxyClient(ca_bundle=ca, clock=clock),
+            "apns": ApnsClient(urls=urls, ca_bundle=ca, clock=clock),
+            "fcm": FcmClient(urls=urls, ca_bundle=ca, clock=clock),
+            "proxy": PushProxyClient(urls=urls, ca_bundle=ca, clock=clock),
         }
         channels["inapp"] = InAppChannel(apps, clients)
     return channels
@@ -198,20 +203,24 @@ def build_container(
     clock: Clock | None = None,
     limiter: RateLimiter | None = None,
     channels: dict[str, Channel] | None = None,
+    urls: UrlPolicy | None = None,
 ) -> Container:
-    """Wire Parlay for these settings. Tests pass their own clock, limiter or channels."""
+    """Wire Parlay for these settings. Tests pass their own clock, limiter, channels or URL
+    policy (one with a resolver of their own: the test suite asks no real DNS)."""
     db = Database(settings.database_url)
     clock = clock or SystemClock()
+    urls = urls or UrlPolicy(allow_private=settings.allow_private_urls)
     signals = Signals()
     apps = PushAppDirectory(db)
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
+        urls=urls,
         limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
-        channels=channels if channels is not None else build_channels(settings, apps, clock),
+        channels=channels if channels is not None else build_channels(settings, apps, clock, urls),
         hub=build_hub(settings.redis_url),
-        jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
+        jwks=JwksCache(urls=urls, ca_bundle=settings.provider_ca_bundle),
         origins=OriginCache(),
         apps=apps,
         signals=signals,

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
 
     # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
     provider_ca_bundle: str | None = None
+    # Lifts the URL policy (parlay.lib.http.urls): URLs Parlay fetches (push proxy, APNs and FCM
+    # endpoints, token_uri, jwksUrl) may then be plain http and reach any address, loopback and
+    # private networks included. For the demo and tests (fakes on 127.0.0.1), never production.
+    allow_private_urls: bool = False
 
     # The sandbox channel stands in for providers (tests, benchmarks, the demo): a comma-separated
     # list of the channels (inapp, sms, wa) it serves. Empty: in-app pushes go to APNs, FCM and the

@@ -15,6 +15,7 @@ from parlay.delivery.origins import Origins
 from parlay.lib.clock import Clock
 from parlay.lib.db.uow import Transactions
 from parlay.lib.events.hub import EventHub
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import RateLimiter
 
@@ -28,6 +29,7 @@ class Services:
     hub: EventHub  # live events (the streams subscribe here)
     origins: Origins  # why each delivery was sent (campaign or IVR call), cached
     jwks: JwksCache  # the brands' consumer-JWT keys, cached
+    urls: UrlPolicy  # which URLs a brand may save for Parlay to fetch
 
     @property
     def clock(self) -> Clock:

@@ -53,6 +53,7 @@ from parlay.lib.http.h2conn import (
     Http2Error,
     Response,
 )
+from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.FCM
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -209,11 +210,13 @@ class FcmClient:
     def __init__(
         self,
         *,
+        urls: UrlPolicy,
         ca_bundle: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         max_connections: int = 100,
     ) -> None:
+        self._urls = urls
         self._ca_bundle = ca_bundle
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._deadline = self._timeout.read or DEFAULT_TIMEOUT.read or 10.0
@@ -222,7 +225,10 @@ class FcmClient:
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
         self._pool: ConnectionPool[_Host] = ConnectionPool(
-            ca_bundle=ca_bundle, connect_timeout=self._connect_timeout, idle_timeout=IDLE_SECONDS
+            urls=urls,
+            ca_bundle=ca_bundle,
+            connect_timeout=self._connect_timeout,
+            idle_timeout=IDLE_SECONDS,
         )
         self._accounts: dict[str, _ServiceAccount] = {}
         self._tokens: dict[str, _AccessToken] = {}
@@ -301,6 +307,10 @@ class FcmClient:
             ) from exc
         except ConnectError as exc:
             raise _Stop(RetryLater(SOURCE, f"FCM unreachable: {exc}")) from exc
+        except BlockedAddress as exc:
+            raise _Stop(
+                Rejected(ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"FCM endpoint: {exc}")
+            ) from exc
         except Http2Error as exc:
             # Lost connections, GOAWAY, reset streams: retried later, the next send reconnects.
             raise _Stop(RetryLater(SOURCE, f"FCM connection failed: {_describe(exc)}")) from exc
@@ -397,6 +407,14 @@ class FcmClient:
             )
         except httpx.TimeoutException as exc:
             raise _Stop(RetryLater(SOURCE, "the OAuth token endpoint timed out")) from exc
+        except BlockedAddress as exc:
+            raise _Stop(
+                Rejected(
+                    ErrorSource.PARLAY,
+                    ErrorCode.PROVIDER_REJECTED,
+                    f"the service account's token_uri: {exc}",
+                )
+            ) from exc
         except httpx.TransportError as exc:
             raise _Stop(
                 RetryLater(SOURCE, f"the OAuth token endpoint is unreachable: {_describe(exc)}")
@@ -434,6 +452,7 @@ class FcmClient:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = make_client(
+                urls=self._urls,
                 http2=True,
                 ca_bundle=self._ca_bundle,
                 timeout=self._timeout,

@@ -24,7 +24,7 @@ from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.http.client import tls_context
 from tests.fakes.fcm import FcmFake, make_service_account, running
 from tests.fakes.fcm import payload_size as fake_payload_size
-from tests.fakes.loopback import ManualClock, loopback_tls
+from tests.fakes.loopback import LOOPBACK_URLS, ManualClock, loopback_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +76,9 @@ async def fcm(
     if tls_dir is not None:
         options["ssl_context"], options["ca_bundle"] = loopback_tls(tls_dir)
     async with running(clock=clock, **options) as fake:
-        client = FcmClient(ca_bundle=fake.ca_bundle, timeout=timeout, clock=clock)
+        client = FcmClient(
+            urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle, timeout=timeout, clock=clock
+        )
         try:
             yield Fcm(fake, client, android_app(fake), clock)
         finally:
@@ -488,7 +490,9 @@ async def test_unusable_service_account_is_refused_without_a_request(
 
 
 async def test_construction_does_no_io_and_close_is_idempotent() -> None:
-    client = FcmClient(ca_bundle="/nonexistent/ca.pem")  # read only when first used
+    client = FcmClient(
+        urls=LOOPBACK_URLS, ca_bundle="/nonexistent/ca.pem"
+    )  # read only when first used
 
     await client.close()
     await client.close()

@@ -83,6 +83,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
             worker_backoff_base_seconds=0.05,  # retries within the test's patience
             worker_max_attempts=3,
             log_json=False,
+            allow_private_urls=True,  # the fakes listen on 127.0.0.1
         )
         container = build_container(settings)
         transport = httpx.ASGITransport(app=create_app(container.services))

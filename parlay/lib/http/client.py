@@ -1,4 +1,6 @@
-"""The one HTTP client factory for provider traffic (APNs, FCM, push proxy, Twilio, WhatsApp)."""
+"""The one HTTP client factory for provider traffic (APNs, FCM, push proxy, Twilio, WhatsApp) and
+the brands' endpoints (JWKS): every client it makes connects only where the URL policy allows
+(``parlay.lib.http.urls``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import httpx
+
+from parlay.lib.http.urls import UrlPolicy, guarded_transport
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -22,6 +26,7 @@ def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
 
 def make_client(
     *,
+    urls: UrlPolicy,
     http2: bool = False,
     ca_bundle: str | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -29,16 +34,20 @@ def make_client(
     base_url: str = "",
     keepalive_expiry: float | None = 5.0,
 ) -> httpx.AsyncClient:
-    """An async client with Parlay's defaults: verified TLS, bounded pool, explicit timeouts."""
+    """An async client with Parlay's defaults: verified TLS, bounded pool, explicit timeouts,
+    no redirects, and every connection checked by ``urls`` when it opens (the address it
+    connects to must be public unless the policy is lifted). Environment proxies
+    (``HTTPS_PROXY``) are not used: the check must see the address Parlay really connects to."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=keepalive_expiry,  # APNs wants long-lived connections
+    )
     return httpx.AsyncClient(
-        http2=http2,
-        verify=tls_context(ca_bundle),
-        timeout=timeout,
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=keepalive_expiry,  # APNs wants long-lived connections
+        transport=guarded_transport(
+            urls, ssl_context=tls_context(ca_bundle), http2=http2, limits=limits
         ),
+        timeout=timeout,
         base_url=base_url,
         follow_redirects=False,
     )
