@@ -143,6 +143,9 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     if demo and "PARLAY_SANDBOX_CHANNELS" not in os.environ:
         # The demo account has no push credentials: its in-app sends go to the sandbox too.
         settings = settings.model_copy(update={"sandbox_channels": "inapp,sms,wa"})
+    if demo and "PARLAY_ALLOW_PRIVATE_URLS" not in os.environ:
+        # A demo tries things on this machine: push proxies and key endpoints on localhost.
+        settings = settings.model_copy(update={"allow_private_urls": True})
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:

@@ -29,7 +29,9 @@ from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from parlay.lib.http.urls import UrlPolicy
 from parlay.migrations.tables import Base
+from tests.fakes.dns import fake_dns
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -136,23 +138,30 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
     # In-app on the sandbox too: tests of the real push clients build their own settings.
     # Live streams end at once: the route sweeps call them like any other route.
-    # The URL policy lifted, as in the demo: the provider and JWKS fakes listen on 127.0.0.1.
+    # The URL policy lifted, as in the demo (the provider and JWKS fakes listen on 127.0.0.1),
+    # unless the test is marked production_urls.
     return Settings(
         database_url=database_url,
         redis_url=None,
         log_json=False,
         sandbox_channels="inapp,sms,wa",
         events_max_seconds=0.05,
-        allow_private_urls=True,
+        allow_private_urls=request.node.get_closest_marker("production_urls") is None,
     )
 
 
 @pytest.fixture
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    c = build_container(settings)
+def url_policy(settings: Settings) -> UrlPolicy:
+    """The settings' URL policy, resolving names with ``tests/fakes/dns.py`` (no real DNS)."""
+    return UrlPolicy(allow_private=settings.allow_private_urls, resolver=fake_dns)
+
+
+@pytest.fixture
+async def container(settings: Settings, url_policy: UrlPolicy) -> AsyncIterator[Container]:
+    c = build_container(settings, urls=url_policy)
     yield c
     await c.close()
 

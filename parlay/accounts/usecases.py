@@ -17,6 +17,7 @@ from parlay.accounts.service import LoginResult, UserChanges, UserView
 from parlay.accounts.settings import AccountSettings
 from parlay.lib.db.uow import Transactions
 from parlay.lib.errors import NotFound
+from parlay.lib.http.urls import UrlPolicy
 
 
 async def principal(tx: Transactions, credential: str, account_id: str | None) -> Principal:
@@ -57,9 +58,10 @@ async def get_settings(tx: Transactions, account_id: str) -> AccountSettings:
 
 
 async def update_settings(
-    tx: Transactions, account_id: str, changes: dict[str, Any]
+    tx: Transactions, urls: UrlPolicy, account_id: str, changes: dict[str, Any]
 ) -> AccountSettings:
     """Apply the fields given (Python names); the ones left out keep their value."""
+    await account_settings.check_urls(urls, changes)  # may resolve names: no tx open
     async with tx.write() as uow:
         return await account_settings.update_settings(uow.session, account_id, changes)
 

@@ -1,12 +1,11 @@
-"""An app's push credentials: their rules (checked when saved), the view the API may show (never
-a secret), and the form the push clients need (``PushApp``)."""
+"""An app's push credentials: their rules (checked when saved; the URLs by the URL policy), the
+view the API may show (never a secret), and the form the push clients need (``PushApp``)."""
 
 from __future__ import annotations
 
 import json
 import re
 from typing import Any, cast
-from urllib.parse import urlparse
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -15,8 +14,8 @@ from parlay.apps.models import App
 from parlay.channels.push import ApnsCredentials, FcmCredentials, ProxyConfig, PushApp
 from parlay.channels.pushproxy import SIGNATURE_HEADER
 from parlay.lib.errors import invalid_field
+from parlay.lib.http.urls import UrlPolicy
 
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,23}$")
 _SERVICE_PLATFORMS = {"apns": {"ios"}, "fcm": {"android", "ios"}, "proxy": {"android", "ios"}}
 # Headers a custom proxy header must not set: the ones Parlay writes itself, and HTTP framing
@@ -40,17 +39,24 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-def _check_url(field: str, url: str, *, http_on_loopback: bool = True) -> str:
-    """https anywhere; plain http only to this machine (tests, a local egress proxy), and not
-    at all for APNs and FCM, whose clients speak HTTP/2 over TLS only."""
-    parsed = urlparse(url)
-    if not parsed.hostname or parsed.scheme not in ("https", "http"):
-        raise invalid_field(field, "an absolute https URL")
-    if parsed.scheme == "http" and not http_on_loopback:
-        raise invalid_field(field, "must be https (HTTP/2 over TLS)")
-    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
-        raise invalid_field(field, "must be https (http only on loopback)")
-    return url
+async def check_urls(
+    urls: UrlPolicy, push_service: str, sections: dict[str, dict[str, Any] | None]
+) -> None:
+    """The URLs of the push service's section against the URL policy (resolving names: before
+    the unit of work opens). APNs and FCM endpoints are https even when the policy is lifted:
+    their clients speak HTTP/2 over TLS only."""
+    section = sections.get(push_service) or {}
+    if push_service == "proxy" and isinstance(section.get("url"), str):
+        await urls.check("proxy.url", section["url"])
+    if push_service in ("apns", "fcm") and section.get("endpoint"):
+        await urls.check(f"{push_service}.endpoint", section["endpoint"], https_only=True)
+    if push_service == "fcm" and isinstance(section.get("serviceAccountJson"), str):
+        try:
+            token_uri = json.loads(section["serviceAccountJson"]).get("token_uri")
+        except (ValueError, AttributeError):
+            token_uri = None  # not a service account: check_app says why
+        if isinstance(token_uri, str) and token_uri:
+            await urls.check("fcm.serviceAccountJson.token_uri", token_uri)
 
 
 def _kept(given: dict[str, Any], stored: dict[str, Any] | None, endpoint: str) -> dict[str, Any]:
@@ -77,8 +83,6 @@ def _check_apns(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[st
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise invalid_field("apns.privateKeyPem", "APNs keys are P-256 (ES256) keys")
     out["privateKeyPem"] = pem
-    if given.get("endpoint"):
-        _check_url("apns.endpoint", given["endpoint"], http_on_loopback=False)
     return out
 
 
@@ -103,15 +107,11 @@ def _check_fcm(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str
         raise invalid_field("fcm.serviceAccountJson", "private_key is not a PEM key") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise invalid_field("fcm.serviceAccountJson", "private_key must be an RSA key")
-    _check_url("fcm.serviceAccountJson.token_uri", account["token_uri"])
-    if given.get("endpoint"):
-        _check_url("fcm.endpoint", given["endpoint"], http_on_loopback=False)
     return {"serviceAccountJson": raw, "endpoint": given.get("endpoint")}
 
 
 def _check_proxy(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
     out = dict(given)
-    _check_url("proxy.url", given["url"])
     secret = given.get("secret") or (stored or {}).get("secret")
     if not secret:
         raise invalid_field("proxy.secret", "required: pushes are signed with it")

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from parlay.apps import service
+from parlay.apps.credentials import check_urls
 from parlay.apps.models import App
 from parlay.lib.db.uow import Transactions
+from parlay.lib.http.urls import UrlPolicy
 
 # An app's settings per push service (API casing, secrets included), as the API received them.
 Sections = dict[str, dict[str, Any] | None]
@@ -29,7 +31,8 @@ class AppSpec:
     sections: Sections
 
 
-async def create_app(tx: Transactions, account_id: str, spec: AppSpec) -> App:
+async def create_app(tx: Transactions, urls: UrlPolicy, account_id: str, spec: AppSpec) -> App:
+    await check_urls(urls, spec.push_service, spec.sections)  # may resolve names: no tx open
     async with tx.write() as uow:
         app = await service.create_app(
             uow.session,
@@ -54,7 +57,10 @@ async def get_app(tx: Transactions, account_id: str, app_id: str) -> App:
         return await service.get_app(uow.session, account_id, app_id)
 
 
-async def replace_app(tx: Transactions, account_id: str, app_id: str, spec: AppSpec) -> App:
+async def replace_app(
+    tx: Transactions, urls: UrlPolicy, account_id: str, app_id: str, spec: AppSpec
+) -> App:
+    await check_urls(urls, spec.push_service, spec.sections)  # may resolve names: no tx open
     async with tx.write() as uow:
         app = await service.replace_app(
             uow.session,

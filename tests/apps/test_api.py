@@ -265,6 +265,7 @@ async def test_a_malformed_service_account_is_refused(apps: AppsApi, text: str) 
     refused(await apps.post(fcm_app(serviceAccountJson=text)), "fcm.serviceAccountJson")
 
 
+@pytest.mark.production_urls
 async def test_a_service_account_token_uri_is_https(apps: AppsApi) -> None:
     text = service_account_json(token_uri="http://oauth2.example/token")
     response = await apps.post(fcm_app(serviceAccountJson=text))
@@ -319,6 +320,7 @@ async def test_unknown_fields_are_refused(apps: AppsApi) -> None:
     refused(await apps.post(body), "apns.bundleId")
 
 
+@pytest.mark.production_urls
 @pytest.mark.parametrize(
     "url",
     [

@@ -110,7 +110,7 @@ async def update_settings(
         raise invalid_field("welcomeMessage", "give {enabled, text}")
     if body.consumer_auth is not None:
         changes["consumer_auth"] = body.consumer_auth.model_dump(by_alias=True, exclude_none=True)
-    return _settings_out(await usecases.update_settings(s.tx, me.account_id, changes))
+    return _settings_out(await usecases.update_settings(s.tx, s.urls, me.account_id, changes))
 
 
 @router.post("/skills", operation_id="createSkill", status_code=201, response_model=SkillOut)

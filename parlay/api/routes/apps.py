@@ -35,7 +35,7 @@ async def create_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Register an app (bundle or package ID) with the credentials of its push service."""
-    app = await usecases.create_app(s.tx, me.account_id, _spec(body))
+    app = await usecases.create_app(s.tx, s.urls, me.account_id, _spec(body))
     return AppOut.model_validate(public_view(app))
 
 
@@ -70,7 +70,7 @@ async def replace_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Replace an app's settings. A secret left out keeps its stored value."""
-    app = await usecases.replace_app(s.tx, me.account_id, appId, _spec(body))
+    app = await usecases.replace_app(s.tx, s.urls, me.account_id, appId, _spec(body))
     return AppOut.model_validate(public_view(app))
 
 
