@@ -33,7 +33,7 @@ from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
-from parlay.lib.http.client import retry_after_seconds
+from parlay.lib.http.client import code_word, retry_after_seconds
 from parlay.lib.http.h2conn import ConnectionPool, Header, Http2Error, Response
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
@@ -220,12 +220,13 @@ class ApnsClient:
 
 
 def _reason(response: Response) -> str:
-    """APNs's ``reason`` from an error body, else the HTTP status."""
+    """APNs's ``reason`` from an error body when it is one (a code word such as
+    ``BadDeviceToken``), else the HTTP status: nothing else of the body reaches a delivery."""
     if response.status == 200:
         return ""
     try:
         body = json.loads(response.body)
     except ValueError:
         body = None
-    reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) and reason else f"HTTP {response.status}"
+    reason = code_word(body.get("reason")) if isinstance(body, dict) else None
+    return reason or f"HTTP {response.status}"

@@ -32,7 +32,8 @@ match in a constant-time comparison::
 
 The answers Parlay understands: 2xx accepted · 401 our credentials are refused (fails the
 delivery) · 403 the token cannot take pushes (Parlay disables it) · 408, 429 and 5xx try again
-later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's reason.
+later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's status.
+A delivery's ``errorMessage`` carries the status only, never the body of the answer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.PROXY
 SIGNATURE_HEADER = "X-Parlay-Signature"
-EXCERPT_CHARS = 200
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -134,8 +134,8 @@ class PushProxyClient:
         status = response.status_code
         if 200 <= status < 300:
             return Accepted(SOURCE)
-        excerpt = " ".join(response.text[:EXCERPT_CHARS].split())
-        reason = f"push proxy answered {status}" + (f": {excerpt}" if excerpt else "")
+        # The status only: the body is the proxy's own words, never shown in a delivery.
+        reason = f"push proxy answered {status}"
         if status in (408, 429) or status >= 500:
             wait = retry_after_seconds(response.headers.get("retry-after"), self._now())
             return RetryLater(SOURCE, reason, retry_after=wait)

@@ -317,6 +317,18 @@ async def test_malformed_token_is_refused_by_apns_and_dead(
     )
 
 
+async def test_a_reason_that_is_not_a_code_word_is_not_repeated(
+    apns: ApnsClient, apns_app: PushApp, apns_fake: ApnsFake
+) -> None:
+    """An APNs endpoint may be a brand's egress proxy: its words never reach a delivery."""
+    note = notification()
+    apns_fake.script(note.token, "reason:MARKER-7f3a please call us")
+
+    result = await apns.push(apns_app, note)
+
+    assert result == Rejected(ErrorSource.APNS, ErrorCode.PROVIDER_REJECTED, "HTTP 400")
+
+
 @pytest.mark.parametrize(
     "reason",
     [

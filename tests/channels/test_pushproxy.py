@@ -189,7 +189,9 @@ async def test_unauthorized_fails_the_push_and_keeps_the_token() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 404, 422])
-async def test_other_client_errors_fail_with_status_and_body(status: int) -> None:
+async def test_other_client_errors_fail_with_the_status_not_the_body(status: int) -> None:
+    """The body is the proxy's own words (``proxy says 400``): never in a delivery's
+    errorMessage, which carries the status only."""
     async with proxy() as p:
         note = notification(p.clock)
         p.fake.script(note.token, f"status:{status}")
@@ -199,7 +201,19 @@ async def test_other_client_errors_fail_with_status_and_body(status: int) -> Non
         assert isinstance(result, Rejected)
         assert result.code == ErrorCode.PROVIDER_REJECTED
         assert result.dead_tokens == ()
-        assert result.message == f"push proxy answered {status}: proxy says {status}"
+        assert result.message == f"push proxy answered {status}"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+async def test_no_word_of_the_proxys_body_reaches_the_result(status: int) -> None:
+    async with proxy() as p:
+        note = notification(p.clock)
+        p.fake.script(note.token, f"answer:{status}:MARKER-7f3a <script>token=abc</script>")
+
+        result = await p.client.push(p.app, note)
+
+        text = result.message if isinstance(result, Rejected) else getattr(result, "reason", "")
+        assert text == f"push proxy answered {status}"
 
 
 @pytest.mark.parametrize(

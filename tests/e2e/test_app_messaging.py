@@ -389,3 +389,24 @@ async def test_a_dead_token_is_disabled_even_when_another_device_took_the_push(
     assert iphone.token_disabled_at is not None
     assert pixel is not None
     assert pixel.token_disabled_at is None
+
+
+async def test_no_provider_body_reaches_an_error_message(world: World) -> None:
+    """What a provider (or whatever answers at a brand's URL) says in its body is never shown:
+    a delivery's errorMessage carries the status and a known reason only."""
+    w, b = world, world.brand
+    marker = "MARKER-7f3a"
+    w.apns.script(IOS_TOKEN, f"reason:{marker} call the help desk")
+    w.fcm.script(ANDROID_TOKEN, f"invalid_argument:{marker}: your field is wrong")
+    w.proxy.script(PROXY_TOKEN, f"answer:400:{marker} internal stack trace")
+
+    deliveries = await _settled(w, await _campaign(b, await _handoff(b), "alice", "bob", "carol"))
+
+    assert {c: (d.status, d.error_code, d.error_message) for c, d in deliveries.items()} == {
+        "alice": ("FAILED", "PROVIDER_REJECTED", "HTTP 400"),
+        "bob": ("FAILED", "PROVIDER_REJECTED", "INVALID_ARGUMENT: FCM answered 400"),
+        "carol": ("FAILED", "PROVIDER_REJECTED", "push proxy answered 400"),
+    }
+    async with w.container.db.read() as session:
+        events = await session.execute(select(Delivery.error_message))
+        assert all(marker not in (m or "") for m in events.scalars())

@@ -5,6 +5,7 @@ the brands' endpoints (JWKS): every client it makes connects only where the URL 
 from __future__ import annotations
 
 import math
+import re
 import ssl
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -14,6 +15,7 @@ import httpx
 from parlay.lib.http.urls import UrlPolicy, guarded_transport
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_CODE_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -70,3 +72,11 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def code_word(value: object) -> str | None:
+    """``value`` if it is one code word (a letter, then letters, digits or underscores; at most
+    64), the way providers name their errors: APNs ``BadDeviceToken``, FCM ``UNREGISTERED``,
+    OAuth ``invalid_grant``. None for anything else, free text above all: a provider's own words
+    never reach a delivery's ``errorMessage`` (the endpoint answering may be anyone's)."""
+    return value if isinstance(value, str) and _CODE_WORD.match(value) else None
