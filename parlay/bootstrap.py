@@ -36,6 +36,7 @@ from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
+from parlay.lib.secretbox import SecretBox
 from parlay.lib.urgency import Urgency
 from parlay.services import Services
 
@@ -50,6 +51,7 @@ class Container:
     db: Database
     clock: Clock
     urls: UrlPolicy  # where Parlay may connect (URLs saved, and every connection opened)
+    secrets: SecretBox  # PARLAY_SECRET_KEY: the stored credentials are encrypted with it
     limiter: RateLimiter
     channels: dict[str, Channel]
     hub: EventHub
@@ -73,6 +75,7 @@ class Container:
             origins=self.origins,
             jwks=self.jwks,
             urls=self.urls,
+            secrets=self.secrets,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -206,17 +209,22 @@ def build_container(
     urls: UrlPolicy | None = None,
 ) -> Container:
     """Wire Parlay for these settings. Tests pass their own clock, limiter, channels or URL
-    policy (one with a resolver of their own: the test suite asks no real DNS)."""
+    policy (one with a resolver of their own: the test suite asks no real DNS).
+
+    ``SecretKeyError`` when ``PARLAY_SECRET_KEY`` is missing or malformed: Parlay never stores
+    a credential in clear."""
+    secrets = SecretBox.from_setting(settings.secret_key)
     db = Database(settings.database_url)
     clock = clock or SystemClock()
     urls = urls or UrlPolicy(allow_private=settings.allow_private_urls)
     signals = Signals()
-    apps = PushAppDirectory(db)
+    apps = PushAppDirectory(db, secrets)
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
         urls=urls,
+        secrets=secrets,
         limiter=limiter or LimitsRateLimiter(storage_url(settings.redis_url)),
         channels=channels if channels is not None else build_channels(settings, apps, clock, urls),
         hub=build_hub(settings.redis_url),

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
 
+    # Fernet keys (comma-separated, newest first) that encrypt the push credentials Parlay
+    # stores: required by serve, api and worker (the demo keeps one in a file). Generate one with
+    # `parlay secret-key generate`; rotation in docs/operations.md.
+    secret_key: str | None = Field(default=None, repr=False)
+
     # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
     provider_ca_bundle: str | None = None
     # Lifts the URL policy (parlay.lib.http.urls): URLs Parlay fetches (push proxy, APNs and FCM

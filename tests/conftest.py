@@ -39,6 +39,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("PARLAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PASSWORD = "correct horse battery"
+# PARLAY_SECRET_KEY of the suite (a Fernet key made for it): every Settings a test builds has it.
+TEST_SECRET_KEY = "oFYnto2RbHqLXtKZaz69mKzh8gKVIjEscW2J64EchWg="
 
 
 def unavailable(what: str, why: object) -> None:
@@ -150,6 +152,7 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
         sandbox_channels="inapp,sms,wa",
         events_max_seconds=0.05,
         allow_private_urls=request.node.get_closest_marker("production_urls") is None,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

@@ -23,6 +23,7 @@ from parlay.bootstrap import build_container
 from parlay.cli import main
 from parlay.config import Settings, get_settings
 from parlay.lib.db.engine import Database
+from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
 
@@ -82,7 +83,9 @@ def test_created_account_and_json_api_key_work_against_the_app(database_file: st
     assert printed["scopes"] == ["handoffs:read", "c2m"]
 
     async def call_app() -> tuple[int, int]:
-        container = build_container(Settings(database_url=database_file))
+        container = build_container(
+            Settings(database_url=database_file, secret_key=TEST_SECRET_KEY)
+        )
         transport = httpx.ASGITransport(app=create_app(container.services))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

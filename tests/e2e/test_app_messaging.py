@@ -25,7 +25,7 @@ from parlay.apps.models import Device
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from parlay.delivery.models import Delivery
-from tests.conftest import Brand, make_brand
+from tests.conftest import TEST_SECRET_KEY, Brand, make_brand
 from tests.fakes import fcm as fcm_fake
 from tests.fakes import pushproxy as proxy_fake
 from tests.fakes.apns import ApnsFake, running
@@ -84,6 +84,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
             worker_max_attempts=3,
             log_json=False,
             allow_private_urls=True,  # the fakes listen on 127.0.0.1
+            secret_key=TEST_SECRET_KEY,
         )
         container = build_container(settings)
         transport = httpx.ASGITransport(app=create_app(container.services))
