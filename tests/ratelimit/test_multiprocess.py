@@ -24,6 +24,7 @@ import pytest
 from parlay.accounts import service as accounts
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from tests.conftest import TEST_SECRET_KEY
 from tests.ratelimit.conftest import redis_reachable
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,7 @@ class Server:
 def start(name: str, tmp: Path, database_url: str, redis_url: str | None) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     env["PARLAY_DATABASE_URL"] = database_url
+    env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
     if redis_url:
         env["PARLAY_REDIS_URL"] = redis_url
     port = free_port()
