@@ -41,6 +41,9 @@ PARLAY = Path(sys.executable).with_name("parlay")
 APP_ID = "com.bench.app"
 POSTGRES_ENV = "PARLAY_BENCH_POSTGRES_URL"
 STARTUP_TIMEOUT = 60.0
+# PARLAY_SECRET_KEY of the processes a benchmark starts (one key for all: they share a database;
+# fixed, so a database kept between runs keeps opening). A benchmark stores no real secret.
+BENCH_SECRET_KEY = "54sOo0mC3RbOw4J2Q-AsO2Ka4c30X_0UHKaaxVtu63I="
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ def temp_database(kind: str, admin_url: str | None = None) -> Iterator[str]:
     """The URL of an empty, migrated database that is removed afterwards."""
     if kind == "sqlite":
         tmp = Path(tempfile.mkdtemp(prefix="parlay-bench-"))
-        url = f"sqlite:///{tmp / 'parlay.lib.db'}"
+        url = f"sqlite:///{tmp / 'parlay.db'}"
         try:
             asyncio.run(_migrate(url))
             yield url
@@ -306,6 +309,7 @@ def start(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     full_env["PARLAY_DATABASE_URL"] = database_url
     full_env["PARLAY_SANDBOX_CHANNELS"] = "inapp,sms,wa"  # the benchmarks push to the sandbox
+    full_env["PARLAY_SECRET_KEY"] = BENCH_SECRET_KEY
     full_env |= env or {}
     args = [str(PARLAY), command]
     port = None

@@ -49,11 +49,13 @@ from parlay.channels.apns import ApnsClient, apns_id, apns_payload  # noqa: E402
 from parlay.channels.base import Accepted  # noqa: E402
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification  # noqa: E402
 from parlay.lib.http.client import make_client  # noqa: E402
+from parlay.lib.http.urls import UrlPolicy  # noqa: E402
 
 TEAM_ID = "BENCHTEAM1"
 KEY_ID = "BENCHKEY01"
 TOPIC = "com.bench.app"
 STARTUP_TIMEOUT = 30.0
+LOOPBACK = UrlPolicy(allow_private=True)  # the fake listens on 127.0.0.1
 # The bare client derives apns-id as Parlay does (uuid5 of the delivery ID in this namespace),
 # so both send the same requests; the value is Parlay's APNS_ID_NAMESPACE.
 BARE_ID_NAMESPACE = uuid.UUID("6f1b7c3e-2a44-5d8e-9c1a-0b5e4f7d2a91")
@@ -278,7 +280,9 @@ async def _bare(fake: FakeApns, n: int, concurrency: int) -> Rate:
 async def _httpx(fake: FakeApns, n: int, concurrency: int) -> Rate:
     """One httpx HTTP/2 connection, one token, the same requests built with Parlay's helpers."""
     token = _provider_token(fake)
-    async with make_client(http2=True, ca_bundle=fake.ca_bundle, max_connections=1) as client:
+    async with make_client(
+        urls=LOOPBACK, http2=True, ca_bundle=fake.ca_bundle, max_connections=1
+    ) as client:
 
         async def send(note: PushNotification) -> bool:
             response = await client.post(
@@ -300,7 +304,7 @@ async def _httpx(fake: FakeApns, n: int, concurrency: int) -> Rate:
 
 
 async def _client(fake: FakeApns, n: int, concurrency: int) -> Rate:
-    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK, ca_bundle=fake.ca_bundle)
     try:
 
         async def send(note: PushNotification) -> bool:

@@ -43,8 +43,10 @@ from apns_baseline import Rate, _read_line, process_cpu_seconds, push_all  # noq
 from parlay.channels.base import Accepted  # noqa: E402
 from parlay.channels.fcm import FcmClient  # noqa: E402
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification  # noqa: E402
+from parlay.lib.http.urls import UrlPolicy  # noqa: E402
 
 STARTUP_TIMEOUT = 30.0
+LOOPBACK = UrlPolicy(allow_private=True)  # the fake listens on 127.0.0.1
 PROJECT_ID = "parlay-bench"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
@@ -234,7 +236,7 @@ async def _bare(fake: FakeFcm, n: int, concurrency: int) -> Rate:
 
 
 async def _client(fake: FakeFcm, n: int, concurrency: int) -> Rate:
-    client = FcmClient(ca_bundle=fake.ca_bundle)
+    client = FcmClient(urls=LOOPBACK, ca_bundle=fake.ca_bundle)
     app = fake.app
     try:
 

@@ -33,9 +33,11 @@ from parlay.lib.db.uow import Signals, Transactions
 from parlay.lib.events.hub import EventHub, build_hub
 from parlay.lib.events.live import LiveEvent, publish
 from parlay.lib.events.sse import StreamSlots
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
+from parlay.lib.secretbox import SecretBox
 from parlay.lib.urgency import Urgency
 from parlay.services import Services
 
@@ -49,6 +51,8 @@ class Container:
     settings: Settings
     db: Database
     clock: Clock
+    urls: UrlPolicy  # where Parlay may connect (URLs saved, and every connection opened)
+    secrets: SecretBox  # PARLAY_SECRET_KEY: the stored credentials are encrypted with it
     limiter: RateLimiter
     channels: dict[str, Channel]
     hub: EventHub
@@ -76,6 +80,8 @@ class Container:
             origins=self.origins,
             jwks=self.jwks,
             streams=self.streams,
+            urls=self.urls,
+            secrets=self.secrets,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -179,7 +185,9 @@ def sandboxed(settings: Settings) -> frozenset[str]:
     return frozenset(named) | WITHOUT_ADAPTER
 
 
-def build_channels(settings: Settings, apps: PushAppDirectory, clock: Clock) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings, apps: PushAppDirectory, clock: Clock, urls: UrlPolicy
+) -> dict[str, Channel]:
     """The real in-app channel (APNs, FCM, push proxy) unless the sandbox is asked to serve it."""
     sandbox = SandboxChannel(
         delay_seconds=settings.sandbox_delay_ms / 1000,
@@ -190,9 +198,9 @@ def build_channels(settings: Settings, apps: PushAppDirectory, clock: Clock) -> 
     if "inapp" not in channels:
         ca = settings.provider_ca_bundle
         clients: dict[str, PushClient] = {
-            "apns": ApnsClient(ca_bundle=ca, clock=clock),
-            "fcm": FcmClient(ca_bundle=ca, clock=clock),
-            "proxy": PushProxyClient(ca_bundle=ca, clock=clock),
+            "apns": ApnsClient(urls=urls, ca_bundle=ca, clock=clock),
+            "fcm": FcmClient(urls=urls, ca_bundle=ca, clock=clock),
+            "proxy": PushProxyClient(urls=urls, ca_bundle=ca, clock=clock),
         }
         channels["inapp"] = InAppChannel(apps, clients)
     return channels
@@ -204,24 +212,33 @@ def build_container(
     clock: Clock | None = None,
     limiter: RateLimiter | None = None,
     channels: dict[str, Channel] | None = None,
+    urls: UrlPolicy | None = None,
 ) -> Container:
-    """Wire Parlay for these settings. Tests pass their own clock, limiter or channels."""
+    """Wire Parlay for these settings. Tests pass their own clock, limiter, channels or URL
+    policy (one with a resolver of their own: the test suite asks no real DNS).
+
+    ``SecretKeyError`` when ``PARLAY_SECRET_KEY`` is missing or malformed: Parlay never stores
+    a credential in clear."""
+    secrets = SecretBox.from_setting(settings.secret_key)
     db = Database(settings.database_url)
     clock = clock or SystemClock()
+    urls = urls or UrlPolicy(allow_private=settings.allow_private_urls)
     signals = Signals()
-    apps = PushAppDirectory(db)
+    apps = PushAppDirectory(db, secrets)
     metrics = Metrics()
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
+        urls=urls,
+        secrets=secrets,
         limiter=limiter
         or LimitsRateLimiter(
             storage_url(settings.redis_url), on_error=metrics.rate_limiter_errors.inc
         ),
-        channels=channels if channels is not None else build_channels(settings, apps, clock),
+        channels=channels if channels is not None else build_channels(settings, apps, clock, urls),
         hub=build_hub(settings.redis_url),
-        jwks=JwksCache(ca_bundle=settings.provider_ca_bundle),
+        jwks=JwksCache(urls=urls, ca_bundle=settings.provider_ca_bundle),
         origins=OriginCache(),
         apps=apps,
         signals=signals,

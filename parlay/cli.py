@@ -7,14 +7,28 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from parlay.config import Settings, get_settings
 from parlay.lib.db.engine import Database
 from parlay.lib.observability.logging import configure_logging
+from parlay.lib.secretbox import (
+    SecretBox,
+    SecretKeyError,
+    StoredInClear,
+    UndecryptableSecret,
+    generate_key,
+    key_file,
+)
+from parlay.lib.secretbox.check import WrongSecretKey
+
+# Errors an operator fixes by configuration: one line each, never a traceback.
+_OPERATOR_ERRORS = (SecretKeyError, WrongSecretKey, UndecryptableSecret, StoredInClear)
 
 T = TypeVar("T")
 
@@ -33,8 +47,12 @@ def _run(make: Callable[[Database], Awaitable[T]], settings: Settings | None = N
         finally:
             await db.dispose()
 
+    from parlay.migrations import MigrationRefused
+
     try:
         return asyncio.run(job())
+    except (MigrationRefused, *_OPERATOR_ERRORS) as exc:
+        _fail(str(exc))
     except (SQLAlchemyError, OSError) as exc:
         # An operator needs the cause in one line, not a driver traceback.
         reason = exc.orig if isinstance(exc, DBAPIError) else exc
@@ -54,13 +72,26 @@ def main() -> None:
     """Parlay: IVR deflection and proactive messaging over push, SMS and WhatsApp."""
 
 
+def _optional_box(settings: Settings) -> SecretBox | None:
+    """The key when PARLAY_SECRET_KEY is set (a migration that needs one and was not given one
+    says so itself)."""
+    if settings.secret_key is None:
+        return None
+    try:
+        return SecretBox.from_setting(settings.secret_key)
+    except SecretKeyError as exc:
+        _fail(str(exc))
+
+
 @main.command()
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def migrate(revision: str) -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (stored secrets are encrypted with
+    PARLAY_SECRET_KEY)."""
     from parlay.migrations import upgrade
 
-    _run(lambda db: upgrade(db, revision))
+    box = _optional_box(get_settings())
+    _run(lambda db: upgrade(db, revision, secrets=box))
     click.echo(f"database migrated to {revision}")
 
 
@@ -70,8 +101,82 @@ def downgrade(revision: str) -> None:
     """Take the schema back to REVISION (``base`` removes every table)."""
     from parlay.migrations import downgrade as do_downgrade
 
-    _run(lambda db: do_downgrade(db, revision))
+    box = _optional_box(get_settings())
+    _run(lambda db: do_downgrade(db, revision, secrets=box))
     click.echo(f"database downgraded to {revision}")
+
+
+@main.group("secret-key")
+def secret_key() -> None:
+    """PARLAY_SECRET_KEY: the key the stored push credentials are encrypted with."""
+
+
+@secret_key.command("generate")
+def secret_key_generate() -> None:
+    """Print a new key (a Fernet key: 32 random bytes, URL-safe base64)."""
+    click.echo(generate_key())
+
+
+@secret_key.command("reencrypt")
+def secret_key_reencrypt() -> None:
+    """Encrypt every stored secret again with the first key of PARLAY_SECRET_KEY (after a
+    rotation: then the older keys may be removed)."""
+    from parlay.apps.usecases import reencrypt_secrets
+    from parlay.lib.clock import SystemClock
+    from parlay.lib.db.uow import Signals, Transactions
+
+    settings = get_settings()
+    box = _required_box(settings)
+
+    async def job(db: Database) -> int:
+        tx = Transactions(db, SystemClock(), Signals(), idempotency_ttl=settings.idempotency_ttl)
+        return await reencrypt_secrets(tx, box)
+
+    count = _run(job, settings)
+    click.echo(
+        f"{count} app(s) re-encrypted with the first key of PARLAY_SECRET_KEY; "
+        "the keys after it are no longer needed"
+    )
+
+
+def _required_box(settings: Settings) -> SecretBox:
+    try:
+        return SecretBox.from_setting(settings.secret_key)
+    except SecretKeyError as exc:
+        _fail(str(exc))
+
+
+def demo_key_path(database_url: str) -> Path:
+    """Where the demo keeps its key: beside its SQLite database file, else in the working
+    directory."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        url = None
+    if url is not None and url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            return path.with_name(f"{path.name}.secret-key")
+    return Path("parlay-demo.secret-key")
+
+
+def _with_secret_key(settings: Settings, *, demo: bool) -> tuple[Settings, SecretBox, list[str]]:
+    """The settings with their key, the key, and what the start-up report says of it. Without
+    PARLAY_SECRET_KEY, the demo keeps a key of its own in a file; anything else refuses."""
+    if settings.secret_key is not None or not demo:
+        return settings, _required_box(settings), []
+    path = demo_key_path(settings.database_url)
+    try:
+        key, made = key_file(path)
+    except (OSError, SecretKeyError) as exc:
+        _fail(f"the demo's secret key file {path}: {exc}")
+    said = "generated and kept in" if made else "read from"
+    lines = [
+        f"secret key: {said} {path} (demo only: production sets PARLAY_SECRET_KEY; "
+        "losing this file makes the stored push credentials unreadable)"
+    ]
+    return settings.model_copy(update={"secret_key": key}), SecretBox([key]), lines
 
 
 @main.group()
@@ -138,17 +243,22 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
 
     from parlay.api.middleware import MAX_HEADER_BYTES
     from parlay.migrations import upgrade
-    from parlay.runtime import build_app, startup_report
+    from parlay.runtime import build_app, check_secret_key, startup_report
 
     settings = get_settings()
     if demo and "PARLAY_SANDBOX_CHANNELS" not in os.environ:
         # The demo account has no push credentials: its in-app sends go to the sandbox too.
         settings = settings.model_copy(update={"sandbox_channels": "inapp,sms,wa"})
+    if demo and "PARLAY_ALLOW_PRIVATE_URLS" not in os.environ:
+        # A demo tries things on this machine: push proxies and key endpoints on localhost.
+        settings = settings.model_copy(update={"allow_private_urls": True})
+    settings, box, key_lines = _with_secret_key(settings, demo=demo)
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:
-        await upgrade(db)
-        return await startup_report(db, settings, demo=demo, host=host, port=port)
+        await upgrade(db, secrets=box)
+        key_lines.extend(await check_secret_key(db, box))
+        return await startup_report(db, settings, demo=demo, host=host, port=port) + key_lines
 
     for line in _run(prepare, settings):
         click.echo(line, err=True)
@@ -184,11 +294,17 @@ def serve(host: str, port: int, demo: bool) -> None:
 def worker() -> None:
     """Run only the dispatcher (scale-out: any number of these beside the API processes)."""
     from parlay.migrations import upgrade
-    from parlay.runtime import run_worker
+    from parlay.runtime import check_secret_key, run_worker
 
-    settings = get_settings()
+    settings, box, _ = _with_secret_key(get_settings(), demo=False)
     configure_logging(settings.log_level, json=settings.log_json)
-    _run(upgrade, settings)
+
+    async def prepare(db: Database) -> list[str]:
+        await upgrade(db, secrets=box)
+        return await check_secret_key(db, box)
+
+    for line in _run(prepare, settings):
+        click.echo(line, err=True)
     asyncio.run(run_worker(settings))
 
 

@@ -14,7 +14,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLAY_", extra="ignore")
 
-    database_url: str = "sqlite:///./parlay.lib.db"
+    database_url: str = "sqlite:///./parlay.db"
     # Unset: in-memory rate limits and live events (one process). Set: shared across processes.
     redis_url: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
@@ -56,8 +56,17 @@ class Settings(BaseSettings):
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
 
+    # Fernet keys (comma-separated, newest first) that encrypt the push credentials Parlay
+    # stores: required by serve, api and worker (the demo keeps one in a file). Generate one with
+    # `parlay secret-key generate`; rotation in docs/operations.md.
+    secret_key: str | None = Field(default=None, repr=False)
+
     # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
     provider_ca_bundle: str | None = None
+    # Lifts the URL policy (parlay.lib.http.urls): URLs Parlay fetches (push proxy, APNs and FCM
+    # endpoints, token_uri, jwksUrl) may then be plain http and reach any address, loopback and
+    # private networks included. For the demo and tests (fakes on 127.0.0.1), never production.
+    allow_private_urls: bool = False
 
     # The sandbox channel stands in for providers (tests, benchmarks, the demo): a comma-separated
     # list of the channels (inapp, sms, wa) it serves. Empty: in-app pushes go to APNs, FCM and the

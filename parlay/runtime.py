@@ -14,8 +14,11 @@ from parlay.accounts.service import account_exists
 from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings, metrics_address
+from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.observability.logging import get_logger
+from parlay.lib.secretbox import SecretBox
+from parlay.lib.secretbox.check import KeyState, check_key
 from parlay.seed import seed_demo
 
 log = get_logger("parlay.runtime")
@@ -100,3 +103,16 @@ async def startup_report(
             "or start with --demo to seed a demo account.",
         ]
     return lines
+
+
+async def check_secret_key(db: Database, box: SecretBox) -> list[str]:
+    """Whether the keys of ``PARLAY_SECRET_KEY`` open this database's secrets (``WrongSecretKey``
+    otherwise), as lines for the start-up report."""
+    async with db.write() as session:
+        state = await check_key(session, box, SystemClock().now())
+    if state is KeyState.OLDER:
+        return [
+            "secret key: stored secrets are still encrypted with an older key of "
+            "PARLAY_SECRET_KEY; run `parlay secret-key reencrypt`, then the old key can go"
+        ]
+    return []

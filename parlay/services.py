@@ -16,8 +16,10 @@ from parlay.lib.clock import Clock
 from parlay.lib.db.uow import Transactions
 from parlay.lib.events.hub import EventHub
 from parlay.lib.events.sse import StreamSlots
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import RateLimiter
+from parlay.lib.secretbox import SecretBox
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Services:
     origins: Origins  # why each delivery was sent (campaign or IVR call), cached
     jwks: JwksCache  # the brands' consumer-JWT keys, cached
     streams: StreamSlots  # the live streams open in this process, bounded per subscriber
+    urls: UrlPolicy  # which URLs a brand may save for Parlay to fetch
+    secrets: SecretBox  # encrypts the credentials Parlay stores (PARLAY_SECRET_KEY)
 
     @property
     def clock(self) -> Clock:

@@ -30,7 +30,9 @@ from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from parlay.lib.http.urls import UrlPolicy
 from parlay.migrations.tables import Base
+from tests.fakes.dns import fake_dns
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -38,6 +40,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("PARLAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PASSWORD = "correct horse battery"
+# PARLAY_SECRET_KEY of the suite (a Fernet key made for it): every Settings a test builds has it.
+TEST_SECRET_KEY = "oFYnto2RbHqLXtKZaz69mKzh8gKVIjEscW2J64EchWg="
 
 
 def unavailable(what: str, why: object) -> None:
@@ -119,7 +123,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database; each test using it runs once per dialect."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "parlay.lib.db"
+        path = tmp_path / "parlay.db"
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
@@ -137,11 +141,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
     # In-app on the sandbox too: tests of the real push clients build their own settings.
     # Live streams end at once: the route sweeps call them like any other route.
     # Staff and agents are limited far above what a test asks, so that tests of other rules never
     # meet a 429 by accident (tests/ratelimit sets its own).
+    # The URL policy lifted, as in the demo (the provider and JWKS fakes listen on 127.0.0.1),
+    # unless the test is marked production_urls.
     return Settings(
         database_url=database_url,
         redis_url=None,
@@ -150,12 +156,20 @@ def settings(database_url: str) -> Settings:
         events_max_seconds=0.05,
         staff_rate_limit_per_second=10_000,
         agent_rate_limit_per_second=10_000,
+        allow_private_urls=request.node.get_closest_marker("production_urls") is None,
+        secret_key=TEST_SECRET_KEY,
     )
 
 
 @pytest.fixture
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    c = build_container(settings)
+def url_policy(settings: Settings) -> UrlPolicy:
+    """The settings' URL policy, resolving names with ``tests/fakes/dns.py`` (no real DNS)."""
+    return UrlPolicy(allow_private=settings.allow_private_urls, resolver=fake_dns)
+
+
+@pytest.fixture
+async def container(settings: Settings, url_policy: UrlPolicy) -> AsyncIterator[Container]:
+    c = build_container(settings, urls=url_policy)
     yield c
     await c.close()
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -16,13 +17,19 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from parlay import migrations as migrate
 from parlay.app import create_app
+from parlay.apps.credentials import push_app
+from parlay.apps.models import App
 from parlay.bootstrap import build_container
-from parlay.cli import main
+from parlay.cli import demo_key_path, main
 from parlay.config import Settings, get_settings
+from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from parlay.lib.secretbox import SecretBox, generate_key
+from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
 
@@ -82,7 +89,9 @@ def test_created_account_and_json_api_key_work_against_the_app(database_file: st
     assert printed["scopes"] == ["handoffs:read", "c2m"]
 
     async def call_app() -> tuple[int, int]:
-        container = build_container(Settings(database_url=database_file))
+        container = build_container(
+            Settings(database_url=database_file, secret_key=TEST_SECRET_KEY)
+        )
         transport = httpx.ASGITransport(app=create_app(container.services))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -175,6 +184,8 @@ class Served:
         self.log = tmp_path / "serve.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
         env["PARLAY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+        if "--demo" not in args:  # the demo keeps a key of its own
+            env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [str(PARLAY), "serve", "--port", str(self.port), *args],
@@ -264,3 +275,189 @@ def test_serve_on_an_empty_database_tells_how_to_create_an_account(tmp_path: Pat
         assert "--demo" in output
     finally:
         served.stop()
+
+
+# --- PARLAY_SECRET_KEY ----------------------------------------------------------------------
+
+
+def use_key(monkeypatch: pytest.MonkeyPatch, key: str | None) -> None:
+    if key is None:
+        monkeypatch.delenv("PARLAY_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("PARLAY_SECRET_KEY", key)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["api"], ["worker"]])
+def test_serve_api_and_worker_refuse_to_start_without_a_secret_key(
+    database_file: str, command: list[str]
+) -> None:
+    result = parlay(*command)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: PARLAY_SECRET_KEY is not set")
+    assert "parlay secret-key generate" in result.stderr
+    assert "Traceback" not in result.output
+    assert not Path(database_file.removeprefix("sqlite:///")).exists(), "nothing was started"
+
+
+def test_a_malformed_secret_key_is_one_line(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, f"{TEST_SECRET_KEY},not-a-key")
+
+    result = parlay("worker")
+
+    assert result.exit_code == 1
+    assert "key 2 of 2 is not a Fernet key" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_secret_key_generate_prints_a_new_key() -> None:
+    first, second = parlay("secret-key", "generate"), parlay("secret-key", "generate")
+    assert first.exit_code == 0
+    SecretBox([first.stdout.strip()])
+    assert first.stdout != second.stdout
+
+
+def store_plaintext_proxy_app(database_file: str) -> None:
+    """An app as revisions before 0006 stored it: its secret in clear."""
+
+    async def store() -> None:
+        db = Database(database_file)
+        try:
+            async with db.write() as session:
+                now = SystemClock().now()
+                session.add(
+                    App(
+                        account_id="acme",
+                        app_id="com.acme.proxied",
+                        platform="android",
+                        push_service="proxy",
+                        credentials={
+                            "service": "proxy",
+                            "url": "https://push.acme.example/notify",
+                            "secret": "proxy-hmac-secret-0123456789",
+                        },
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(store())
+
+
+def stored_app(database_file: str) -> App:
+    async def read() -> App:
+        db = Database(database_file)
+        try:
+            async with db.read() as session:
+                app: App | None = await session.scalar(select(App))
+                assert app is not None
+                return app
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def test_migrate_encrypts_stored_secrets_and_without_a_key_refuses(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parlay("migrate", "--revision", "0005").exit_code == 0
+    create_acme()  # migrates to head: no app yet, no key needed
+    assert parlay("downgrade", "0005").exit_code == 0
+    store_plaintext_proxy_app(database_file)
+
+    refused = parlay("migrate")
+    assert refused.exit_code == 1
+    assert "PARLAY_SECRET_KEY is not set, and 1 app(s) hold push credentials" in refused.stderr
+    assert "Nothing was changed" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert stored_app(database_file).credentials["secret"] == "proxy-hmac-secret-0123456789"
+
+    use_key(monkeypatch, TEST_SECRET_KEY)
+    assert parlay("migrate").exit_code == 0
+    app = stored_app(database_file)
+    assert "proxy-hmac-secret" not in json.dumps(app.credentials)
+    proxy = push_app(app, SecretBox([TEST_SECRET_KEY])).proxy
+    assert proxy is not None
+    assert proxy.secret == "proxy-hmac-secret-0123456789"
+
+
+def test_a_process_whose_key_cannot_read_the_secrets_refuses_to_start(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, TEST_SECRET_KEY)
+    assert parlay("migrate").exit_code == 0  # records the key check
+
+    use_key(monkeypatch, generate_key())
+    result = parlay("worker")
+
+    assert result.exit_code == 1
+    assert "PARLAY_SECRET_KEY cannot decrypt the secrets stored in this database" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_reencrypt_moves_every_secret_to_the_first_key(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parlay("migrate", "--revision", "0005").exit_code == 0
+    create_acme()
+    assert parlay("downgrade", "0005").exit_code == 0
+    store_plaintext_proxy_app(database_file)
+    use_key(monkeypatch, TEST_SECRET_KEY)
+    assert parlay("migrate").exit_code == 0
+    new_key = generate_key()
+
+    use_key(monkeypatch, new_key)
+    assert parlay("secret-key", "reencrypt").exit_code == 1  # the old key is needed to read
+
+    use_key(monkeypatch, f"{new_key},{TEST_SECRET_KEY}")
+    result = parlay("secret-key", "reencrypt")
+
+    assert result.exit_code == 0, result.output
+    assert "1 app(s) re-encrypted" in result.stdout
+    proxy = push_app(stored_app(database_file), SecretBox([new_key])).proxy
+    assert proxy is not None
+    assert proxy.secret == "proxy-hmac-secret-0123456789"
+    use_key(monkeypatch, new_key)  # the old key is no longer needed, even to start
+    assert "cannot decrypt" not in parlay("secret-key", "reencrypt").output
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///./parlay.db", "parlay.db.secret-key"),
+        ("sqlite:////var/lib/parlay/p.db", "/var/lib/parlay/p.db.secret-key"),
+        ("sqlite://", "parlay-demo.secret-key"),
+        ("sqlite:///:memory:", "parlay-demo.secret-key"),
+        ("postgresql://parlay@db/parlay", "parlay-demo.secret-key"),
+    ],
+)
+def test_the_demo_keeps_its_key_beside_its_sqlite_database(url: str, path: str) -> None:
+    assert demo_key_path(url) == Path(path)
+
+
+@pytest.mark.slow
+def test_serve_demo_makes_a_key_once_and_keeps_it(tmp_path: Path) -> None:
+    key_path = tmp_path / "serve.db.secret-key"
+    served = Served(tmp_path, "--demo")
+    try:
+        served.wait_for_output(rf"secret key: generated and kept in {key_path}")
+        served.wait_for_output(r"API key")
+    finally:
+        served.stop()
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key = key_path.read_text()
+    SecretBox([key.strip()])
+
+    again = Served(tmp_path, "--demo")
+    try:
+        again.wait_for_output(rf"secret key: read from {key_path}")
+        again.wait_for_output(r"API key")
+    finally:
+        again.stop()
+    assert key_path.read_text() == key

@@ -14,7 +14,7 @@ from parlay.accounts.permissions import GRANTS, Permission, Role
 from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
-from tests.conftest import Brand, problem
+from tests.conftest import TEST_SECRET_KEY, Brand, problem
 from tests.fakes.jwks import AUDIENCE, ISSUER, SigningKey
 from tests.routes import HANDOFF_BODY, Operation, body, operations, url
 
@@ -38,7 +38,9 @@ class Holdings:
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The app, for looking at its routes only (its database is never opened)."""
-    container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
+    container = build_container(
+        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET_KEY)
+    )
     yield create_app(container.services)
     await container.close()
 

@@ -18,7 +18,7 @@ from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
 from parlay.lib.ratelimit import ApiFamily
-from tests.conftest import Brand, problem
+from tests.conftest import TEST_SECRET_KEY, Brand, problem
 from tests.routes import LOGIN, LOGOUT, body, documented_operations, operations, url
 
 pytestmark = pytest.mark.anyio
@@ -127,7 +127,9 @@ def test_agents_see_no_campaign_handoff_or_account_administration() -> None:
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The app, for looking at its routes only (its database is never opened)."""
-    container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
+    container = build_container(
+        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET_KEY)
+    )
     yield create_app(container.services)
     await container.close()
 

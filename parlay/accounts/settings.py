@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlparse
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -15,6 +14,7 @@ from parlay.accounts.limits import MAX_RATE_LIMIT_PER_SECOND, RateLimits
 from parlay.accounts.models import Account
 from parlay.accounts.service import get_account, require_skill
 from parlay.lib.errors import invalid_field
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.text import message_text_problem
 from parlay.lib.unset import UNSET, Unset
 
@@ -32,7 +32,6 @@ ALLOWED_JWT_ALGORITHMS = frozenset(
 # A consumer JWT may live this long at most (exp - iat), unless the account says otherwise.
 DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
 MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass(frozen=True)
@@ -132,8 +131,17 @@ def check_rate_limits(current: RateLimits, change: RateLimitsChange) -> RateLimi
     return limits
 
 
+async def check_urls(urls: UrlPolicy, change: SettingsChange) -> None:
+    """The settings' URLs (a consumerAuth ``jwksUrl``) against the URL policy, which may resolve
+    names: before the unit of work opens."""
+    config = change.consumer_auth
+    if isinstance(config, ConsumerAuth) and config.jwks_url is not None:
+        await urls.check("consumerAuth.jwksUrl", config.jwks_url)
+
+
 def check_consumer_auth(config: ConsumerAuth) -> ConsumerAuth:
-    """Validate how consumer JWTs are to be verified; returns it normalised."""
+    """Validate how consumer JWTs are to be verified (its ``jwksUrl`` is checked by
+    ``check_urls``); returns it normalised."""
     field = "consumerAuth"
     for name in ("issuer", "audience"):
         if not getattr(config, name):
@@ -149,13 +157,6 @@ def check_consumer_auth(config: ConsumerAuth) -> ConsumerAuth:
     jwks_url, pem = config.jwks_url, config.public_key_pem
     if (jwks_url is None) == (pem is None):
         raise invalid_field(field, "give exactly one of jwksUrl or publicKeyPem")
-    if jwks_url is not None:
-        parsed = urlparse(jwks_url)
-        loopback = parsed.hostname in _LOOPBACK_HOSTS
-        if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
-            raise invalid_field(f"{field}.jwksUrl", "must be an https URL")
-        if not parsed.hostname:
-            raise invalid_field(f"{field}.jwksUrl", "must name a host")
     if pem is not None:
         try:
             key = load_pem_public_key(pem.encode())

@@ -17,6 +17,7 @@ from parlay.accounts.service import LoginResult, UserChanges, UserView
 from parlay.accounts.settings import AccountSettings, SettingsChange
 from parlay.lib.db.uow import Transactions
 from parlay.lib.errors import NotFound, Unauthenticated, invalid_field
+from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.ratelimit import RateLimiter
 
 
@@ -89,9 +90,10 @@ async def get_settings(tx: Transactions, account_id: str) -> AccountSettings:
 
 
 async def update_settings(
-    tx: Transactions, account_id: str, change: SettingsChange
+    tx: Transactions, urls: UrlPolicy, account_id: str, change: SettingsChange
 ) -> AccountSettings:
     """Apply the fields given; the ones left out keep their value."""
+    await account_settings.check_urls(urls, change)  # may resolve names: no tx open
     async with tx.write() as uow:
         return await account_settings.update_settings(uow.session, account_id, change)
 

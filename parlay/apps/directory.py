@@ -13,6 +13,7 @@ from parlay.apps.credentials import push_app
 from parlay.apps.models import App
 from parlay.channels.push import PushApp
 from parlay.lib.db.engine import Database
+from parlay.lib.secretbox import SecretBox
 
 APPS_CACHE_SECONDS = 30.0
 
@@ -21,11 +22,13 @@ class PushAppDirectory:
     def __init__(
         self,
         db: Database,
+        secrets: SecretBox,
         *,
         cache_seconds: float = APPS_CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
+        self._secrets = secrets  # decrypts the credentials as they are read
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._apps: dict[str, tuple[float, dict[str, PushApp]]] = {}
@@ -50,6 +53,8 @@ class PushAppDirectory:
                 return apps
             async with self._db.read() as session:
                 rows = await session.execute(select(App).where(App.account_id == account_id))
-                apps = {a.app_id: push_app(a) for a in rows.scalars()}
+                # An app whose secrets no key opens raises: the send is retried (and logged)
+                # until the operator puts the key back, rather than failed for good.
+                apps = {a.app_id: push_app(a, self._secrets) for a in rows.scalars()}
             self._apps[account_id] = (self._monotonic(), apps)
             return apps

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.apps.credentials import check_app
+from parlay.apps.credentials import Sections, check_app, resealed, stored_settings
 from parlay.apps.models import App, Device
+from parlay.apps.stored import to_json
 from parlay.lib.errors import Conflict, NotFound, invalid_field
+from parlay.lib.secretbox import SecretBox
 
 
 async def get_app(session: AsyncSession, account_id: str, app_id: str) -> App:
@@ -42,7 +43,8 @@ async def create_app(
     app_id: str,
     platform: str,
     push_service: str,
-    sections: dict[str, dict[str, Any] | None],
+    sections: Sections,
+    box: SecretBox,
     now: datetime,
 ) -> App:
     existing = await session.scalar(
@@ -55,7 +57,7 @@ async def create_app(
         app_id=app_id,
         platform=platform,
         push_service=push_service,
-        credentials=check_app(platform, push_service, sections),
+        credentials=to_json(check_app(platform, push_service, sections, box)),
         created_at=now,
         updated_at=now,
     )
@@ -75,13 +77,15 @@ async def replace_app(
     body_app_id: str,
     platform: str,
     push_service: str,
-    sections: dict[str, dict[str, Any] | None],
+    sections: Sections,
+    box: SecretBox,
     now: datetime,
 ) -> App:
     app = await get_app(session, account_id, app_id)
     if body_app_id != app_id:
         raise invalid_field("appId", "must match the app in the path (an app ID cannot change)")
-    app.credentials = check_app(platform, push_service, sections, app.credentials)
+    settings = check_app(platform, push_service, sections, box, stored_settings(app))
+    app.credentials = to_json(settings)
     app.platform, app.push_service, app.updated_at = platform, push_service, now
     await session.flush()
     return app
@@ -98,3 +102,12 @@ async def delete_app(session: AsyncSession, account_id: str, app_id: str) -> Non
         .execution_options(synchronize_session=False)
     )
     await session.flush()
+
+
+async def reencrypt_secrets(session: AsyncSession, box: SecretBox) -> int:
+    """Every app's secrets encrypted again with the newest key; how many apps."""
+    apps = (await session.execute(select(App).order_by(App.id))).scalars().all()
+    for app in apps:
+        app.credentials = to_json(resealed(stored_settings(app), box))
+    await session.flush()
+    return len(apps)

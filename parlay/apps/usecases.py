@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from parlay.apps import service
+from parlay.apps.credentials import Sections, check_urls
 from parlay.apps.models import App
 from parlay.lib.db.uow import Transactions
-
-# An app's settings per push service (API casing, secrets included), as the API received them.
-Sections = dict[str, dict[str, Any] | None]
+from parlay.lib.http.urls import UrlPolicy
+from parlay.lib.secretbox import SecretBox
+from parlay.lib.secretbox.check import record_key
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,10 @@ class AppSpec:
     sections: Sections
 
 
-async def create_app(tx: Transactions, account_id: str, spec: AppSpec) -> App:
+async def create_app(
+    tx: Transactions, urls: UrlPolicy, box: SecretBox, account_id: str, spec: AppSpec
+) -> App:
+    await check_urls(urls, spec.push_service, spec.sections)  # may resolve names: no tx open
     async with tx.write() as uow:
         app = await service.create_app(
             uow.session,
@@ -38,6 +41,7 @@ async def create_app(tx: Transactions, account_id: str, spec: AppSpec) -> App:
             spec.platform,
             spec.push_service,
             spec.sections,
+            box,
             uow.now,
         )
         uow.emit(AppsChanged(account_id))
@@ -54,7 +58,15 @@ async def get_app(tx: Transactions, account_id: str, app_id: str) -> App:
         return await service.get_app(uow.session, account_id, app_id)
 
 
-async def replace_app(tx: Transactions, account_id: str, app_id: str, spec: AppSpec) -> App:
+async def replace_app(
+    tx: Transactions,
+    urls: UrlPolicy,
+    box: SecretBox,
+    account_id: str,
+    app_id: str,
+    spec: AppSpec,
+) -> App:
+    await check_urls(urls, spec.push_service, spec.sections)  # may resolve names: no tx open
     async with tx.write() as uow:
         app = await service.replace_app(
             uow.session,
@@ -64,6 +76,7 @@ async def replace_app(tx: Transactions, account_id: str, app_id: str, spec: AppS
             spec.platform,
             spec.push_service,
             spec.sections,
+            box,
             uow.now,
         )
         uow.emit(AppsChanged(account_id))
@@ -74,3 +87,13 @@ async def delete_app(tx: Transactions, account_id: str, app_id: str) -> None:
     async with tx.write() as uow:
         await service.delete_app(uow.session, account_id, app_id)
         uow.emit(AppsChanged(account_id))
+
+
+async def reencrypt_secrets(tx: Transactions, box: SecretBox) -> int:
+    """Every stored secret encrypted again with the newest key of ``box`` (after a rotation),
+    and the database's key check with it, in one transaction; how many apps. Nothing a push
+    client holds changes (the secrets are the same), so no signal."""
+    async with tx.write() as uow:
+        count = await service.reencrypt_secrets(uow.session, box)
+        await record_key(uow.session, box, uow.now)
+    return count

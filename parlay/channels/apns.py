@@ -33,8 +33,9 @@ from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
-from parlay.lib.http.client import retry_after_seconds
+from parlay.lib.http.client import code_word, retry_after_seconds
 from parlay.lib.http.h2conn import ConnectionPool, Header, Http2Error, Response
+from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "apns_id", "apns_payload"]
 
@@ -91,6 +92,7 @@ class ApnsClient:
     def __init__(
         self,
         *,
+        urls: UrlPolicy,
         ca_bundle: str | None = None,
         token_max_age: timedelta = timedelta(minutes=40),
         timeout: float = 10.0,
@@ -102,7 +104,7 @@ class ApnsClient:
         self._timeout = timeout
         self._clock = clock or SystemClock()
         self._pool: ConnectionPool[_Key] = ConnectionPool(
-            ca_bundle=ca_bundle, connect_timeout=timeout, idle_timeout=IDLE_SECONDS
+            urls=urls, ca_bundle=ca_bundle, connect_timeout=timeout, idle_timeout=IDLE_SECONDS
         )
         self._tokens: dict[tuple[str, str, str], _ProviderToken] = {}
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
@@ -134,7 +136,7 @@ class ApnsClient:
             # Never indexed: a credential stays out of the HPACK tables (h2's rule, too).
             headers[0] = NeverIndexedHeaderTuple(b"authorization", b"bearer " + token.encode())
             answer = await self._post(credentials, path, payload, headers)
-            if isinstance(answer, RetryLater):
+            if isinstance(answer, RetryLater | Rejected):
                 return answer
             reason = _reason(answer)
             expired = answer.status == 403 and reason == "ExpiredProviderToken"
@@ -154,7 +156,7 @@ class ApnsClient:
         path: bytes,
         payload: bytes,
         headers: list[Header],
-    ) -> Response | RetryLater:
+    ) -> Response | RetryLater | Rejected:
         # One connection per APNs host and signing key (Apple: one team per connection).
         key = (credentials.base_url, credentials.team_id, credentials.key_id)
         url = urlsplit(credentials.base_url)
@@ -165,6 +167,10 @@ class ApnsClient:
             )
         except TimeoutError:
             return RetryLater(SOURCE, f"no answer within {self._timeout:g} s")
+        except BlockedAddress as exc:
+            return Rejected(
+                ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"APNs endpoint: {exc}"
+            )
         except Http2Error as exc:
             # Refused or lost connections, GOAWAY, reset streams: the next send reconnects.
             return RetryLater(SOURCE, f"{type(exc).__name__}: {exc}".rstrip(": "))
@@ -214,12 +220,13 @@ class ApnsClient:
 
 
 def _reason(response: Response) -> str:
-    """APNs's ``reason`` from an error body, else the HTTP status."""
+    """APNs's ``reason`` from an error body when it is one (a code word such as
+    ``BadDeviceToken``), else the HTTP status: nothing else of the body reaches a delivery."""
     if response.status == 200:
         return ""
     try:
         body = json.loads(response.body)
     except ValueError:
         body = None
-    reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) and reason else f"HTTP {response.status}"
+    reason = code_word(body.get("reason")) if isinstance(body, dict) else None
+    return reason or f"HTTP {response.status}"

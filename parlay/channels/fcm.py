@@ -43,6 +43,7 @@ from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.http.client import (
     DEFAULT_TIMEOUT,
+    code_word,
     make_client,
     retry_after_seconds,
 )
@@ -53,6 +54,7 @@ from parlay.lib.http.h2conn import (
     Http2Error,
     Response,
 )
+from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.FCM
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -67,6 +69,16 @@ BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
 _CONTENT_TYPE = (b"content-type", b"application/json")
+# Descriptions Google's token endpoint gives for a refused service account, repeated in a
+# delivery's errorMessage because they are known (other descriptions are the endpoint's words).
+KNOWN_TOKEN_ERRORS = frozenset(
+    {
+        "Invalid JWT Signature.",
+        "Invalid grant: account not found",
+        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+        "timeframe. Check your iat and exp values in the JWT claim.",
+    }
+)
 _INVALID_TOKEN = re.compile(r"registration token.*(not a valid|invalid)|invalid registration", re.I)
 
 
@@ -146,11 +158,15 @@ class _Stop(Exception):
 
 @dataclass(frozen=True)
 class _GoogleError:
+    """What Parlay reads of a Google error body: its codes (``status``, the FcmError
+    ``errorCode``) when they are code words, and whether it says the token is invalid. Google's
+    ``message`` is read to classify, never repeated: a delivery's ``errorMessage`` carries the
+    status and the code only (the endpoint answering may be anyone's)."""
+
     http_status: int
-    status: str
-    message: str
+    status: str | None
     fcm_code: str | None
-    token_violation: bool  # a BadRequest field violation on message.token
+    token_invalid: bool
 
     @classmethod
     def of(cls, response: Response) -> _GoogleError:
@@ -159,38 +175,39 @@ class _GoogleError:
         except (ValueError, AttributeError):
             error = None
         if not isinstance(error, dict):
-            excerpt = response.body[:200].decode(errors="replace").strip()
-            return cls(response.status, "", excerpt or f"HTTP {response.status}", None, False)
+            return cls(response.status, None, None, False)
         fcm_code = None
         token_violation = False
         for detail in error.get("details") or []:
             if not isinstance(detail, dict):
                 continue
             if detail.get("@type") == FCM_ERROR_TYPE:
-                fcm_code = str(detail.get("errorCode") or "") or None
+                fcm_code = code_word(detail.get("errorCode"))
             elif detail.get("@type") == BAD_REQUEST_TYPE:
                 token_violation = token_violation or any(
                     isinstance(v, dict) and v.get("field") == "message.token"
                     for v in detail.get("fieldViolations") or []
                 )
+        message = error.get("message")
+        said_invalid = isinstance(message, str) and bool(_INVALID_TOKEN.search(message))
         return cls(
             response.status,
-            str(error.get("status") or ""),
-            str(error.get("message") or ""),
+            code_word(error.get("status")),
             fcm_code,
-            token_violation,
+            response.status == 400 and (token_violation or said_invalid),
         )
 
     @property
     def reason(self) -> str:
-        code = self.fcm_code or self.status or f"HTTP {self.http_status}"
-        return f"{code}: {self.message}" if self.message else code
-
-    @property
-    def token_invalid(self) -> bool:
-        return self.http_status == 400 and (
-            self.token_violation or bool(_INVALID_TOKEN.search(self.message))
-        )
+        """``<code>: FCM answered <status>`` (with what Parlay understood of an invalid
+        token), or the status alone when the answer named no code."""
+        answered = f"FCM answered {self.http_status}"
+        code = self.fcm_code or self.status
+        if code is None:
+            return answered
+        if self.token_invalid:
+            return f"{code}: not a valid FCM registration token ({answered})"
+        return f"{code}: {answered}"
 
 
 _Host = tuple[str, int]  # (host, port) of an FCM endpoint: one HTTP/2 connection each
@@ -209,11 +226,13 @@ class FcmClient:
     def __init__(
         self,
         *,
+        urls: UrlPolicy,
         ca_bundle: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         max_connections: int = 100,
     ) -> None:
+        self._urls = urls
         self._ca_bundle = ca_bundle
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._deadline = self._timeout.read or DEFAULT_TIMEOUT.read or 10.0
@@ -222,7 +241,10 @@ class FcmClient:
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None  # made on first use: no I/O here
         self._pool: ConnectionPool[_Host] = ConnectionPool(
-            ca_bundle=ca_bundle, connect_timeout=self._connect_timeout, idle_timeout=IDLE_SECONDS
+            urls=urls,
+            ca_bundle=ca_bundle,
+            connect_timeout=self._connect_timeout,
+            idle_timeout=IDLE_SECONDS,
         )
         self._accounts: dict[str, _ServiceAccount] = {}
         self._tokens: dict[str, _AccessToken] = {}
@@ -301,6 +323,10 @@ class FcmClient:
             ) from exc
         except ConnectError as exc:
             raise _Stop(RetryLater(SOURCE, f"FCM unreachable: {exc}")) from exc
+        except BlockedAddress as exc:
+            raise _Stop(
+                Rejected(ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"FCM endpoint: {exc}")
+            ) from exc
         except Http2Error as exc:
             # Lost connections, GOAWAY, reset streams: retried later, the next send reconnects.
             raise _Stop(RetryLater(SOURCE, f"FCM connection failed: {_describe(exc)}")) from exc
@@ -397,6 +423,14 @@ class FcmClient:
             )
         except httpx.TimeoutException as exc:
             raise _Stop(RetryLater(SOURCE, "the OAuth token endpoint timed out")) from exc
+        except BlockedAddress as exc:
+            raise _Stop(
+                Rejected(
+                    ErrorSource.PARLAY,
+                    ErrorCode.PROVIDER_REJECTED,
+                    f"the service account's token_uri: {exc}",
+                )
+            ) from exc
         except httpx.TransportError as exc:
             raise _Stop(
                 RetryLater(SOURCE, f"the OAuth token endpoint is unreachable: {_describe(exc)}")
@@ -411,10 +445,11 @@ class FcmClient:
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
         if response.status_code != 200:
-            error = doc.get("error") or f"HTTP {response.status_code}"
-            description = doc.get("error_description") or response.text[:200].strip()
+            # The OAuth error code and a description Parlay knows; never the endpoint's text.
+            error = code_word(doc.get("error")) or f"HTTP {response.status_code}"
+            description = doc.get("error_description")
             message = f"the OAuth token endpoint refused the service account: {error}"
-            if description:
+            if description in KNOWN_TOKEN_ERRORS or code_word(description):
                 message += f": {description}"
             raise _Stop(Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, message))
         value = doc.get("access_token")
@@ -434,6 +469,7 @@ class FcmClient:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = make_client(
+                urls=self._urls,
                 http2=True,
                 ca_bundle=self._ca_bundle,
                 timeout=self._timeout,

@@ -32,7 +32,8 @@ match in a constant-time comparison::
 
 The answers Parlay understands: 2xx accepted · 401 our credentials are refused (fails the
 delivery) · 403 the token cannot take pushes (Parlay disables it) · 408, 429 and 5xx try again
-later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's reason.
+later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's status.
+A delivery's ``errorMessage`` carries the status only, never the body of the answer.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ from parlay.channels.push import PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.http.client import DEFAULT_TIMEOUT, make_client, retry_after_seconds
+from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.PROXY
 SIGNATURE_HEADER = "X-Parlay-Signature"
-EXCERPT_CHARS = 200
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -82,11 +83,13 @@ class PushProxyClient:
     def __init__(
         self,
         *,
+        urls: UrlPolicy,
         ca_bundle: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         max_connections: int = 100,
     ) -> None:
+        self._urls = urls
         self._ca_bundle = ca_bundle
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clock = clock or SystemClock()  # timestamps signatures
@@ -114,6 +117,8 @@ class PushProxyClient:
             response = await self._http().post(config.url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             return RetryLater(SOURCE, f"the push proxy timed out ({type(exc).__name__})")
+        except BlockedAddress as exc:
+            return Rejected(ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"push proxy: {exc}")
         except httpx.UnsupportedProtocol as exc:
             return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, f"bad push proxy URL: {exc}")
         except httpx.TransportError as exc:
@@ -129,8 +134,8 @@ class PushProxyClient:
         status = response.status_code
         if 200 <= status < 300:
             return Accepted(SOURCE)
-        excerpt = " ".join(response.text[:EXCERPT_CHARS].split())
-        reason = f"push proxy answered {status}" + (f": {excerpt}" if excerpt else "")
+        # The status only: the body is the proxy's own words, never shown in a delivery.
+        reason = f"push proxy answered {status}"
         if status in (408, 429) or status >= 500:
             wait = retry_after_seconds(response.headers.get("retry-after"), self._now())
             return RetryLater(SOURCE, reason, retry_after=wait)
@@ -147,6 +152,7 @@ class PushProxyClient:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = make_client(
+                urls=self._urls,
                 ca_bundle=self._ca_bundle,
                 timeout=self._timeout,
                 max_connections=self._max_connections,

@@ -23,6 +23,7 @@ from jwt import PyJWK, PyJWKSet
 from parlay.accounts.settings import ALLOWED_JWT_ALGORITHMS, ConsumerAuth
 from parlay.lib.errors import ServiceUnavailable, Unauthenticated
 from parlay.lib.http.client import make_client
+from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 from parlay.lib.observability.logging import get_logger
 
 log = get_logger("parlay.consumers.auth")
@@ -63,10 +64,12 @@ class JwksCache:
     def __init__(
         self,
         *,
+        urls: UrlPolicy,
         ca_bundle: str | None = None,
         ttl: float = JWKS_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._urls = urls  # the key endpoint's address is checked on every connection
         self._client: httpx.AsyncClient | None = None
         self._ca_bundle = ca_bundle
         self._ttl = ttl
@@ -109,12 +112,14 @@ class JwksCache:
 
     async def _fetch(self, url: str, now: float) -> None:
         if self._client is None:
-            self._client = make_client(ca_bundle=self._ca_bundle, max_connections=10)
+            self._client = make_client(
+                urls=self._urls, ca_bundle=self._ca_bundle, max_connections=10
+            )
         try:
             response = await self._client.get(url)
             response.raise_for_status()
             key_set = PyJWKSet.from_dict(response.json())
-        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
+        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError, BlockedAddress) as exc:
             # Keep verifying with the keys we had, if any (``_refresh`` answers 503 otherwise).
             log.warning("JWKS fetch failed", url=url, error=str(exc))
             return

@@ -10,6 +10,7 @@ from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.handoffs.models import Handoff
 from parlay.lib.db.base import Base
 from parlay.lib.idempotency.models import IdempotencyRecord
+from parlay.lib.secretbox.models import SecretKeyCheck
 
 __all__ = [
     "AccessToken",
@@ -27,6 +28,7 @@ __all__ = [
     "Handoff",
     "IdempotencyRecord",
     "Message",
+    "SecretKeyCheck",
     "Skill",
     "SmsOptOut",
     "User",

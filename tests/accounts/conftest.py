@@ -14,6 +14,7 @@ from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
 from parlay.lib.clock import FrozenClock
+from parlay.lib.http.urls import UrlPolicy
 from tests.conftest import Brand, make_brand
 
 
@@ -25,10 +26,10 @@ class FrozenBrand:
 
 
 @pytest.fixture
-async def frozen(settings: Settings) -> AsyncIterator[FrozenBrand]:
+async def frozen(settings: Settings, url_policy: UrlPolicy) -> AsyncIterator[FrozenBrand]:
     """A brand served by an app whose clock only moves when the test advances it."""
     clock = FrozenClock()
-    container = build_container(settings, clock=clock)
+    container = build_container(settings, clock=clock, urls=url_policy)
     transport = httpx.ASGITransport(app=create_app(container.services))
     async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as client:
         yield FrozenBrand(await make_brand(container, client, "acme"), clock, settings)

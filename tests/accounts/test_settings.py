@@ -248,6 +248,7 @@ async def test_consumer_auth_pem_must_parse_as_a_public_key(
     assert "PRIVATE" not in response.text
 
 
+@pytest.mark.production_urls
 @pytest.mark.parametrize(
     "url",
     [
@@ -274,6 +275,8 @@ async def test_jwks_url_must_be_https(brand: Brand, url: str) -> None:
     ],
 )
 async def test_jwks_url_may_be_plain_http_on_loopback_only(brand: Brand, url: str) -> None:
+    """With the URL policy lifted (PARLAY_ALLOW_PRIVATE_URLS=true, as in this suite and the
+    demo); in production loopback is refused too (tests/apps/test_url_policy.py)."""
     response = await put(brand, {"consumerAuth": consumer_auth(jwksUrl=url)})
     assert response.status_code == 200, response.text
 

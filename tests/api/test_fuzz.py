@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Brand
+from tests.conftest import TEST_SECRET_KEY, Brand
 from tests.consumers.conftest import consumer_auth
 from tests.fakes.jwks import SigningKey
 
@@ -75,6 +75,7 @@ def live_api(database_url: str, tmp_path: Path) -> Iterator[str]:
         "PARLAY_STAFF_RATE_LIMIT_PER_SECOND": "100000",
         "PARLAY_AGENT_RATE_LIMIT_PER_SECOND": "100000",
         "PARLAY_METRICS_TOKEN": "metrics-token",
+        "PARLAY_SECRET_KEY": TEST_SECRET_KEY,
     }
     log = tmp_path / "server.log"
     with log.open("wb") as out:

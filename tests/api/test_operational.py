@@ -16,7 +16,7 @@ from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from parlay.lib.observability.metrics import Metrics
 from parlay.runtime import metrics_listener
-from tests.conftest import Brand, make_brand, problem
+from tests.conftest import TEST_SECRET_KEY, Brand, make_brand, problem
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,11 @@ async def test_readyz_answers_200_when_the_database_does(client: httpx.AsyncClie
 
 async def test_readyz_answers_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     # Nothing listens on port 1: connecting is refused at once.
-    settings = Settings(database_url="postgresql://parlay@127.0.0.1:1/parlay", log_json=False)
+    settings = Settings(
+        database_url="postgresql://parlay@127.0.0.1:1/parlay",
+        log_json=False,
+        secret_key=TEST_SECRET_KEY,
+    )
     container = build_container(settings)
     try:
         transport = httpx.ASGITransport(app=create_app(container.services))
@@ -258,7 +262,9 @@ async def test_unhandled_exception_is_500_problem_without_internals(container: C
 
 
 def test_every_route_has_a_unique_operation_id(tmp_path: Path) -> None:
-    container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    container = build_container(
+        Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key=TEST_SECRET_KEY)
+    )
     document = create_app(container.services).openapi()
 
     operations = [

@@ -15,7 +15,7 @@ from parlay.api.strict_json import StrictJSONRoute
 from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
-from tests.conftest import Brand, problem
+from tests.conftest import TEST_SECRET_KEY, Brand, problem
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     """The app over a database it never opens: these tests read only its routes."""
-    return create_app(build_container(Settings(database_url=f"sqlite:///{tmp_path}/x.db")).services)
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/x.db", secret_key=TEST_SECRET_KEY)
+    return create_app(build_container(settings).services)
 
 
 async def test_malformed_json_names_the_body_as_the_field(brand: Brand) -> None:

@@ -59,7 +59,7 @@ class AppsApi:
 
     async def push_view(self, app_id: str) -> PushApp:
         """The app as the push clients get it (secrets included)."""
-        return push_app(await self.stored(app_id))
+        return push_app(await self.stored(app_id), self.brand.container.secrets)
 
 
 @pytest.fixture

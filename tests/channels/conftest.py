@@ -9,6 +9,7 @@ import pytest
 from parlay.channels.apns import ApnsClient
 from parlay.channels.push import ApnsCredentials, PushApp
 from tests.fakes.apns import ApnsFake, running
+from tests.fakes.loopback import LOOPBACK_URLS
 
 APNS_TEAM = "TEAM123456"
 APNS_KEY = "KEY1234567"
@@ -39,7 +40,7 @@ def apns_app(apns_fake: ApnsFake) -> PushApp:
 @pytest.fixture
 async def apns(apns_fake: ApnsFake) -> AsyncIterator[ApnsClient]:
     """An ``ApnsClient`` that trusts the fake's CA."""
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle)
     try:
         yield client
     finally:

@@ -27,6 +27,7 @@ from parlay.lib.clock import FrozenClock
 from parlay.lib.http.client import make_client
 from tests.channels.conftest import APNS_KEY, APNS_TEAM, APNS_TOPIC
 from tests.fakes.apns import ApnsFake
+from tests.fakes.loopback import LOOPBACK_URLS
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +69,7 @@ def clock(apns_fake: ApnsFake) -> FrozenClock:
 @pytest.fixture
 async def quick(apns_fake: ApnsFake) -> AsyncIterator[ApnsClient]:
     """A client that gives up on an answer after one second."""
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle, timeout=1.0)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle, timeout=1.0)
     yield client
     await client.close()
 
@@ -205,7 +206,7 @@ async def test_apps_of_one_signing_key_share_the_connection(
 async def test_provider_token_is_reused_then_reminted_after_its_max_age(
     apns_fake: ApnsFake, apns_app: PushApp, clock: FrozenClock
 ) -> None:
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle, clock=clock)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle, clock=clock)
     try:
         await client.push(apns_app, notification())
         clock.advance(timedelta(minutes=39))
@@ -224,13 +225,13 @@ async def test_provider_token_is_reused_then_reminted_after_its_max_age(
 @pytest.mark.parametrize("minutes", [19, 61])
 async def test_token_max_age_outside_apples_window_is_refused(minutes: int) -> None:
     with pytest.raises(ValueError, match="re-minted every 20 to 60 minutes"):
-        ApnsClient(token_max_age=timedelta(minutes=minutes))
+        ApnsClient(urls=LOOPBACK_URLS, token_max_age=timedelta(minutes=minutes))
 
 
 async def test_expired_provider_token_is_reminted_and_the_push_retried_once(
     apns_fake: ApnsFake, apns_app: PushApp, clock: FrozenClock
 ) -> None:
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle, clock=clock)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle, clock=clock)
     try:
         await client.push(apns_app, notification())
         # APNs's clock runs 31 minutes ahead: at 30 minutes our token is over an hour old there.
@@ -255,7 +256,7 @@ async def test_a_fresh_token_refused_as_expired_is_not_retried_again(
     apns_fake: ApnsFake, apns_app: PushApp, clock: FrozenClock
 ) -> None:
     apns_fake.now = lambda: clock.now().timestamp() + 2 * 3600  # a clock two hours off
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle, clock=clock)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle, clock=clock)
     try:
         result = await client.push(apns_app, notification())
     finally:
@@ -266,7 +267,7 @@ async def test_a_fresh_token_refused_as_expired_is_not_retried_again(
 
 
 async def test_constructing_the_client_does_no_io() -> None:
-    client = ApnsClient(ca_bundle="/nonexistent/ca.pem")
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle="/nonexistent/ca.pem")
 
     await client.close()
 
@@ -314,6 +315,18 @@ async def test_malformed_token_is_refused_by_apns_and_dead(
     assert result == Rejected(
         ErrorSource.APNS, ErrorCode.TOKEN_UNREGISTERED, "BadDeviceToken", dead_tokens=(token,)
     )
+
+
+async def test_a_reason_that_is_not_a_code_word_is_not_repeated(
+    apns: ApnsClient, apns_app: PushApp, apns_fake: ApnsFake
+) -> None:
+    """An APNs endpoint may be a brand's egress proxy: its words never reach a delivery."""
+    note = notification()
+    apns_fake.script(note.token, "reason:MARKER-7f3a please call us")
+
+    result = await apns.push(apns_app, note)
+
+    assert result == Rejected(ErrorSource.APNS, ErrorCode.PROVIDER_REJECTED, "HTTP 400")
 
 
 @pytest.mark.parametrize(
@@ -380,7 +393,7 @@ async def test_retry_after_as_an_http_date(
     note = notification()
     when = clock.now().replace(microsecond=0) + timedelta(seconds=30)
     apns_fake.script(note.token, f"throttle:{format_datetime(when, usegmt=True)}")
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle, clock=clock)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle, clock=clock)
     try:
         result = await client.push(apns_app, note)
     finally:
@@ -553,7 +566,7 @@ async def _raw_post(
     sent = {"apns-topic": APNS_TOPIC, "apns-push-type": "alert", **(headers or {})}
     if authorization is not None:
         sent["authorization"] = f"bearer {authorization}"
-    async with make_client(http2=True, ca_bundle=fake.ca_bundle) as client:
+    async with make_client(urls=LOOPBACK_URLS, http2=True, ca_bundle=fake.ca_bundle) as client:
         return await client.post(
             f"{fake.base_url}/3/device/{token or device_token()}", content=body, headers=sent
         )
@@ -645,7 +658,7 @@ async def test_fake_allows_one_stream_until_a_valid_token(
 ) -> None:
     assert apns_app.apns is not None
     forged = replace(apns_app, apns=replace(apns_app.apns, private_key_pem=_new_private_pem()))
-    client = ApnsClient(ca_bundle=apns_fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=apns_fake.ca_bundle)
     try:
         refused = await asyncio.gather(*(client.push(forged, notification()) for _ in range(10)))
     finally:
@@ -662,7 +675,7 @@ async def test_fake_refuses_token_updates_within_20_minutes_on_a_connection(
     assert apns_app.apns is not None
     pem = apns_app.apns.private_key_pem
     now = clock.now().timestamp()
-    async with make_client(http2=True, ca_bundle=apns_fake.ca_bundle) as client:
+    async with make_client(urls=LOOPBACK_URLS, http2=True, ca_bundle=apns_fake.ca_bundle) as client:
 
         async def post(iat: float) -> httpx.Response:
             return await client.post(
@@ -716,7 +729,7 @@ async def test_sends_wait_for_a_free_stream_within_the_servers_limit(
     notes = [notification() for _ in range(20)]
     for note in notes:
         fake.script(note.token, "slow:0.05")
-    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle)
     try:
         results = await asyncio.gather(*(client.push(app, note) for note in notes))
     finally:
@@ -735,7 +748,7 @@ async def test_more_sends_than_the_stream_limit_share_one_connection(
     notes = [notification() for _ in range(600)]
     for note in notes[:300]:
         fake.script(note.token, "slow:0.2")
-    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle)
     try:
         results = await asyncio.gather(*(client.push(app, note) for note in notes))
     finally:
@@ -778,7 +791,7 @@ async def test_a_send_waiting_for_a_stream_moves_to_the_new_connection_after_goa
     app = at(fake, apns_app)
     first, second = notification(), notification()
     fake.script(first.token, "goaway")
-    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle)
     try:
         results = await asyncio.gather(client.push(app, first), client.push(app, second))
     finally:
@@ -826,7 +839,7 @@ async def test_large_payloads_wait_for_window_updates(
     for _ in range(100):
         note = notification(title="t")
         notes.append(replace(note, title="t" * (1 + MAX_PAYLOAD_BYTES - len(apns_payload(note)))))
-    client = ApnsClient(ca_bundle=fake.ca_bundle)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle)
     try:
         results = await asyncio.gather(*(client.push(app, note) for note in notes))
     finally:
@@ -842,7 +855,7 @@ async def test_a_slow_send_resets_its_stream_and_frees_the_slot(
 ) -> None:
     fake = await fake_with(raised_streams=1)
     app = at(fake, apns_app)
-    client = ApnsClient(ca_bundle=fake.ca_bundle, timeout=1.0)
+    client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle, timeout=1.0)
     slow = notification()
     fake.script(slow.token, "slow:10")
     try:

@@ -24,7 +24,7 @@ from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.http.client import tls_context
 from tests.fakes.fcm import FcmFake, make_service_account, running
 from tests.fakes.fcm import payload_size as fake_payload_size
-from tests.fakes.loopback import ManualClock, loopback_tls
+from tests.fakes.loopback import LOOPBACK_URLS, ManualClock, loopback_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +76,9 @@ async def fcm(
     if tls_dir is not None:
         options["ssl_context"], options["ca_bundle"] = loopback_tls(tls_dir)
     async with running(clock=clock, **options) as fake:
-        client = FcmClient(ca_bundle=fake.ca_bundle, timeout=timeout, clock=clock)
+        client = FcmClient(
+            urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle, timeout=timeout, clock=clock
+        )
         try:
             yield Fcm(fake, client, android_app(fake), clock)
         finally:
@@ -329,6 +331,42 @@ async def test_a_key_google_does_not_know_fails_with_the_grant_error() -> None:
         assert f.fake.send_requests == []
 
 
+@pytest.mark.parametrize(
+    ("description", "shown"),
+    [
+        ("MARKER-7f3a: the key is wrong, call +1 555 0100", "invalid_grant"),
+        ("Invalid JWT Signature.", "invalid_grant: Invalid JWT Signature."),  # known to Parlay
+        ("account_disabled", "invalid_grant: account_disabled"),  # a code word
+    ],
+)
+async def test_a_token_refusal_shows_the_oauth_code_never_free_text(
+    description: str, shown: str
+) -> None:
+    async with fcm() as f:
+        f.fake.script_token_endpoint(f"refuse:invalid_grant:{description}")
+
+        result = await f.client.push(f.app, notification(f.clock))
+
+        assert isinstance(result, Rejected)
+        assert result.message == f"the OAuth token endpoint refused the service account: {shown}"
+        assert "MARKER" not in result.message
+
+
+async def test_free_text_of_an_fcm_error_never_reaches_the_result() -> None:
+    async with fcm() as f:
+        first, second = notification(f.clock), notification(f.clock)
+        f.fake.script(first.token, "invalid_argument:MARKER-7f3a: field x is wrong, see y")
+        f.fake.script(second.token, "text:502:<html>MARKER-7f3a upstream error</html>")
+
+        refused = await f.client.push(f.app, first)
+        unavailable = await f.client.push(f.app, second)
+
+        assert isinstance(refused, Rejected)
+        assert refused.message == "INVALID_ARGUMENT: FCM answered 400"
+        assert isinstance(unavailable, RetryLater)
+        assert unavailable.reason == "FCM answered 502"
+
+
 @pytest.mark.parametrize("outcome", ["unavailable", "drop", "slow:5"])
 async def test_token_endpoint_trouble_is_retried_later(outcome: str) -> None:
     async with fcm(timeout=0.5) as f:
@@ -488,7 +526,9 @@ async def test_unusable_service_account_is_refused_without_a_request(
 
 
 async def test_construction_does_no_io_and_close_is_idempotent() -> None:
-    client = FcmClient(ca_bundle="/nonexistent/ca.pem")  # read only when first used
+    client = FcmClient(
+        urls=LOOPBACK_URLS, ca_bundle="/nonexistent/ca.pem"
+    )  # read only when first used
 
     await client.close()
     await client.close()

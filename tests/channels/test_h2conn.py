@@ -12,6 +12,7 @@ import trustme
 from parlay.lib.http.client import tls_context
 from parlay.lib.http.h2conn import ConnectError, Http2Connection, Unavailable
 from tests.fakes.apns import ApnsFake
+from tests.fakes.loopback import LOOPBACK_URLS
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +47,11 @@ async def test_a_server_without_http2_is_refused(http1_only: tuple[int, str]) ->
 
     with pytest.raises(ConnectError, match="ALPN"):
         await Http2Connection.open(
-            "127.0.0.1", port, ssl_context=client_context(ca_path), connect_timeout=5
+            "127.0.0.1",
+            port,
+            urls=LOOPBACK_URLS,
+            ssl_context=client_context(ca_path),
+            connect_timeout=5,
         )
 
 
@@ -56,7 +61,9 @@ async def test_an_untrusted_certificate_is_refused(apns_fake: ApnsFake) -> None:
     host, port = apns_fake.base_url.removeprefix("https://").rsplit(":", 1)
 
     with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        await Http2Connection.open(host, int(port), ssl_context=context, connect_timeout=5)
+        await Http2Connection.open(
+            host, int(port), urls=LOOPBACK_URLS, ssl_context=context, connect_timeout=5
+        )
 
 
 async def test_the_servers_stream_limit_is_known_before_the_first_request(
@@ -64,7 +71,11 @@ async def test_the_servers_stream_limit_is_known_before_the_first_request(
 ) -> None:
     host, port = apns_fake.base_url.removeprefix("https://").rsplit(":", 1)
     connection = await Http2Connection.open(
-        host, int(port), ssl_context=client_context(apns_fake.ca_bundle), connect_timeout=5
+        host,
+        int(port),
+        urls=LOOPBACK_URLS,
+        ssl_context=client_context(apns_fake.ca_bundle),
+        connect_timeout=5,
     )
     try:
         assert connection.max_concurrent_streams == 1  # APNs's limit before a valid token
@@ -82,6 +93,7 @@ async def test_an_idle_connection_closes_itself(apns_fake: ApnsFake) -> None:
     connection = await Http2Connection.open(
         host,
         int(port),
+        urls=LOOPBACK_URLS,
         ssl_context=client_context(apns_fake.ca_bundle),
         connect_timeout=5,
         idle_timeout=0.1,
@@ -161,7 +173,11 @@ async def test_an_answer_before_the_whole_body_ends_the_request(
 ) -> None:
     port, ca_path = early_answer
     connection = await Http2Connection.open(
-        "127.0.0.1", port, ssl_context=client_context(ca_path), connect_timeout=5
+        "127.0.0.1",
+        port,
+        urls=LOOPBACK_URLS,
+        ssl_context=client_context(ca_path),
+        connect_timeout=5,
     )
     try:
         async with asyncio.timeout(5):

@@ -19,7 +19,7 @@ from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.push import ProxyConfig, PushApp, PushNotification
 from parlay.channels.pushproxy import PushProxyClient, signature
 from parlay.delivery.status import ErrorCode, ErrorSource
-from tests.fakes.loopback import ManualClock, loopback_tls
+from tests.fakes.loopback import LOOPBACK_URLS, ManualClock, loopback_tls
 from tests.fakes.pushproxy import PushProxyFake, running, verify_signature
 
 pytestmark = pytest.mark.anyio
@@ -74,7 +74,9 @@ async def proxy(
     expected: dict[str, Any] = {"secret": SECRET, "basic_auth": BASIC, "headers": HEADERS}
     expected.update(options)
     async with running(clock=clock, **expected) as fake:
-        client = PushProxyClient(ca_bundle=ca_bundle, timeout=timeout, clock=clock)
+        client = PushProxyClient(
+            urls=LOOPBACK_URLS, ca_bundle=ca_bundle, timeout=timeout, clock=clock
+        )
         try:
             yield Proxy(fake, client, proxy_app(fake.url), clock)
         finally:
@@ -187,7 +189,9 @@ async def test_unauthorized_fails_the_push_and_keeps_the_token() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 404, 422])
-async def test_other_client_errors_fail_with_status_and_body(status: int) -> None:
+async def test_other_client_errors_fail_with_the_status_not_the_body(status: int) -> None:
+    """The body is the proxy's own words (``proxy says 400``): never in a delivery's
+    errorMessage, which carries the status only."""
     async with proxy() as p:
         note = notification(p.clock)
         p.fake.script(note.token, f"status:{status}")
@@ -197,7 +201,19 @@ async def test_other_client_errors_fail_with_status_and_body(status: int) -> Non
         assert isinstance(result, Rejected)
         assert result.code == ErrorCode.PROVIDER_REJECTED
         assert result.dead_tokens == ()
-        assert result.message == f"push proxy answered {status}: proxy says {status}"
+        assert result.message == f"push proxy answered {status}"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+async def test_no_word_of_the_proxys_body_reaches_the_result(status: int) -> None:
+    async with proxy() as p:
+        note = notification(p.clock)
+        p.fake.script(note.token, f"answer:{status}:MARKER-7f3a <script>token=abc</script>")
+
+        result = await p.client.push(p.app, note)
+
+        text = result.message if isinstance(result, Rejected) else getattr(result, "reason", "")
+        assert text == f"push proxy answered {status}"
 
 
 @pytest.mark.parametrize(
@@ -237,7 +253,7 @@ async def test_app_without_proxy_is_refused() -> None:
 
 
 async def test_construction_does_no_io_and_close_is_idempotent() -> None:
-    client = PushProxyClient(ca_bundle="/nonexistent/ca.pem")
+    client = PushProxyClient(urls=LOOPBACK_URLS, ca_bundle="/nonexistent/ca.pem")
 
     await client.close()
     await client.close()
@@ -270,7 +286,7 @@ async def test_receiver_refuses_wrong_credentials(changes: dict[str, Any], refus
 async def test_receiver_refuses_a_signature_from_outside_its_window() -> None:
     async with proxy(tolerance=300) as p:
         client = PushProxyClient(
-            timeout=2.0, clock=ManualClock(p.clock.offset - 301)
+            urls=LOOPBACK_URLS, timeout=2.0, clock=ManualClock(p.clock.offset - 301)
         )  # a slow clock
         try:
             result = await client.push(p.app, notification(p.clock))

@@ -43,7 +43,7 @@ async def container(
     settings: Settings, clock: FrozenClock, jwks_clock: ManualClock
 ) -> AsyncIterator[Container]:
     c = build_container(settings, clock=clock)
-    c.jwks = JwksCache(monotonic=jwks_clock)
+    c.jwks = JwksCache(urls=c.urls, monotonic=jwks_clock)
     yield c
     await c.close()
 

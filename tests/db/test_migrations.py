@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -12,11 +14,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from parlay import migrations as migrate
+from parlay.accounts import service as accounts
+from parlay.apps.credentials import public_view, push_app
+from parlay.apps.models import App
 from parlay.lib.db.engine import Database
+from parlay.lib.secretbox import SecretBox, generate_key
+from parlay.lib.secretbox.check import KeyState, check_key
+from parlay.migrations import MigrationRefused
 from parlay.migrations.tables import Base
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +151,143 @@ async def test_a_migration_waits_while_another_process_migrates(
     finally:
         await other.close()
     assert await tables(db) == MODEL_TABLES | {"alembic_version"}
+
+
+# --- 0008: the stored secrets encrypted ---------------------------------------------------------
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
+    "-----END PRIVATE KEY-----\n"
+)
+ACCOUNT_JSON = json.dumps(
+    {
+        "type": "service_account",
+        "project_id": "acme-push",
+        "client_email": "parlay@acme-push.iam.gserviceaccount.com",
+        "private_key": PEM,
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+)
+# Rows as revisions before 0008 stored them: every secret in clear.
+PLAIN: dict[str, tuple[str, dict[str, Any]]] = {
+    "com.acme.ios": (
+        "ios",
+        {
+            "service": "apns",
+            "teamId": "TEAM123456",
+            "keyId": "KEY1234567",
+            "privateKeyPem": PEM,
+            "environment": "sandbox",
+        },
+    ),
+    "com.acme.android": (
+        "android",
+        {"service": "fcm", "serviceAccountJson": ACCOUNT_JSON, "endpoint": None},
+    ),
+    "com.acme.proxied": (
+        "android",
+        {
+            "service": "proxy",
+            "url": "https://push.acme.example/notify",
+            "secret": "proxy-hmac-secret-0123456789",
+            "basicAuth": {"username": "parlay", "password": "basic-password"},
+            "headers": {"X-Api-Key": "header-token"},
+        },
+    ),
+}
+SECRETS_IN_CLEAR = ["PRIVATE KEY", "proxy-hmac-secret", "basic-password", "header-token"]
+
+
+async def store_plaintext_apps(db: Database) -> None:
+    now = datetime.now(UTC)
+    async with db.write() as session:
+        await accounts.create_account(session, "acme", "Acme", now=now)
+        for app_id, (platform, credentials) in PLAIN.items():
+            session.add(
+                App(
+                    account_id="acme",
+                    app_id=app_id,
+                    platform=platform,
+                    push_service=credentials["service"],
+                    credentials=credentials,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+
+async def stored_credentials(db: Database) -> dict[str, str]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT app_id, CAST(credentials AS TEXT) FROM apps"))
+        return {str(app_id): str(doc) for app_id, doc in rows}
+
+
+async def test_0008_encrypts_the_secrets_of_apps_stored_in_clear_and_downgrade_decrypts(
+    db: Database,
+) -> None:
+    await migrate.upgrade(db, "0007")
+    await store_plaintext_apps(db)
+    box = SecretBox([generate_key()])
+
+    await migrate.upgrade(db, secrets=box)
+
+    for app_id, doc in (await stored_credentials(db)).items():
+        assert '"enc"' in doc, app_id
+        for secret in SECRETS_IN_CLEAR:
+            assert secret not in doc, (app_id, secret)
+    async with db.read() as session:
+        apps = {a.app_id: a for a in (await session.execute(select(App))).scalars()}
+        assert await check_key(session, box, datetime.now(UTC)) == KeyState.CURRENT
+    ios = push_app(apps["com.acme.ios"], box).apns
+    assert ios is not None
+    assert (ios.private_key_pem, ios.environment, ios.endpoint) == (PEM, "sandbox", None)
+    fcm = push_app(apps["com.acme.android"], box).fcm
+    assert fcm is not None
+    assert fcm.service_account == json.loads(ACCOUNT_JSON)
+    assert public_view(apps["com.acme.android"])["fcm"]["projectId"] == "acme-push"
+    proxy = push_app(apps["com.acme.proxied"], box).proxy
+    assert proxy is not None
+    assert (proxy.secret, proxy.basic_auth, proxy.headers) == (
+        "proxy-hmac-secret-0123456789",
+        ("parlay", "basic-password"),
+        {"X-Api-Key": "header-token"},
+    )
+
+    await migrate.downgrade(db, "0007", secrets=box)
+    async with db.read() as session:
+        back = {a.app_id: a.credentials for a in (await session.execute(select(App))).scalars()}
+    for app_id, (_, credentials) in PLAIN.items():
+        assert {k: v for k, v in back[app_id].items() if v is not None} == {
+            k: v for k, v in credentials.items() if v is not None
+        }, app_id
+
+
+async def test_0008_without_a_key_refuses_to_run_and_changes_nothing(db: Database) -> None:
+    await migrate.upgrade(db, "0007")
+    await store_plaintext_apps(db)
+
+    with pytest.raises(MigrationRefused, match="PARLAY_SECRET_KEY is not set, and 3 app"):
+        await migrate.upgrade(db)
+
+    assert await migrate.current_revision(db) == "0007"
+    assert "secret_key_check" not in await tables(db)
+    stored = await stored_credentials(db)
+    assert "proxy-hmac-secret-0123456789" in stored["com.acme.proxied"]
+
+
+async def test_0008_downgrade_without_the_key_refuses_and_keeps_the_secrets(db: Database) -> None:
+    await migrate.upgrade(db, "0007")
+    await store_plaintext_apps(db)
+    await migrate.upgrade(db, secrets=SecretBox([generate_key()]))
+
+    with pytest.raises(MigrationRefused, match="decrypts"):
+        await migrate.downgrade(db, "0007")
+
+    assert await migrate.current_revision(db) == migrate.head_revision()
+    assert all('"enc"' in doc for doc in (await stored_credentials(db)).values())
+
+
+async def test_0008_on_a_database_without_apps_needs_no_key(db: Database) -> None:
+    await migrate.upgrade(db)
+    assert "secret_key_check" in await tables(db)

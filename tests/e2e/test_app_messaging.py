@@ -25,7 +25,7 @@ from parlay.apps.models import Device
 from parlay.bootstrap import Container, build_container
 from parlay.config import Settings
 from parlay.delivery.models import Delivery
-from tests.conftest import Brand, make_brand
+from tests.conftest import TEST_SECRET_KEY, Brand, make_brand
 from tests.fakes import fcm as fcm_fake
 from tests.fakes import pushproxy as proxy_fake
 from tests.fakes.apns import ApnsFake, running
@@ -83,6 +83,8 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
             worker_backoff_base_seconds=0.05,  # retries within the test's patience
             worker_max_attempts=3,
             log_json=False,
+            allow_private_urls=True,  # the fakes listen on 127.0.0.1
+            secret_key=TEST_SECRET_KEY,
         )
         container = build_container(settings)
         transport = httpx.ASGITransport(app=create_app(container.services))
@@ -388,3 +390,24 @@ async def test_a_dead_token_is_disabled_even_when_another_device_took_the_push(
     assert iphone.token_disabled_at is not None
     assert pixel is not None
     assert pixel.token_disabled_at is None
+
+
+async def test_no_provider_body_reaches_an_error_message(world: World) -> None:
+    """What a provider (or whatever answers at a brand's URL) says in its body is never shown:
+    a delivery's errorMessage carries the status and a known reason only."""
+    w, b = world, world.brand
+    marker = "MARKER-7f3a"
+    w.apns.script(IOS_TOKEN, f"reason:{marker} call the help desk")
+    w.fcm.script(ANDROID_TOKEN, f"invalid_argument:{marker}: your field is wrong")
+    w.proxy.script(PROXY_TOKEN, f"answer:400:{marker} internal stack trace")
+
+    deliveries = await _settled(w, await _campaign(b, await _handoff(b), "alice", "bob", "carol"))
+
+    assert {c: (d.status, d.error_code, d.error_message) for c, d in deliveries.items()} == {
+        "alice": ("FAILED", "PROVIDER_REJECTED", "HTTP 400"),
+        "bob": ("FAILED", "PROVIDER_REJECTED", "INVALID_ARGUMENT: FCM answered 400"),
+        "carol": ("FAILED", "PROVIDER_REJECTED", "push proxy answered 400"),
+    }
+    async with w.container.db.read() as session:
+        events = await session.execute(select(Delivery.error_message))
+        assert all(marker not in (m or "") for m in events.scalars())

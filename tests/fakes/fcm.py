@@ -25,8 +25,9 @@ Faults are scripted per registration token, one outcome consumed per request (th
 ``third_party_auth_error`` (401) · ``quota[:<retry-after>]`` (429) ·
 ``unavailable[:<retry-after>]`` (503) · ``internal`` (500) · ``slow:<seconds>`` (answer late) ·
 ``drop`` (close the connection without an answer) · ``goaway`` (HTTP/2 GOAWAY without answering
-the request; HTTP/1.1: drop). The token endpoint takes ``unavailable``,
-``slow:<s>`` and ``drop`` (``script_token_endpoint``).
+the request; HTTP/1.1: drop) · ``text:<status>:<body>`` (not Google's JSON). The token endpoint
+takes ``unavailable``, ``slow:<s>``, ``drop`` and ``refuse:<error>:<description>``
+(``script_token_endpoint``).
 """
 
 from __future__ import annotations
@@ -331,7 +332,7 @@ class FcmFake:
         name, _, argument = outcome.partition(":")
         if name == "slow":
             return _after(float(argument), lambda: self._token_answer(request, "ok"))
-        return self._token_answer(request, name)
+        return self._token_answer(request, outcome)
 
     def _token_answer(self, request: Request, outcome: str) -> Response | None:
         form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
@@ -341,6 +342,9 @@ class FcmFake:
             response: Response | None = None
         elif outcome == "unavailable":
             response = Response.json(503, {"error": "temporarily_unavailable"})
+        elif outcome.startswith("refuse:"):
+            _, error, description = outcome.split(":", 2)
+            response = _oauth_error(error, description)
         else:
             response, claims = self._grant(request, form)
             if response.status == 200:
@@ -603,6 +607,9 @@ def _scripted(name: str, argument: str) -> Response | None:
         )
     if name == "internal":
         return google_error(500, "INTERNAL", "Internal error encountered.", "INTERNAL")
+    if name == "text":  # a body that is not Google's: a proxy or load balancer in between
+        status, _, text = argument.partition(":")
+        return Response(int(status), text.encode(), (("content-type", "text/html"),))
     raise ValueError(f"unknown FCM fake outcome: {name}")
 
 

@@ -21,6 +21,12 @@ from typing import Any
 import h11
 import trustme
 
+from parlay.lib.http.urls import UrlPolicy
+
+# The provider fakes listen on 127.0.0.1: clients that talk to them run with the URL policy
+# lifted, as with PARLAY_ALLOW_PRIVATE_URLS=true.
+LOOPBACK_URLS = UrlPolicy(allow_private=True)
+
 
 @dataclass(frozen=True)
 class Request:

@@ -8,7 +8,8 @@ not with Parlay's code, so a client that signs wrongly fails. Refusals answer 40
 
 Faults are scripted per device token, one outcome consumed per request (then normal):
 ``forbidden`` (403: the token cannot take pushes) · ``unauthorized`` (401) · ``error`` (500) ·
-``busy:<retry-after>`` (429) · ``status:<code>`` · ``slow:<seconds>`` (answer late) ·
+``busy:<retry-after>`` (429) · ``status:<code>`` · ``answer:<code>:<body>`` (any words) ·
+``slow:<seconds>`` (answer late) ·
 ``drop`` (close the connection without an answer).
 """
 
@@ -132,6 +133,9 @@ class PushProxyFake:
             return Response.json(429, {"error": "slow down"}, (("retry-after", argument),))
         elif name == "status":
             return Response(int(argument), f"proxy says {argument}".encode())
+        elif name == "answer":
+            status, _, text = argument.partition(":")
+            return Response(int(status), text.encode(), (("content-type", "text/plain"),))
         elif name != "ok":
             raise ValueError(f"unknown push proxy fake outcome: {name}")
         self.pushes.append(ProxyPush(body, request.body, request.headers))

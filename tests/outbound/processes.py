@@ -33,6 +33,7 @@ from parlay.handoffs import service as handoffs
 from parlay.handoffs.snapshot import ChannelConfig
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
 STARTUP_TIMEOUT = 30.0
@@ -60,6 +61,7 @@ def start_worker(name: str, tmp: Path, database_url: str, **settings: object) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     env["PARLAY_DATABASE_URL"] = database_url
     env["PARLAY_SANDBOX_CHANNELS"] = "inapp,sms,wa"
+    env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
     for key, value in settings.items():
         env[f"PARLAY_{key.upper()}"] = str(value)
     log = tmp / f"{name}.log"

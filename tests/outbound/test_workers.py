@@ -86,7 +86,7 @@ def test_two_workers_on_postgresql_send_each_delivery_once(
 def test_two_workers_on_one_sqlite_file_send_each_delivery_once(
     sqlite_template: Path, tmp_path: Path, workers: list[Worker]
 ) -> None:
-    path = tmp_path / "parlay.lib.db"
+    path = tmp_path / "parlay.db"
     shutil.copy(sqlite_template, path)
     two_workers_dispatch(f"sqlite:///{path}", tmp_path, workers)
 

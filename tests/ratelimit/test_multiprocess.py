@@ -25,6 +25,7 @@ import pytest
 from parlay.accounts import service as accounts
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from tests.conftest import TEST_SECRET_KEY
 from tests.ratelimit.conftest import redis_reachable
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,7 @@ def start(name: str, tmp: Path, database_url: str, redis_url: str | None) -> Ser
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     env["PARLAY_DATABASE_URL"] = database_url
     env["PARLAY_STAFF_RATE_LIMIT_PER_SECOND"] = "3"
+    env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
     if redis_url:
         env["PARLAY_REDIS_URL"] = redis_url
     port = free_port()

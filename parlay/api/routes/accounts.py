@@ -166,7 +166,7 @@ async def update_settings(
 ) -> SettingsOut:
     """Change settings. Fields left out keep their value; ``null`` clears an optional one."""
     change = _settings_change(body)
-    return _settings_out(await usecases.update_settings(s.tx, me.account_id, change))
+    return _settings_out(await usecases.update_settings(s.tx, s.urls, me.account_id, change))
 
 
 @router.post(

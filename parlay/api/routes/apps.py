@@ -13,7 +13,7 @@ from parlay.api.params import AccountIdPath, NamePath
 from parlay.api.schemas.apps import AppIn, AppList, AppOut
 from parlay.api.strict_json import api_router
 from parlay.apps import usecases
-from parlay.apps.credentials import public_view
+from parlay.apps.credentials import ApnsInput, FcmInput, ProxyInput, Sections, public_view
 from parlay.apps.usecases import AppSpec
 from parlay.lib.ratelimit import ApiFamily
 
@@ -22,10 +22,31 @@ CONFIG = ApiFamily.CONFIG
 
 
 def _spec(body: AppIn) -> AppSpec:
-    sections = {
-        name: section.model_dump(by_alias=True, exclude_none=True) if section else None
-        for name, section in (("apns", body.apns), ("fcm", body.fcm), ("proxy", body.proxy))
-    }
+    apns, fcm, proxy = body.apns, body.fcm, body.proxy
+    sections = Sections(
+        apns=None
+        if apns is None
+        else ApnsInput(
+            team_id=apns.team_id,
+            key_id=apns.key_id,
+            environment=apns.environment,
+            endpoint=apns.endpoint,
+            private_key_pem=apns.private_key_pem,
+        ),
+        fcm=None
+        if fcm is None
+        else FcmInput(service_account_json=fcm.service_account_json, endpoint=fcm.endpoint),
+        proxy=None
+        if proxy is None
+        else ProxyInput(
+            url=proxy.url,
+            secret=proxy.secret,
+            basic_auth=(proxy.basic_auth.username, proxy.basic_auth.password)
+            if proxy.basic_auth
+            else None,
+            headers=tuple((proxy.headers or {}).items()),
+        ),
+    )
     return AppSpec(body.app_id, body.platform, body.push_service, sections)
 
 
@@ -39,7 +60,7 @@ async def create_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Register an app (bundle or package ID) with the credentials of its push service."""
-    app = await usecases.create_app(s.tx, me.account_id, _spec(body))
+    app = await usecases.create_app(s.tx, s.urls, s.secrets, me.account_id, _spec(body))
     return AppOut.model_validate(public_view(app))
 
 
@@ -74,7 +95,7 @@ async def replace_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Replace an app's settings. A secret left out keeps its stored value."""
-    app = await usecases.replace_app(s.tx, me.account_id, appId, _spec(body))
+    app = await usecases.replace_app(s.tx, s.urls, s.secrets, me.account_id, appId, _spec(body))
     return AppOut.model_validate(public_view(app))
 
 

@@ -1,15 +1,21 @@
-"""The one HTTP client factory for provider traffic (APNs, FCM, push proxy, Twilio, WhatsApp)."""
+"""The one HTTP client factory for provider traffic (APNs, FCM, push proxy, Twilio, WhatsApp) and
+the brands' endpoints (JWKS): every client it makes connects only where the URL policy allows
+(``parlay.lib.http.urls``)."""
 
 from __future__ import annotations
 
 import math
+import re
 import ssl
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from parlay.lib.http.urls import UrlPolicy, guarded_transport
+
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_CODE_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -22,6 +28,7 @@ def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
 
 def make_client(
     *,
+    urls: UrlPolicy,
     http2: bool = False,
     ca_bundle: str | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -29,16 +36,20 @@ def make_client(
     base_url: str = "",
     keepalive_expiry: float | None = 5.0,
 ) -> httpx.AsyncClient:
-    """An async client with Parlay's defaults: verified TLS, bounded pool, explicit timeouts."""
+    """An async client with Parlay's defaults: verified TLS, bounded pool, explicit timeouts,
+    no redirects, and every connection checked by ``urls`` when it opens (the address it
+    connects to must be public unless the policy is lifted). Environment proxies
+    (``HTTPS_PROXY``) are not used: the check must see the address Parlay really connects to."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=keepalive_expiry,  # APNs wants long-lived connections
+    )
     return httpx.AsyncClient(
-        http2=http2,
-        verify=tls_context(ca_bundle),
-        timeout=timeout,
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=keepalive_expiry,  # APNs wants long-lived connections
+        transport=guarded_transport(
+            urls, ssl_context=tls_context(ca_bundle), http2=http2, limits=limits
         ),
+        timeout=timeout,
         base_url=base_url,
         follow_redirects=False,
     )
@@ -61,3 +72,11 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def code_word(value: object) -> str | None:
+    """``value`` if it is one code word (a letter, then letters, digits or underscores; at most
+    64), the way providers name their errors: APNs ``BadDeviceToken``, FCM ``UNREGISTERED``,
+    OAuth ``invalid_grant``. None for anything else, free text above all: a provider's own words
+    never reach a delivery's ``errorMessage`` (the endpoint answering may be anyone's)."""
+    return value if isinstance(value, str) and _CODE_WORD.match(value) else None

@@ -16,7 +16,10 @@ Many concurrent requests share the connection, each on its own stream. What it t
   opened), ``Unavailable`` (this connection can start no new stream: closed or going away;
   nothing was sent, another connection may take the request), ``GoAway`` (the server sent
   GOAWAY while the request was on it), ``StreamReset`` and ``ConnectionLost``;
-* a connection idle for ``idle_timeout`` seconds closes itself.
+* a connection idle for ``idle_timeout`` seconds closes itself;
+* the URL policy at connect time (``parlay.lib.http.urls``): the host is resolved by the
+  policy, every address checked, and the connection goes to a checked address with TLS SNI and
+  verification by the host name; ``BlockedAddress`` when the policy refuses.
 
 A request cancelled by its caller (a per-request deadline) resets its stream, so the server can
 drop it and the slot is free again.
@@ -43,6 +46,7 @@ import hpack
 import hpack.table
 
 from parlay.lib.http.client import tls_context
+from parlay.lib.http.urls import UrlPolicy
 
 __all__ = [
     "ConnectError",
@@ -185,9 +189,8 @@ class GoAway(Http2Error):
     def __init__(self, error_code: int, last_stream_id: int, data: bytes) -> None:
         self.error_code = error_code
         self.last_stream_id = last_stream_id
-        self.data = data
-        text = data.decode(errors="replace").strip()
-        super().__init__(f"{_code_name(error_code)} {text}".strip())
+        self.data = data  # the server's debug data: its own words, never shown in a delivery
+        super().__init__(_code_name(error_code))
 
 
 class StreamReset(Http2Error):
@@ -264,34 +267,57 @@ class Http2Connection(asyncio.Protocol):
         host: str,
         port: int,
         *,
+        urls: UrlPolicy,
         ssl_context: ssl.SSLContext,
         connect_timeout: float,
         idle_timeout: float | None = None,
     ) -> Http2Connection:
-        """Connect, check ALPN, exchange the prefaces; ``ConnectError`` when any of it fails."""
+        """Resolve and check ``host`` with ``urls``, connect to a checked address, check ALPN,
+        exchange the prefaces; ``ConnectError`` when any of it fails, ``BlockedAddress`` (from
+        the policy) when the host resolves to an address that is not public."""
         name = host if host.isascii() else host.encode("idna").decode()
         authority = f"[{name}]" if ":" in name else name
         if port != 443:
             authority = f"{authority}:{port}"
-        connection = cls(authority.encode(), idle_timeout=idle_timeout)
-        loop = asyncio.get_running_loop()
+        connection: Http2Connection | None = None
         try:
             async with asyncio.timeout(connect_timeout):
-                await loop.create_connection(
-                    lambda: connection, host, port, ssl=ssl_context, server_hostname=host
-                )
+                failure: OSError | None = None
+                for address in await urls.addresses(host, port):
+                    attempt = cls(authority.encode(), idle_timeout=idle_timeout)
+                    try:
+                        await attempt._connect(address, port, ssl_context, host)
+                    except OSError as exc:
+                        attempt.abort()
+                        failure = exc
+                        continue
+                    connection = attempt
+                    break
+                if connection is None:
+                    assert failure is not None  # the policy never answers no address
+                    raise failure
                 await connection._preface
         except TimeoutError as exc:
-            connection.abort()
+            if connection is not None:
+                connection.abort()
             raise ConnectError(
                 f"no HTTP/2 connection to {authority} within {connect_timeout:g} s"
             ) from exc
         except (OSError, ssl.SSLError, Http2Error) as exc:
-            connection.abort()
+            if connection is not None:
+                connection.abort()
             if isinstance(exc, ConnectError):
                 raise
             raise ConnectError(f"{authority}: {exc}") from exc
         return connection
+
+    async def _connect(
+        self, address: str, port: int, ssl_context: ssl.SSLContext, host: str
+    ) -> None:
+        """TCP to the checked ``address``; TLS names ``host`` (SNI, certificate check)."""
+        await self._loop.create_connection(
+            lambda: self, address, port, ssl=ssl_context, server_hostname=host
+        )
 
     # --- state --------------------------------------------------------------------------------
 
@@ -617,8 +643,14 @@ class ConnectionPool(Generic[K]):
     """
 
     def __init__(
-        self, *, ca_bundle: str | None, connect_timeout: float, idle_timeout: float
+        self,
+        *,
+        urls: UrlPolicy,
+        ca_bundle: str | None,
+        connect_timeout: float,
+        idle_timeout: float,
     ) -> None:
+        self._urls = urls
         self._ca_bundle = ca_bundle
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
@@ -638,7 +670,8 @@ class ConnectionPool(Generic[K]):
         timeout: float,  # noqa: ASYNC109 - each request's own deadline, enforced inside
     ) -> Response:
         """POST on the key's connection within ``timeout`` seconds (``TimeoutError``); lost or
-        refused connections raise ``Http2Error``."""
+        refused connections raise ``Http2Error``, an address the URL policy refuses
+        ``BlockedAddress``."""
         started = time.monotonic()
         connection: Http2Connection | None = None
         try:
@@ -696,6 +729,7 @@ class ConnectionPool(Generic[K]):
             connection = await Http2Connection.open(
                 address[0],
                 address[1],
+                urls=self._urls,
                 ssl_context=self._ssl_context,
                 connect_timeout=self._connect_timeout,
                 idle_timeout=self._idle_timeout,
