@@ -6,6 +6,7 @@ brand rotates keys). Asymmetric algorithms only; ``exp``, ``iss``, ``aud`` and `
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ LEEWAY_SECONDS = 30
 JWKS_TTL_SECONDS = 600.0
 # An unknown kid may mean the brand rotated its keys: refetch, but at most this often.
 JWKS_REFETCH_INTERVAL_SECONDS = 60.0
+# A key set is a few kilobytes (a 4096-bit RSA key is ~0.8 KB as a JWK): anything past this is
+# not one, and is not read further. The whole fetch, connecting to the last byte, has a
+# deadline: a server that answers one byte at a time cannot hold a request for longer.
+MAX_JWKS_BYTES = 256 * 1024
+MAX_JWKS_KEYS = 100
+JWKS_DEADLINE_SECONDS = 5.0
 # The public key type each algorithm family verifies with (by the algorithm's first two letters).
 _KEY_TYPES: dict[str, type | tuple[type, ...]] = {
     "RS": RSAPublicKey,
@@ -116,18 +123,43 @@ class JwksCache:
                 urls=self._urls, ca_bundle=self._ca_bundle, max_connections=10
             )
         try:
-            response = await self._client.get(url)
-            response.raise_for_status()
-            key_set = PyJWKSet.from_dict(response.json())
-        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError, BlockedAddress) as exc:
+            async with asyncio.timeout(JWKS_DEADLINE_SECONDS):
+                body = await _bounded_get(self._client, url)
+            document = json.loads(body)
+            keys = document.get("keys") if isinstance(document, dict) else None
+            if not isinstance(keys, list) or len(keys) > MAX_JWKS_KEYS:
+                raise ValueError(f"not a key set of at most {MAX_JWKS_KEYS} keys")
+            key_set = PyJWKSet.from_dict(document)
+        except (
+            httpx.HTTPError,
+            ValueError,
+            jwt.PyJWKSetError,
+            BlockedAddress,
+            TimeoutError,
+        ) as exc:
             # Keep verifying with the keys we had, if any (``_refresh`` answers 503 otherwise).
-            log.warning("JWKS fetch failed", url=url, error=str(exc))
+            log.warning("JWKS fetch failed", url=url, error=str(exc) or type(exc).__name__)
             return
         self._sets[url] = _CachedKeys({k.key_id or "": k for k in key_set.keys}, now)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+async def _bounded_get(client: httpx.AsyncClient, url: str) -> bytes:
+    """The body of a 2xx answer, read no further than ``MAX_JWKS_BYTES``."""
+    async with client.stream("GET", url) as response:
+        response.raise_for_status()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+            raise ValueError(f"key set of {declared} bytes, over {MAX_JWKS_BYTES}")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decoded: a compressed bomb counts in full
+            body += chunk
+            if len(body) > MAX_JWKS_BYTES:
+                raise ValueError(f"key set over {MAX_JWKS_BYTES} bytes")
+        return bytes(body)
 
 
 def _fits(key: object, alg: str) -> bool:

@@ -12,17 +12,25 @@ import hashlib
 import hmac
 import json
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from parlay.consumers.auth import JWKS_REFETCH_INTERVAL_SECONDS, JWKS_TTL_SECONDS
+from parlay.consumers import auth as consumer_auth_module
+from parlay.consumers.auth import (
+    JWKS_REFETCH_INTERVAL_SECONDS,
+    JWKS_TTL_SECONDS,
+    MAX_JWKS_BYTES,
+    JwksCache,
+)
+from parlay.lib.errors import ServiceUnavailable
 from tests.conftest import Brand, problem
 from tests.consumers.conftest import configure_consumer_auth
 from tests.fakes.jwks import AUDIENCE, ISSUER, JwksServer, SigningKey
-from tests.fakes.loopback import ManualClock
+from tests.fakes.loopback import LOOPBACK_URLS, ManualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -459,3 +467,76 @@ async def test_a_bad_token_does_not_fetch_the_key_set(
     assert_unauthenticated(await call(jwks_brand, hmac_token(b"x")))
     assert_unauthenticated(await call(jwks_brand, "garbage"))
     assert jwks.fetches == 0
+
+
+# --- a key endpoint that misbehaves -----------------------------------------------------------
+
+
+async def _serve_raw(answer: Callable[[asyncio.StreamWriter], Any]) -> tuple[asyncio.Server, str]:
+    """A raw HTTP endpoint on loopback that answers any request with ``answer(writer)``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        try:
+            await answer(writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client hung up: what it should do
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/jwks.json"
+
+
+async def _fifty_megabytes(writer: asyncio.StreamWriter) -> None:
+    # No Content-Length: the size shows only while reading.
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n")
+    writer.write(b'{"keys": [')
+    chunk = b'{"kty": "oct", "k": "' + b"A" * 65_000 + b'"},'
+    for _ in range(50 * 1024 * 1024 // len(chunk)):
+        writer.write(chunk)
+        await writer.drain()
+
+
+async def _one_byte_a_second(writer: asyncio.StreamWriter) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 999\r\n\r\n"
+    )
+    for byte in b'{"keys": []' * 90:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(1)
+
+
+async def test_a_50_mb_key_set_is_refused_after_reading_a_fraction_of_it() -> None:
+    server, url = await _serve_raw(_fifty_megabytes)
+    cache = JwksCache(urls=LOOPBACK_URLS)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ServiceUnavailable):
+            async with asyncio.timeout(30):
+                await cache.key(url, "k1")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await cache.close()
+        server.close()
+    assert peak < 4 * MAX_JWKS_BYTES + 2 * 1024 * 1024  # a few buffers, never the 50 MB
+
+
+async def test_a_key_set_dripped_byte_by_byte_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_auth_module, "JWKS_DEADLINE_SECONDS", 0.5)
+    server, url = await _serve_raw(_one_byte_a_second)
+    cache = JwksCache(urls=LOOPBACK_URLS)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            # Far less than the 90 s the endpoint would take: the deadline, not a read timeout
+            # (each byte comes well within one), ended it.
+            async with asyncio.timeout(10):
+                await cache.key(url, "k1")
+    finally:
+        await cache.close()
+        server.close()
