@@ -80,7 +80,8 @@ async def pending_outbound(
                     Delivery.account_id == account_id,
                     Delivery.consumer_id == consumer_id,
                     Delivery.channel == "inapp",
-                    # Not the pushes of conversations' messages: the conversation has them.
+                    # Not the pushes of conversations' messages (the conversation has them): in
+                    # SQL, so that they take none of the 50 places.
                     Delivery.source.in_(OUTBOUND_SOURCES),
                     Delivery.status.in_(
                         [DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value]
