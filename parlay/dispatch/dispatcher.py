@@ -4,8 +4,9 @@ Lanes keep providers apart: each channel (inapp, sms, wa) has its own pipeline a
 bound on sends in flight, so a slow provider fills only its own lane. A separate priority lane
 claims only IVR invites and agents' pushes (priority 0), so neither waits behind a campaign's
 batches. In each lane a feeder claims and checks the next batch while the sender keeps the
-provider busy with the batch already prepared. Outcomes are buffered and written back in batches (one transaction per flush),
-which is what lets one process record thousands of statuses per second on SQLite.
+provider busy with the batch already prepared. Outcomes are buffered and written back in batches
+(one transaction per flush), which is what lets one process record thousands of statuses per
+second on SQLite.
 
 Delivery is at least once: a send whose acceptance was not yet written when the process died is
 sent again after its lease runs out, so duplicates are bounded by the sends in flight plus the
