@@ -32,6 +32,7 @@ from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
 from parlay.lib.events.hub import EventHub, build_hub
 from parlay.lib.events.live import LiveEvent, publish
+from parlay.lib.events.presence import Presence, build_presence
 from parlay.lib.events.sse import StreamSlots
 from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.logging import get_logger
@@ -56,6 +57,7 @@ class Container:
     limiter: RateLimiter
     channels: dict[str, Channel]
     hub: EventHub
+    presence: Presence  # which devices hold a live stream: agents' pushes skip them
     jwks: JwksCache
     origins: OriginCache
     apps: PushAppDirectory
@@ -80,6 +82,7 @@ class Container:
             origins=self.origins,
             jwks=self.jwks,
             streams=self.streams,
+            presence=self.presence,
             urls=self.urls,
             secrets=self.secrets,
         )
@@ -94,6 +97,7 @@ class Container:
                 on_sent=self._announce_sent,
                 origins=self.origins,
                 urgency=self.tx.urgency,
+                presence=self.presence,
             )
             self.dispatcher.start()
         return self.dispatcher
@@ -108,6 +112,7 @@ class Container:
             await channel.close()
         await self.jwks.close()
         await self.hub.close()
+        await self.presence.close()
         await self.limiter.close()
         await self.db.dispose()
 
@@ -238,6 +243,11 @@ def build_container(
         ),
         channels=channels if channels is not None else build_channels(settings, apps, clock, urls),
         hub=build_hub(settings.redis_url),
+        presence=build_presence(
+            settings.redis_url,
+            refresh_seconds=settings.events_keepalive_seconds,
+            on_error=metrics.presence_errors.inc,
+        ),
         jwks=JwksCache(urls=urls, ca_bundle=settings.provider_ca_bundle),
         origins=OriginCache(),
         apps=apps,

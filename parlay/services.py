@@ -15,6 +15,7 @@ from parlay.delivery.origins import Origins
 from parlay.lib.clock import Clock
 from parlay.lib.db.uow import Transactions
 from parlay.lib.events.hub import EventHub
+from parlay.lib.events.presence import Presence
 from parlay.lib.events.sse import StreamSlots
 from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.metrics import Metrics
@@ -32,6 +33,7 @@ class Services:
     origins: Origins  # why each delivery was sent (campaign or IVR call), cached
     jwks: JwksCache  # the brands' consumer-JWT keys, cached
     streams: StreamSlots  # the live streams open in this process, bounded per subscriber
+    presence: Presence  # which devices hold a live stream (in any process, with Redis)
     urls: UrlPolicy  # which URLs a brand may save for Parlay to fetch
     secrets: SecretBox  # encrypts the credentials Parlay stores (PARLAY_SECRET_KEY)
 

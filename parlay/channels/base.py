@@ -47,6 +47,9 @@ class OutboundMessage:
     variables: dict[str, str] | None = None
     template: Template | None = None
     targets: tuple[PushTarget, ...] = ()
+    # Pushes with the same key replace each other on the device (APNs apns-collapse-id, FCM
+    # collapse_key): a conversation's push repeated by a retry or a crash shows once.
+    collapse_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -54,7 +57,7 @@ class OutboundMessage:
 
     @property
     def backend_service(self) -> str:
-        """``prmsg`` (proactive) or ``c2m`` (IVR deflection)."""
+        """``prmsg`` (proactive), ``c2m`` (IVR deflection) or ``ams`` (a conversation's)."""
         return self.payload.backend_service
 
     @property
@@ -62,7 +65,7 @@ class OutboundMessage:
         return self.payload.lookback_seconds
 
     @property
-    def campaign_info(self) -> CampaignInfo:
+    def campaign_info(self) -> CampaignInfo | None:
         return self.payload.campaign_info
 
     @property

@@ -33,6 +33,7 @@ class InAppChannel:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         apps = await self._apps.apps_of(message.account_id)
+        info = message.campaign_info
         pushes: list[Coroutine[Any, Any, SendResult]] = []
         for target in message.targets:
             app = apps.get(target.app_id)
@@ -48,7 +49,9 @@ class InAppChannel:
                 backend_service=message.backend_service,
                 lookback_seconds=message.lookback_seconds,
                 expires_at=message.expires_at,
-                campaign_info=message.campaign_info.to_json(),
+                campaign_info=info.to_json() if info is not None else None,
+                collapse_id=message.collapse_id,
+                conversation_id=message.payload.conversation_id,
             )
             pushes.append(client.push(app, note))
         if not pushes:

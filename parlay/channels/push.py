@@ -86,11 +86,13 @@ class PushNotification:
     platform: Literal["ios", "android"]
     message: str
     title: str | None
-    backend_service: str  # prmsg | c2m
+    backend_service: str  # prmsg | c2m | ams
     lookback_seconds: int
     expires_at: datetime  # end of the lookback period
-    campaign_info: dict[str, Any] = field(default_factory=dict)
+    # An outbound message's campaignInfo; None for a conversation's message (ams).
+    campaign_info: dict[str, Any] | None = field(default_factory=dict)
     collapse_id: str | None = None  # newer notices of the same key replace older ones
+    conversation_id: str | None = None  # a conversation's message (ams): its conversation
 
     def payload_fields(self) -> dict[str, Any]:
         """The fields every push carries to the SDK, whatever the service."""
@@ -100,6 +102,7 @@ class PushNotification:
             self.backend_service,
             self.lookback_seconds,
             self.campaign_info,
+            self.conversation_id,
         )
 
 

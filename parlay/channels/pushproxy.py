@@ -11,12 +11,13 @@ The request::
 
     {"pushService": "apns" | "fcm", "platform": "ios" | "android", "deviceToken": "...",
      "notification": {"title": "...", "body": "..."},
-     "pushMessageId": "...", "message": "...", "backendService": "prmsg" | "c2m",
-     "lookBackPeriod": 3600, "campaignInfo": {...}}
+     "pushMessageId": "...", "message": "...", "backendService": "prmsg" | "c2m" | "ams",
+     "lookBackPeriod": 3600, "campaignInfo": {...} | "conversationId": "..."}
 
-``notification.title`` is left out when the message has none. ``pushMessageId`` identifies the
-delivery: Parlay retries transient failures, so a receiver should drop repeats of one it has
-already pushed.
+``notification.title`` is left out when the message has none. An outbound message (``prmsg``,
+``c2m``) carries ``campaignInfo``; an agent's or bot's conversation message (``ams``) carries
+``conversationId`` instead. ``pushMessageId`` identifies the delivery: Parlay retries transient
+failures, so a receiver should drop repeats of one it has already pushed.
 
 Verifying the signature. ``t`` is the Unix time of signing; ``v1`` is the lower-case hex
 HMAC-SHA256, keyed with the app's proxy secret (UTF-8), of ``<t>`` + ``.`` + the raw request

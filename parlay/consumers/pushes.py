@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery import lifecycle
 from parlay.delivery.models import Delivery
-from parlay.delivery.origins import Origins, OutboundPayload, outbound_payload
-from parlay.delivery.status import DeliveryStatus
+from parlay.delivery.origins import CampaignInfo, Origins, OutboundPayload, outbound_payload
+from parlay.delivery.status import OUTBOUND_SOURCES, DeliveryStatus
 from parlay.handoffs.service import MAX_LOOKBACK_HOURS
 from parlay.lib.errors import NotFound
 
@@ -58,6 +58,7 @@ class PendingPush:
     """An outbound message the consumer has not opened yet, still within its lookback."""
 
     payload: OutboundPayload
+    campaign_info: CampaignInfo  # why it was sent (every outbound message says)
     sent_time: datetime | None
     expires_at: datetime
 
@@ -79,6 +80,9 @@ async def pending_outbound(
                     Delivery.account_id == account_id,
                     Delivery.consumer_id == consumer_id,
                     Delivery.channel == "inapp",
+                    # Not the pushes of conversations' messages (the conversation has them): in
+                    # SQL, so that they take none of the 50 places.
+                    Delivery.source.in_(OUTBOUND_SOURCES),
                     Delivery.status.in_(
                         [DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value]
                     ),
@@ -110,6 +114,7 @@ async def pending_outbound(
         pending.append(
             PendingPush(
                 payload=outbound_payload(d, origin, "inapp"),
+                campaign_info=origin.campaign_info(d.skill),
                 sent_time=d.sent_time,
                 expires_at=start + timedelta(seconds=d.lookback_seconds),
             )

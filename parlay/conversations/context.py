@@ -26,6 +26,7 @@ from parlay.conversations.views import (
 )
 from parlay.delivery.models import Delivery
 from parlay.delivery.origins import Origin, Origins, message_text
+from parlay.delivery.status import OUTBOUND_SOURCES
 
 # Up to the 5 most recent outbound messages to the consumer in the last 30 days.
 RECENT_OUTBOUND = 5
@@ -107,7 +108,8 @@ async def outbound_messages(
     now: datetime,
 ) -> list[OutboundMessageView]:
     """The outbound message that started the conversation, then the consumer's most recent
-    other outbound messages of the last 30 days (at most 5 in all besides the first)."""
+    other outbound messages of the last 30 days (at most 5 in all besides the first); the pushes
+    of conversations' own messages are not outbound messages."""
     identities = []
     if conversation.consumer_id:
         identities.append(Delivery.consumer_id == conversation.consumer_id)
@@ -122,6 +124,7 @@ async def outbound_messages(
                     .where(
                         Delivery.account_id == conversation.account_id,
                         or_(*identities),
+                        Delivery.source.in_(OUTBOUND_SOURCES),
                         Delivery.sent_time.is_not(None),
                         Delivery.sent_time > now - RECENT_OUTBOUND_WINDOW,
                     )

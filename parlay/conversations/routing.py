@@ -37,7 +37,7 @@ from parlay.conversations.models import CLOSED, OPEN, Conversation, Message
 from parlay.delivery import lifecycle
 from parlay.delivery.models import Delivery
 from parlay.delivery.origins import Origin, Origins, message_text
-from parlay.delivery.status import DeliveryStatus, statuses_before
+from parlay.delivery.status import OUTBOUND_SOURCES, DeliveryStatus, statuses_before
 from parlay.lib.db.uow import UnitOfWork
 from parlay.lib.errors import invalid_field
 
@@ -97,7 +97,8 @@ async def open_conversation_of(
 async def latest_delivery(
     session: AsyncSession, account_id: str, channel: str, consumer_id: str | None, phone: str | None
 ) -> Delivery | None:
-    """The most recent outbound message that reached the consumer on ``channel``."""
+    """The most recent outbound message that reached the consumer on ``channel`` (a push of a
+    conversation's own message is none: a reply never answers it)."""
     who = []
     if consumer_id and channel == "inapp":
         who.append(Delivery.consumer_id == consumer_id)
@@ -111,6 +112,7 @@ async def latest_delivery(
             Delivery.account_id == account_id,
             Delivery.channel == channel,
             or_(*who),
+            Delivery.source.in_(OUTBOUND_SOURCES),
             Delivery.sent_time.is_not(None),
             Delivery.superseded_by.is_(None),
         )

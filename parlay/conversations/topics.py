@@ -8,6 +8,7 @@ source of truth, and a client that missed events reloads ``GET conversations`` /
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,12 @@ def consumer_topics(account_id: str, consumer_id: str, phone: str | None) -> lis
     return topics
 
 
+def device_presence(account_id: str, consumer_id: str, device_id: str) -> str:
+    """The presence key of one device of a consumer: held while a live stream opened with its
+    ``deviceId`` is open. (JSON, so that no consumer or device ID can spell another's key.)"""
+    return json.dumps([account_id, consumer_id, device_id], separators=(",", ":"))
+
+
 def message_json(m: Message) -> dict[str, Any]:
     """A message as the API and the live streams write it."""
     return {"id": str(m.id), "sender": m.sender, "text": m.text, "time": m.created_at}
@@ -73,13 +80,14 @@ def conversation_message(conversation: Conversation, message: Message) -> LiveEv
 
 
 def outbound_shown(messages: Sequence[OutboundMessage]) -> list[LiveEvent]:
-    """In-app messages the provider accepted: the consumer's app, if open and streaming, shows
-    them at once (``pending-outbound`` has them all anyway)."""
+    """Outbound in-app messages the provider accepted: the consumer's app, if open and
+    streaming, shows them at once (``pending-outbound`` has them all anyway). A conversation's
+    push is not announced: its message reached the stream as a ``message`` event already."""
     return [
         LiveEvent.of(
             [consumer_topic(m.account_id, m.consumer_id, None)],
             {"type": "outbound", **m.payload.to_json()},
         )
         for m in messages
-        if m.consumer_id
+        if m.consumer_id and m.payload.campaign_info is not None
     ]

@@ -13,6 +13,7 @@ from parlay.accounts.permissions import Principal
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.consumers.identities import phone_of
 from parlay.conversations import routing, topics, workspace
+from parlay.conversations.context import pick_device
 from parlay.conversations.views import (
     AgentConversation,
     AgentStatus,
@@ -24,6 +25,7 @@ from parlay.conversations.views import (
 from parlay.conversations.workspace import Agent
 from parlay.delivery.origins import Origins
 from parlay.lib.db.uow import Transactions, UnitOfWork
+from parlay.lib.errors import invalid_field
 
 T = TypeVar("T")
 
@@ -63,11 +65,32 @@ async def consumer_conversation(tx: Transactions, me: ConsumerIdentity) -> Consu
         )
 
 
-async def consumer_topics(tx: Transactions, me: ConsumerIdentity) -> list[str]:
-    """What the consumer's live stream listens to."""
+@dataclass(frozen=True)
+class ConsumerStream:
+    """What the consumer's live stream listens to, and the presence key of the device holding it
+    (None: the stream named no device, and marks none)."""
+
+    topics: list[str]
+    presence: str | None
+
+
+async def consumer_stream(
+    tx: Transactions, me: ConsumerIdentity, device_id: str | None
+) -> ConsumerStream:
+    """The consumer's live stream, held by ``device_id`` when given: a registered device of
+    theirs (else 400), which agents' pushes then skip while the stream is open."""
     async with tx.read() as uow:
         phone = await phone_of(uow.session, me.account_id, me.consumer_id)
-    return topics.consumer_topics(me.account_id, me.consumer_id, phone)
+        if device_id is not None:
+            device = await pick_device(uow.session, me.account_id, me.consumer_id, device_id)
+            if device is None:
+                raise invalid_field("deviceId", f"no device {device_id!r} of this consumer")
+    return ConsumerStream(
+        topics.consumer_topics(me.account_id, me.consumer_id, phone),
+        topics.device_presence(me.account_id, me.consumer_id, device_id)
+        if device_id is not None
+        else None,
+    )
 
 
 # --- agents and bots --------------------------------------------------------------------

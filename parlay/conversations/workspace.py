@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.accounts.models import User
 from parlay.accounts.permissions import Permission, Principal
 from parlay.accounts.service import require_skill
-from parlay.conversations import topics
+from parlay.conversations import pushes, topics
 from parlay.conversations.assignment import (
     AgentState,
     agent_skills,
@@ -239,7 +239,8 @@ def _own(agent: Agent, c: Conversation, *, managers_too: bool) -> None:
 
 
 async def reply(uow: UnitOfWork, agent: Agent, conversation_id: str, text: str) -> Message:
-    """The assigned agent (or bot) writes; writing accepts the conversation if not yet done."""
+    """The assigned agent (or bot) writes; writing accepts the conversation if not yet done.
+    The consumer hears it on their live stream, and by push on devices without one."""
     session = uow.session
     c = await _visible(session, agent, conversation_id)
     _require_open(c)
@@ -247,6 +248,7 @@ async def reply(uow: UnitOfWork, agent: Agent, conversation_id: str, text: str) 
     c.accepted_at = c.accepted_at or uow.now
     message = add_message(session, c, agent.sender, text, uow.now, agent_id=agent.user_id)
     await session.flush()
+    await pushes.push_message(uow, c, message)
     added = topics.message_added(c, message)
     uow.emit(
         added,

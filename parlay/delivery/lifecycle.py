@@ -9,6 +9,7 @@ webhooks read one durable, ordered stream instead of watching every writer.
 The writers, by who calls them:
 - campaigns and C2M: ``add_queued`` (bulk), ``add_invite``, ``requeue`` (retry-failed),
   ``cancel_campaign_deliveries`` / ``cancel_deliveries_of``;
+- conversations: ``add_conversation_push`` (an agent's or bot's message to push);
 - the dispatcher: ``Outcome`` batches (``prepare_outcomes`` + ``write_outcomes``) and
   ``expire_overdue``;
 - the consumer's app: ``record_receipt`` (DELIVERED, READ);
@@ -30,11 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.delivery.queue import is_pending
 from parlay.delivery.status import (
+    CONVERSATION_PRIORITY,
     PENDING_SQL,
     STAGE_TIME,
     DeliveryStatus,
     ErrorCode,
     ErrorSource,
+    Source,
     statuses_before,
 )
 from parlay.lib.db.base import _pg_bind, _sqlite_bind
@@ -174,6 +177,51 @@ async def add_invite(
         status = not_sent.status.value
         change = Changed(delivery_id, row["account_id"], 1, status, status, not_sent.code.value)
         await _append(session, [change], now)
+    return delivery_id
+
+
+@dataclass(frozen=True)
+class ConversationPush:
+    """An agent's or bot's message of an in-app conversation, to push to the consumer's devices
+    that are not streaming (``backendService`` ``ams``)."""
+
+    account_id: str
+    consumer_id: str
+    conversation_id: str
+    message_id: int
+    text: str
+    skill: str | None  # the conversation's, for reading the queue; it routes nothing
+    valid_seconds: int  # not sent within this long: EXPIRED (a late answer is stale)
+
+
+async def add_conversation_push(
+    session: AsyncSession, push: ConversationPush, now: datetime
+) -> int:
+    """Queue the push of a conversation's message in the priority lane, in the unit of work that
+    adds the message: both commit, or neither. It has no campaign, call or handoff."""
+    row = {
+        "account_id": push.account_id,
+        "source": Source.CONVERSATION.value,
+        "campaign_id": None,
+        "call_id": None,
+        "handoff_id": "",
+        "skill": push.skill or "",
+        "priority": CONVERSATION_PRIORITY,
+        "channel": "inapp",
+        "consumer_id": push.consumer_id,
+        "conversation_id": push.conversation_id,
+        "message_id": push.message_id,
+        "message_text": push.text,
+        "lookback_seconds": push.valid_seconds,
+        "expires_at": now + timedelta(seconds=push.valid_seconds),
+        "status": DeliveryStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "attempted_time": now,
+    }
+    delivery_id: int = (
+        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
+    ).scalar_one()
     return delivery_id
 
 

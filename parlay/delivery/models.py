@@ -58,18 +58,21 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(16))  # PROACTIVE | IVR_DEFLECTION
+    source: Mapped[str] = mapped_column(String(16))  # PROACTIVE | IVR_DEFLECTION | CONVERSATION
     campaign_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # "" for a conversation's push (it has no handoff): NOT NULL stays, since making the column
+    # nullable would copy the whole table on SQLite.
     handoff_id: Mapped[str] = mapped_column(String(16))
     skill: Mapped[str] = mapped_column(String(255))
-    # 0 = IVR invite (the priority lane), 10 = campaign.
+    # 0 = IVR invite or a conversation's push (the priority lane), 10 = campaign.
     priority: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(8))
     consumer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
     variables: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
-    # Set when the text differs from the campaign's or handoff's (an invite's overrideMessage).
+    # Set when the text differs from the campaign's or handoff's (an invite's overrideMessage);
+    # a conversation's push carries its message's text here.
     message_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     lookback_seconds: Mapped[int] = mapped_column(Integer)
     # attempted_time + lookback: not sent by then means EXPIRED.
@@ -94,7 +97,10 @@ class Delivery(Base):
     skipped_time: Mapped[datetime | None] = mapped_column(nullable=True)
     expired_time: Mapped[datetime | None] = mapped_column(nullable=True)
     cancelled_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The conversation an outbound message started (REPLIED), or the one a push belongs to.
     conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # A conversation's push: the agent's or bot's message it carries (conversation_messages.id).
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     conversation_created_time: Mapped[datetime | None] = mapped_column(nullable=True)
     conversation_closed_time: Mapped[datetime | None] = mapped_column(nullable=True)
     # How many changes ``delivery_events`` holds for this delivery: the sequence of the last one.

@@ -9,7 +9,8 @@ it).
 
 The outbound message itself is built here once: its text (``message_text``) and the payload
 the mobile SDK receives (``OutboundPayload``), whether by push, on the live stream or from
-``pending-outbound``.
+``pending-outbound``. So is the push of an agent's or bot's conversation message
+(``conversation_payload``): it has no origin, the delivery row carries all it says.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def message_text(
 
 
 def backend_service(source: str) -> str:
-    """``c2m`` for an IVR invite, ``prmsg`` for a proactive campaign (the SDK's field)."""
+    """``c2m`` for an IVR invite, ``prmsg`` for a proactive campaign, ``ams`` for a
+    conversation's message (the SDK's field)."""
+    if source == Source.CONVERSATION:
+        return "ams"
     return "c2m" if source == Source.IVR_DEFLECTION else "prmsg"
 
 
@@ -112,14 +116,19 @@ class CampaignInfo:
 
 @dataclass(frozen=True)
 class OutboundPayload:
-    """The outbound message as the mobile SDK receives it, by push (APNs, FCM, the brand's push
-    proxy), on the consumer's live stream, and from ``pending-outbound``."""
+    """The message as the mobile SDK receives it, by push (APNs, FCM, the brand's push proxy),
+    on the consumer's live stream, and from ``pending-outbound``.
+
+    An outbound message (``prmsg``, ``c2m``) says why it was sent (``campaign_info``); a
+    conversation's message (``ams``) says which conversation it belongs to
+    (``conversation_id``) instead."""
 
     push_message_id: str  # the delivery ID: receipts name it
     message: str
-    backend_service: str  # prmsg | c2m
+    backend_service: str  # prmsg | c2m | ams
     lookback_seconds: int
-    campaign_info: CampaignInfo
+    campaign_info: CampaignInfo | None
+    conversation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return sdk_fields(
@@ -127,7 +136,8 @@ class OutboundPayload:
             self.message,
             self.backend_service,
             self.lookback_seconds,
-            self.campaign_info.to_json(),
+            self.campaign_info.to_json() if self.campaign_info is not None else None,
+            self.conversation_id,
         )
 
 
@@ -136,16 +146,22 @@ def sdk_fields(
     message: str,
     backend_service: str,
     lookback_seconds: int,
-    campaign_info: Mapping[str, Any],
+    campaign_info: Mapping[str, Any] | None,
+    conversation_id: str | None = None,
 ) -> dict[str, Any]:
-    """The outbound message in the SDK's field names: the one place they are written."""
-    return {
+    """The message in the SDK's field names: the one place they are written. ``campaignInfo``
+    only for an outbound message, ``conversationId`` only for a conversation's."""
+    fields: dict[str, Any] = {
         "pushMessageId": push_message_id,
         "message": message,
         "backendService": backend_service,
         "lookBackPeriod": lookback_seconds,
-        "campaignInfo": campaign_info,
     }
+    if campaign_info is not None:
+        fields["campaignInfo"] = campaign_info
+    if conversation_id is not None:
+        fields["conversationId"] = conversation_id
+    return fields
 
 
 class PayloadSource(Protocol):
@@ -173,4 +189,29 @@ def outbound_payload(delivery: PayloadSource, origin: Origin, channel: str) -> O
         backend_service=backend_service(delivery.source),
         lookback_seconds=delivery.lookback_seconds,
         campaign_info=origin.campaign_info(delivery.skill),
+    )
+
+
+class ConversationPushSource(Protocol):
+    """A conversation's push (row or claimed delivery): what ``conversation_payload`` reads."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def lookback_seconds(self) -> int: ...
+    @property
+    def message_text(self) -> str | None: ...
+    @property
+    def conversation_id(self) -> str | None: ...
+
+
+def conversation_payload(delivery: ConversationPushSource) -> OutboundPayload:
+    """The push of an agent's or bot's message (``ams``): its text and its conversation."""
+    return OutboundPayload(
+        push_message_id=str(delivery.id),
+        message=delivery.message_text or "",
+        backend_service=backend_service(Source.CONVERSATION),
+        lookback_seconds=delivery.lookback_seconds,
+        campaign_info=None,
+        conversation_id=delivery.conversation_id,
     )

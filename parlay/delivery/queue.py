@@ -60,6 +60,7 @@ class ClaimedDelivery:
     attempts: int
     status: str
     lease_owner: str
+    conversation_id: str | None  # a conversation's push: the conversation it belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ CLAIM_COLUMNS = (
     Delivery.attempts,
     Delivery.status,
     Delivery.lease_owner,
+    Delivery.conversation_id,
 )
 
 

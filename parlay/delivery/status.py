@@ -96,6 +96,9 @@ class ErrorCode(StrEnum):
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     CANCELLED = "CANCELLED"
+    # An agent's or bot's push not sent: every device that takes it holds a live stream, where
+    # the consumer saw the message (SKIPPED).
+    LIVE_STREAM = "LIVE_STREAM"
 
 
 # Failures that may succeed if tried again later (``retry-failed`` re-queues only these).
@@ -123,12 +126,21 @@ class ErrorSource(StrEnum):
 
 
 class Source(StrEnum):
-    """Why a delivery was sent: a proactive campaign or an IVR deflection (a C2M invite)."""
+    """Why a delivery was sent: a proactive campaign or an IVR deflection (a C2M invite), the two
+    outbound messages; or an agent's or bot's message of an in-app conversation pushed to a
+    consumer whose app is in the background (``backendService`` ``ams``)."""
 
     PROACTIVE = "PROACTIVE"
     IVR_DEFLECTION = "IVR_DEFLECTION"
+    CONVERSATION = "CONVERSATION"
 
 
-# The queue's order: IVR invites (the priority lane) before campaign deliveries.
+# The outbound messages: what pending-outbound lists, what a conversation can be attributed to,
+# what an agent sees as ``outboundMessages``. A conversation's own pushes are none of these.
+OUTBOUND_SOURCES = (Source.PROACTIVE.value, Source.IVR_DEFLECTION.value)
+
+# The queue's order: IVR invites (the priority lane) before campaign deliveries. An agent's or
+# bot's push answers a consumer who is waiting too: it takes the priority lane as well.
 INVITE_PRIORITY = 0
+CONVERSATION_PRIORITY = INVITE_PRIORITY
 CAMPAIGN_PRIORITY = 10

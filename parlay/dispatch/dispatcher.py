@@ -2,10 +2,11 @@
 
 Lanes keep providers apart: each channel (inapp, sms, wa) has its own pipeline and its own
 bound on sends in flight, so a slow provider fills only its own lane. A separate priority lane
-claims only IVR invites, so an invite never waits behind a campaign's batches. In each lane a
-feeder claims and checks the next batch while the sender keeps the provider busy with the batch
-already prepared. Outcomes are buffered and written back in batches (one transaction per flush),
-which is what lets one process record thousands of statuses per second on SQLite.
+claims only IVR invites and agents' pushes (priority 0), so neither waits behind a campaign's
+batches. In each lane a feeder claims and checks the next batch while the sender keeps the
+provider busy with the batch already prepared. Outcomes are buffered and written back in batches
+(one transaction per flush), which is what lets one process record thousands of statuses per
+second on SQLite.
 
 Delivery is at least once: a send whose acceptance was not yet written when the process died is
 sent again after its lease runs out, so duplicates are bounded by the sends in flight plus the
@@ -44,6 +45,7 @@ from parlay.dispatch.origins import OriginCache
 from parlay.dispatch.prepare import cancelled_outcome, outcome_of, prepare
 from parlay.lib.clock import Clock
 from parlay.lib.db.engine import Database
+from parlay.lib.events.presence import Presence
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.urgency import Urgency
 
@@ -95,6 +97,7 @@ class Dispatcher:
         *,
         origins: Origins | None = None,
         urgency: Urgency | None = None,
+        presence: Presence | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -102,6 +105,8 @@ class Dispatcher:
         self.config = config or DispatchConfig()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._origins = origins or OriginCache()
+        # Which devices hold a live stream: a conversation's push skips them (asked at send time).
+        self._presence = presence
         # IVR work of this process (a request being answered, or an invite this dispatcher
         # claimed, checked and is handing to its channel) makes the campaign lanes start no
         # claim, no send and no outcome write, so the invite's transactions are next for the
@@ -345,7 +350,9 @@ class Dispatcher:
         now = self.clock.now()
         async with self.db.read() as session:
             batch = await queue.claimed_rows(session, ids)
-            prepared = await prepare(session, batch, self._origins, self.channels.keys(), now)
+            prepared = await prepare(
+                session, batch, self._origins, self.channels.keys(), now, self._presence
+            )
         for outcome in prepared.outcomes:
             self._add(outcome)
         return prepared.sends

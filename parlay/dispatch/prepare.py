@@ -3,7 +3,9 @@ outcome that is recorded.
 
 ``prepare`` runs the send-time checks for the whole batch (facts loaded in a few queries) and
 builds each sendable delivery's ``OutboundMessage``; what may not be sent now gets its outcome at
-once (failed with the check's reason, held until SMS quiet hours end, expired). ``outcome_of``
+once (failed with the check's reason, held until SMS quiet hours end, expired). A conversation's
+push (an agent's or bot's message) has no campaign or call: its row says everything, and its
+check asks ``Presence`` which of the consumer's devices hold a live stream. ``outcome_of``
 maps a channel's answer: accepted → SENT, rejected → FAILED, a transient failure → retried with
 backoff until the attempts or the lookback run out.
 """
@@ -18,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.channels.base import Accepted, OutboundMessage, Rejected, SendResult, Template
 from parlay.delivery.lifecycle import Outcome
-from parlay.delivery.origins import Origin, Origins, outbound_payload
+from parlay.delivery.origins import Origin, Origins, conversation_payload, outbound_payload
 from parlay.delivery.queue import ClaimedDelivery
 from parlay.delivery.status import DeliveryStatus, ErrorCode, Source
 from parlay.dispatch.config import DispatchConfig, backoff_delay
 from parlay.eligibility.facts import load_facts
 from parlay.eligibility.rules import Fail, Hold, Pass, Recipient, check
+from parlay.lib.events.presence import Presence
 
 
 @dataclass
@@ -35,7 +38,16 @@ class Prepared:
 
 
 def recipient_of(delivery: ClaimedDelivery, origin: Origin | None) -> Recipient:
-    """Who the delivery goes to, under its handoff's push rules."""
+    """Who the delivery goes to, under its handoff's push rules (a conversation's push: under
+    the rule of agent messages)."""
+    if delivery.source == Source.CONVERSATION:
+        return Recipient(
+            account_id=delivery.account_id,
+            channel=delivery.channel,
+            consumer_id=delivery.consumer_id,
+            phone=None,
+            conversation_push=True,
+        )
     return Recipient(
         account_id=delivery.account_id,
         channel=delivery.channel,
@@ -44,6 +56,23 @@ def recipient_of(delivery: ClaimedDelivery, origin: Origin | None) -> Recipient:
         app_ids=origin.handoff.app_ids if origin else (),
         push_when_logged_in=origin.handoff.push_when_logged_in if origin else True,
         push_when_logged_out=origin.handoff.push_when_logged_out if origin else False,
+    )
+
+
+def conversation_message_of(delivery: ClaimedDelivery, passed: Pass) -> OutboundMessage:
+    """A conversation's push: the message's text and conversation, to the devices chosen. A
+    retry, or a send repeated after a crash, replaces the notification instead of adding one."""
+    return OutboundMessage(
+        delivery_id=delivery.id,
+        account_id=delivery.account_id,
+        channel=delivery.channel,
+        payload=conversation_payload(delivery),
+        consumer_id=delivery.consumer_id,
+        phone=None,
+        expires_at=delivery.expires_at,
+        attempt=delivery.attempts,
+        targets=passed.targets,
+        collapse_id=f"ams-{delivery.id}",
     )
 
 
@@ -79,15 +108,18 @@ async def prepare(
     origins: Origins,
     channels: Collection[str],
     now: datetime,
+    presence: Presence | None = None,
 ) -> Prepared:
-    """Run the send-time checks on a claimed batch (``channels``: those this worker can send)."""
+    """Run the send-time checks on a claimed batch (``channels``: those this worker can send;
+    ``presence``: where live streams are, for conversation pushes)."""
     found = await origins.for_deliveries(session, batch)
     recipients = {d.id: recipient_of(d, found.get(d.id)) for d in batch}
-    facts = await load_facts(session, recipients.values())
+    facts = await load_facts(session, recipients.values(), presence)
     prepared = Prepared()
     for d in batch:
         origin = found.get(d.id)
-        if origin is None:
+        pushed = d.source == Source.CONVERSATION  # an agent's or bot's message: no origin
+        if origin is None and not pushed:
             prepared.outcomes.append(
                 Outcome.final(
                     d.id,
@@ -131,6 +163,8 @@ async def prepare(
         elif isinstance(result, Hold):
             until = min(result.until, d.expires_at)
             prepared.outcomes.append(Outcome.hold(d.id, d.lease_owner, until))
+        elif origin is None:
+            prepared.sends.append((d, conversation_message_of(d, result)))
         else:
             prepared.sends.append((d, message_of(d, origin, result)))
     return prepared

@@ -1,5 +1,6 @@
 """What the send-time checks need to know about a batch of recipients, read in a few bulk
-queries: linked identities, open conversations, devices, SMS opt-outs."""
+queries: linked identities, open conversations, devices, SMS opt-outs; and, for the pushes of
+conversation messages, which of the consumers' devices hold a live stream (``Presence``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.apps.models import Device
 from parlay.consumers.models import Consumer, SmsOptOut
 from parlay.conversations.models import Conversation
+from parlay.conversations.topics import device_presence
 from parlay.eligibility.rules import Facts, Recipient, cid, identities, pid
+from parlay.lib.events.presence import Presence
 
 
-async def load_facts(session: AsyncSession, recipients: Iterable[Recipient]) -> Facts:
+async def load_facts(
+    session: AsyncSession, recipients: Iterable[Recipient], presence: Presence | None = None
+) -> Facts:
+    """``presence``: where live streams are, asked at the last moment (without it, no device
+    counts as streaming)."""
     facts = Facts()
     by_account: dict[str, list[Recipient]] = defaultdict(list)
     for r in recipients:
@@ -39,7 +46,26 @@ async def load_facts(session: AsyncSession, recipients: Iterable[Recipient]) -> 
                 )
             )
             facts.opted_out.update((account_id, p) for p in rows.scalars())
+    if presence is not None:
+        pushed = [r for group in by_account.values() for r in group if r.conversation_push]
+        await _load_streaming(facts, pushed, presence)
     return facts
+
+
+async def _load_streaming(facts: Facts, recipients: list[Recipient], presence: Presence) -> None:
+    devices: dict[str, tuple[tuple[str, str], str]] = {}
+    for r in recipients:
+        if r.consumer_id:
+            who = (r.account_id, r.consumer_id)
+            for d in facts.devices.get(who, []):
+                devices[device_presence(r.account_id, r.consumer_id, d.device_id)] = (
+                    who,
+                    d.device_id,
+                )
+    if devices:
+        for key in await presence.present(devices.keys()):
+            who, device_id = devices[key]
+            facts.streaming[who].add(device_id)
 
 
 async def _load_links(

@@ -5,12 +5,18 @@ now would be attempted".
 
 ``check`` is a pure function of one recipient and the ``Facts`` that ``parlay.eligibility.facts``
 loads for a whole batch in a few queries.
+
+An agent's or bot's message of an in-app conversation (``Recipient.conversation_push``) has a
+rule of its own (``conversation_push_targets``): no handoff and no open-conversation check (the
+conversation is the reason for it), every device of the consumer whose logout type takes agent
+messages, except the devices holding a live stream, where the consumer has seen it already.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,6 +40,8 @@ class Recipient:
     app_ids: tuple[str, ...] = ()
     push_when_logged_in: bool = True
     push_when_logged_out: bool = False
+    # An agent's or bot's conversation message (ams), not an outbound message: its own rule.
+    conversation_push: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,9 @@ class Facts:
     logged_in_once: set[tuple[str, str]] = field(default_factory=set)
     devices: dict[tuple[str, str], list[Device]] = field(default_factory=lambda: defaultdict(list))
     opted_out: set[tuple[str, str]] = field(default_factory=set)
+    # (account, consumer) -> IDs of their devices holding a live stream now (asked only for the
+    # recipients of conversation pushes).
+    streaming: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def cid(consumer_id: str) -> str:
@@ -97,6 +108,8 @@ def has_open_conversation(r: Recipient, facts: Facts) -> bool:
 
 def check(r: Recipient, facts: Facts, now: datetime, *, quiet_hours: bool = True) -> CheckResult:
     """Whether a send to ``r`` on its channel would be attempted now, and if not, why."""
+    if r.conversation_push:
+        return _check_conversation_push(r, facts)
     if has_open_conversation(r, facts):
         return Fail(
             DeliveryStatus.FAILED,
@@ -166,11 +179,14 @@ def _check_inapp(r: Recipient, facts: Facts) -> CheckResult:
             ErrorCode.LOGGED_OUT_PUSH_DISABLED,
             "the handoff or the logout mode does not allow pushes to logged-out devices",
         )
-    targets = tuple(
+    return Pass(_targets(allowed))
+
+
+def _targets(devices: list[Device]) -> tuple[PushTarget, ...]:
+    return tuple(
         PushTarget(d.device_id, d.app_id, d.platform, d.push_service, d.push_token or "")
-        for d in allowed
+        for d in devices
     )
-    return Pass(targets)
 
 
 def _push_allowed(device: Device, r: Recipient) -> bool:
@@ -178,3 +194,43 @@ def _push_allowed(device: Device, r: Recipient) -> bool:
         return r.push_when_logged_in
     # Logged out: ALL refuses every push; NONE and AGENT keep outbound (proactive/IVR) pushes.
     return r.push_when_logged_out and device.logout_mode in ("NONE", "AGENT")
+
+
+def takes_agent_messages(device: Device) -> bool:
+    """Whether a device is pushed an agent's or bot's conversation message: logged in, or
+    logged out with ``NONE`` (all pushes). ``ALL`` takes no push at all, ``AGENT`` only outbound
+    (proactive and IVR) ones: a bot speaks for the brand's agents, so it counts as an agent."""
+    return device.logged_in or device.logout_mode == "NONE"
+
+
+def conversation_push_targets(devices: list[Device], streaming: Collection[str]) -> CheckResult:
+    """The devices an agent's or bot's message is pushed to: those with a live push token whose
+    logout type takes agent messages and that hold no live stream (``streaming``: device IDs).
+    A consumer whose every such device is streaming saw it there: nothing to push (SKIPPED)."""
+    if not devices:
+        return Fail(DeliveryStatus.FAILED, ErrorCode.NEVER_LOGGED_IN, "the consumer has no device")
+    tokened = [d for d in devices if d.push_token and d.token_disabled_at is None]
+    if not tokened:
+        return Fail(DeliveryStatus.FAILED, ErrorCode.NO_PUSH_TOKEN, "no device has a push token")
+    allowed = [d for d in tokened if takes_agent_messages(d)]
+    if not allowed:
+        return Fail(
+            DeliveryStatus.FAILED,
+            ErrorCode.LOGGED_OUT_PUSH_DISABLED,
+            "every device is logged out with a logout type that refuses agent messages",
+        )
+    away = [d for d in allowed if d.device_id not in streaming]
+    if not away:
+        return Fail(
+            DeliveryStatus.SKIPPED,
+            ErrorCode.LIVE_STREAM,
+            "every device that takes it holds a live stream, where the message was shown",
+        )
+    return Pass(_targets(away))
+
+
+def _check_conversation_push(r: Recipient, facts: Facts) -> CheckResult:
+    if not r.consumer_id:
+        return Fail(DeliveryStatus.FAILED, ErrorCode.NEVER_LOGGED_IN, "no consumerId")
+    who = (r.account_id, r.consumer_id)
+    return conversation_push_targets(facts.devices.get(who, []), facts.streaming.get(who, set()))

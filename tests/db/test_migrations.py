@@ -21,6 +21,9 @@ from parlay import migrations as migrate
 from parlay.accounts import service as accounts
 from parlay.apps.credentials import public_view, push_app
 from parlay.apps.models import App
+from parlay.delivery import lifecycle
+from parlay.delivery.lifecycle import ConversationPush
+from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.lib.db.engine import Database
 from parlay.lib.secretbox import SecretBox, generate_key
 from parlay.lib.secretbox.check import KeyState, check_key
@@ -291,3 +294,55 @@ async def test_0008_downgrade_without_the_key_refuses_and_keeps_the_secrets(db: 
 async def test_0008_on_a_database_without_apps_needs_no_key(db: Database) -> None:
     await migrate.upgrade(db)
     assert "secret_key_check" in await tables(db)
+
+
+# --- 0009: the pushes of conversations' messages -------------------------------------------------
+
+
+async def test_0009_downgrade_removes_the_pushes_of_conversation_messages_and_their_events(
+    db: Database,
+) -> None:
+    """The code before 0009 has no reading of them (it would take one for an outbound message
+    that a consumer answers); outbound deliveries stay."""
+    await migrate.upgrade(db)
+    now = datetime.now(UTC)
+    async with db.write() as session:
+        await accounts.create_account(session, "acme", "Acme", now=now)
+        push = ConversationPush("acme", "ana", "conv-1", 1, "Hi", None, 3600)
+        pushed = await lifecycle.add_conversation_push(session, push, now)
+        outbound = Delivery(
+            account_id="acme",
+            source="PROACTIVE",
+            campaign_id="camp-1",
+            handoff_id="H1",
+            skill="billing",
+            priority=10,
+            channel="inapp",
+            consumer_id="ana",
+            lookback_seconds=3600,
+            expires_at=now,
+            status="QUEUED",
+            next_attempt_at=now,
+            attempted_time=now,
+        )
+        session.add(outbound)
+        await session.flush()
+        for delivery_id in (pushed, outbound.id):
+            session.add(
+                DeliveryEvent(
+                    account_id="acme",
+                    delivery_id=delivery_id,
+                    sequence=1,
+                    kind="FAILED",
+                    status="FAILED",
+                    occurred_at=now,
+                )
+            )
+
+    await migrate.downgrade(db, "0008")
+
+    async with db.engine.connect() as conn:
+        deliveries = (await conn.execute(text("SELECT id, source FROM deliveries"))).all()
+        events = (await conn.execute(text("SELECT delivery_id FROM delivery_events"))).all()
+    assert [tuple(row) for row in deliveries] == [(outbound.id, "PROACTIVE")]
+    assert [row[0] for row in events] == [outbound.id]

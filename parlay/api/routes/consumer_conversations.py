@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from parlay.api.deps import Consumer, ServicesDep
@@ -53,9 +55,22 @@ async def get_conversation(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(
-    accountId: AccountIdPath, request: Request, s: ServicesDep, me: Consumer
+    accountId: AccountIdPath,
+    request: Request,
+    s: ServicesDep,
+    me: Consumer,
+    deviceId: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="The registered device holding this stream: agents' and bots' messages "
+            "reach it here and are not pushed to it while the stream is open.",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events: agent, bot and system messages of my conversation, its closing, and
     outbound messages sent to me while the app is open."""
     subscriber = f"consumer:{me.account_id}/{me.consumer_id}"
-    return live_stream(s, subscriber, await usecases.consumer_topics(s.tx, me), request)
+    stream = await usecases.consumer_stream(s.tx, me, deviceId)
+    return live_stream(s, subscriber, stream.topics, request, present_as=stream.presence)

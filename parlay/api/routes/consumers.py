@@ -105,7 +105,7 @@ def _pending_out(p: PendingPush) -> PendingOutbound:
         message=payload.message,
         backend_service=payload.backend_service,
         look_back_period=payload.lookback_seconds,
-        campaign_info=payload.campaign_info.to_json(),
+        campaign_info=p.campaign_info.to_json(),
         sent_time=p.sent_time,
         expires_at=p.expires_at,
     )

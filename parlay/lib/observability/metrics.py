@@ -32,3 +32,9 @@ class Metrics:
             "Requests let through because the rate limiter's storage (Redis) was unreachable.",
             registry=self.registry,
         )
+        self.presence_errors = Counter(
+            "parlay_presence_errors_total",
+            "Live-stream presence reads or writes that failed (Redis unreachable): agent pushes "
+            "went out as if no device held a stream.",
+            registry=self.registry,
+        )
