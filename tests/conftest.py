@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -180,6 +181,16 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://parlay.test") as c:
         yield c
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app, for looking at its routes only (its database is never opened)."""
+    container = build_container(
+        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET_KEY)
+    )
+    yield create_app(container.services)
+    await container.close()
 
 
 # --- Redis ------------------------------------------------------------------------------

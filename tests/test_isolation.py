@@ -3,18 +3,14 @@ never 403, never their data — on every route, and never show up in one's own l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
 from parlay.accounts.permissions import GRANTS, Permission, Role
-from parlay.app import create_app
-from parlay.bootstrap import build_container
-from parlay.config import Settings
-from tests.conftest import TEST_SECRET_KEY, Brand, problem
+from tests.conftest import Brand, problem
 from tests.fakes.jwks import AUDIENCE, ISSUER, SigningKey
 from tests.routes import HANDOFF_BODY, Operation, body, operations, url
 
@@ -33,16 +29,6 @@ class Holdings:
 
     def leaked(self, text: str) -> list[str]:
         return [s for s in self.secrets if s in text]
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    """The app, for looking at its routes only (its database is never opened)."""
-    container = build_container(
-        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET_KEY)
-    )
-    yield create_app(container.services)
-    await container.close()
 
 
 @pytest.fixture

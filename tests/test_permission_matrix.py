@@ -7,18 +7,12 @@ exactly where GRANTS says no. A new route without ``require(...)`` fails here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from fastapi import FastAPI
 
 from parlay.accounts.permissions import GRANTS, Permission, Role, Scope
-from parlay.app import create_app
-from parlay.bootstrap import build_container
-from parlay.config import Settings
 from parlay.lib.ratelimit import ApiFamily
-from tests.conftest import TEST_SECRET_KEY, Brand, problem
+from tests.conftest import Brand, problem
 from tests.routes import LOGIN, LOGOUT, body, documented_operations, operations, url
 
 pytestmark = pytest.mark.anyio
@@ -122,16 +116,6 @@ def test_agents_see_no_campaign_handoff_or_account_administration() -> None:
 
 
 # --- every route carries a permission --------------------------------------------------------
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    """The app, for looking at its routes only (its database is never opened)."""
-    container = build_container(
-        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET_KEY)
-    )
-    yield create_app(container.services)
-    await container.close()
 
 
 async def test_the_route_walk_sees_every_documented_operation(app: FastAPI) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,19 +11,9 @@ from fastapi.routing import iter_route_contexts
 
 from parlay.api.problems import PROBLEM_JSON
 from parlay.api.strict_json import StrictJSONRoute
-from parlay.app import create_app
-from parlay.bootstrap import build_container
-from parlay.config import Settings
-from tests.conftest import TEST_SECRET_KEY, Brand, problem
+from tests.conftest import Brand, problem
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    """The app over a database it never opens: these tests read only its routes."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/x.db", secret_key=TEST_SECRET_KEY)
-    return create_app(build_container(settings).services)
 
 
 async def test_malformed_json_names_the_body_as_the_field(brand: Brand) -> None:
@@ -96,7 +85,7 @@ async def test_unknown_path_is_404_problem(brand: Brand) -> None:
     assert problem(response)["errorCode"] == 1004
 
 
-def test_every_operation_documents_its_errors_as_problem_json(app: FastAPI) -> None:
+async def test_every_operation_documents_its_errors_as_problem_json(app: FastAPI) -> None:
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():
@@ -113,7 +102,7 @@ def test_every_operation_documents_its_errors_as_problem_json(app: FastAPI) -> N
                     assert response["content"] == {PROBLEM_JSON: {"schema": problem_ref}}, where
 
 
-def test_every_api_route_parses_json_strictly(app: FastAPI) -> None:
+async def test_every_api_route_parses_json_strictly(app: FastAPI) -> None:
     api_routes = [
         route.original_route
         for route in iter_route_contexts(app.routes)
@@ -159,7 +148,7 @@ def _unbounded(schema: dict[str, Any], node: dict[str, Any], where: str) -> Iter
             yield where
 
 
-def test_every_input_has_a_size_bound(app: FastAPI) -> None:
+async def test_every_input_has_a_size_bound(app: FastAPI) -> None:
     schema = app.openapi()
     unbounded = set()
     for path, operations in schema["paths"].items():

@@ -167,23 +167,32 @@ async def _configure(w: World, public_pem: str) -> None:
     for app in apps:
         response = await b.client.post(f"{b.url}/apps", headers=b.admin, json=app)
         assert response.status_code == 201, response.text
-    devices = [
-        ("alice", "iphone-1", IOS_APP, "ios", "apns", IOS_TOKEN),
-        ("bob", "pixel-1", ANDROID_APP, "android", "fcm", ANDROID_TOKEN),
-        ("carol", "galaxy-1", PROXY_APP, "android", "proxy", PROXY_TOKEN),
-    ]
-    for consumer, device, app_id, platform, service, token in devices:
-        response = await b.client.put(
-            f"{b.url}/consumer/devices/{device}",
-            headers=w.consumer(consumer),
-            json={
-                "appId": app_id,
-                "platform": platform,
-                "pushService": service,
-                "pushToken": token,
-                "osVersion": "17.1",
-                "deviceModel": "test",
-                "sdkVersion": "6.2.0",
-            },
-        )
-        assert response.status_code == 200, response.text
+    for consumer, device, app_id, token in (
+        ("alice", "iphone-1", IOS_APP, IOS_TOKEN),
+        ("bob", "pixel-1", ANDROID_APP, ANDROID_TOKEN),
+        ("carol", "galaxy-1", PROXY_APP, PROXY_TOKEN),
+    ):
+        await register_device(w, consumer, device, app_id, token)
+
+
+async def register_device(w: World, sub: str, device_id: str, app_id: str, token: str) -> None:
+    """The consumer ``sub``'s app ``app_id`` registers ``device_id`` with push token ``token``."""
+    platform, service = {
+        IOS_APP: ("ios", "apns"),
+        ANDROID_APP: ("android", "fcm"),
+        PROXY_APP: ("android", "proxy"),
+    }[app_id]
+    response = await w.brand.client.put(
+        f"{w.brand.url}/consumer/devices/{device_id}",
+        headers=w.consumer(sub),
+        json={
+            "appId": app_id,
+            "platform": platform,
+            "pushService": service,
+            "pushToken": token,
+            "osVersion": "17.1",
+            "deviceModel": "test",
+            "sdkVersion": "6.2.0",
+        },
+    )
+    assert response.status_code == 200, response.text

@@ -18,33 +18,18 @@ from parlay.delivery.models import Delivery
 from parlay.delivery.status import PENDING, Source
 from tests.conftest import TEST_PASSWORD
 from tests.conversations.streams import event_stream, serving
-from tests.e2e.conftest import ANDROID_APP, IOS_APP, IOS_TOKEN, PROXY_APP, World
+from tests.e2e.conftest import (
+    ANDROID_APP,
+    IOS_APP,
+    IOS_TOKEN,
+    PROXY_APP,
+    World,
+    register_device,
+)
 
 pytestmark = pytest.mark.anyio
 
 REPLY = "Your refund is on its way 💸"
-
-
-async def _register(w: World, sub: str, device_id: str, app_id: str, token: str) -> None:
-    platform, service = {
-        IOS_APP: ("ios", "apns"),
-        ANDROID_APP: ("android", "fcm"),
-        PROXY_APP: ("android", "proxy"),
-    }[app_id]
-    response = await w.brand.client.put(
-        f"{w.brand.url}/consumer/devices/{device_id}",
-        headers=w.consumer(sub),
-        json={
-            "appId": app_id,
-            "platform": platform,
-            "pushService": service,
-            "pushToken": token,
-            "osVersion": "17.1",
-            "deviceModel": "test",
-            "sdkVersion": "6.2.0",
-        },
-    )
-    assert response.status_code == 200, response.text
 
 
 async def _agent(w: World) -> dict[str, str]:
@@ -119,8 +104,8 @@ async def test_an_agents_reply_reaches_each_backgrounded_device_by_push_with_ams
     world: World,
 ) -> None:
     w = world
-    await _register(w, "alice", "pixel-alice", ANDROID_APP, "fcm-token-alice")
-    await _register(w, "alice", "galaxy-alice", PROXY_APP, "proxy-token-alice")
+    await register_device(w, "alice", "pixel-alice", ANDROID_APP, "fcm-token-alice")
+    await register_device(w, "alice", "galaxy-alice", PROXY_APP, "proxy-token-alice")
     agent = await _agent(w)
     conversation_id = await _conversation(w, "alice")
 
@@ -182,7 +167,7 @@ async def test_a_device_holding_a_live_stream_gets_the_reply_there_and_only_the_
     dispatcher of another from pushing to its device."""
     w = world
     ipad_token = "c3" * 32
-    await _register(w, "alice", "ipad-alice", IOS_APP, ipad_token)
+    await register_device(w, "alice", "ipad-alice", IOS_APP, ipad_token)
     agent = await _agent(w)
     conversation_id = await _conversation(w, "alice")
 
