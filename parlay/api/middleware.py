@@ -10,7 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlay.api.problems import PROBLEM_JSON
-from parlay.lib.errors import ErrorCode, ParlayError, PayloadTooLarge
+from parlay.lib.errors import HeadersTooLarge, InternalError, ParlayError, PayloadTooLarge
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.observability.metrics import Metrics
 
@@ -83,7 +83,7 @@ class RequestContextMiddleware:
             if response_started:
                 raise
             log.exception("unhandled error", path=scope["path"])
-            await _send_problem(send_with_id, _internal_error(), scope)
+            await _send_problem(send_with_id, InternalError(), scope)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -117,10 +117,9 @@ class BodySizeLimitMiddleware:
             len(headers) > MAX_HEADERS
             or sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES
         ):
-            error = ParlayError(
+            error = HeadersTooLarge(
                 f"request headers exceed {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields"
             )
-            error.status, error.title = 431, "Request header fields too large"
             await _send_problem(send, error, scope)
             return
         declared = dict(headers).get(b"content-length")
@@ -161,13 +160,6 @@ class BodySizeLimitMiddleware:
         await _send_problem(
             send, PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes"), scope
         )
-
-
-def _internal_error() -> ParlayError:
-    error = ParlayError("internal error", code=ErrorCode.INTERNAL)
-    error.status = 500
-    error.title = "Internal error"
-    return error
 
 
 async def _send_problem(send: Send, error: ParlayError, scope: Scope) -> None:

@@ -24,18 +24,34 @@ from pydantic import BaseModel, Field
 
 from parlay.api.deps import authenticate, authenticate_consumer
 from parlay.api.problems import PROBLEM_JSON
+from parlay.lib.errors import (
+    Conflict,
+    Forbidden,
+    HeadersTooLarge,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 
+# Each status a route may answer, titled as its error is (409 has two errors: one title).
 TITLES = {
-    400: "Invalid request",
-    401: "Unauthenticated",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    413: "Payload too large",
-    429: "Too many requests",
-    431: "Request header fields too large",
-    500: "Internal error",
-    503: "Service unavailable",
+    error.status: error.title
+    for error in (
+        InvalidRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        RateLimited,
+        HeadersTooLarge,
+        InternalError,
+        ServiceUnavailable,
+    )
 }
 _EVERY_ROUTE = (431, 500)
 

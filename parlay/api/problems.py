@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parlay.api.strict_json import NO_POSITION
-from parlay.lib.errors import ErrorCode, FieldError, InvalidRequest, NotFound, ParlayError
+from parlay.lib.errors import (
+    ErrorCode,
+    FieldError,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    ParlayError,
+)
 from parlay.lib.observability.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -95,7 +102,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        error = ParlayError("internal error", code=ErrorCode.INTERNAL)
-        error.status = 500
-        error.title = "Internal error"
-        return problem_response(error, request)
+        return problem_response(InternalError(), request)

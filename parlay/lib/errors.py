@@ -146,6 +146,22 @@ class PayloadTooLarge(ParlayError):
     title = "Payload too large"
 
 
+class HeadersTooLarge(ParlayError):
+    status = 431
+    title = "Request header fields too large"
+
+
+class InternalError(ParlayError):
+    """A failure Parlay did not answer deliberately: the answer says no more (the log does)."""
+
+    status = 500
+    code = ErrorCode.INTERNAL
+    title = "Internal error"
+
+    def __init__(self) -> None:
+        super().__init__("internal error")
+
+
 class NoSuchSkill(ParlayError):
     code = ErrorCode.NO_SUCH_SKILL
     title = "No such skill"
