@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.secretbox import SecretBox, generate_key
 from tests.conftest import TEST_SECRET_KEY
+from tests.servers import free_port
 
 PARLAY = Path(sys.executable).with_name("parlay")
 
@@ -167,13 +167,6 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(
 
 
 # --- parlay serve, as a real process -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Served:

@@ -14,21 +14,19 @@ line.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY, Brand
+from tests.conftest import Brand
 from tests.consumers.conftest import consumer_auth
 from tests.fakes.jwks import SigningKey
+from tests.servers import start_api, stop, wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -54,53 +52,26 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_api(database_url: str, tmp_path: Path) -> Iterator[str]:
     """``parlay api`` on a free loopback port, over the test's database; its base URL."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
-    env |= {
-        "PARLAY_DATABASE_URL": database_url,
-        "PARLAY_LOG_JSON": "false",
-        "PARLAY_LOG_LEVEL": "WARNING",
+    server = start_api(
+        "fuzzed",
+        tmp_path,
+        database_url,
+        log_json="false",
+        log_level="WARNING",
         # Streams end quickly: the fuzzer reads each to its end.
-        "PARLAY_EVENTS_MAX_SECONDS": "0.2",
-        "PARLAY_STAFF_RATE_LIMIT_PER_SECOND": "100000",
-        "PARLAY_AGENT_RATE_LIMIT_PER_SECOND": "100000",
-        "PARLAY_METRICS_TOKEN": "metrics-token",
-        "PARLAY_SECRET_KEY": TEST_SECRET_KEY,
-    }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(BIN / "parlay"), "api", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+        events_max_seconds=0.2,
+        staff_rate_limit_per_second=100_000,
+        agent_rate_limit_per_second=100_000,
+        metrics_token="metrics-token",
+    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"parlay api did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield base
+        wait_ready([server])
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop([server])
 
 
 def _toml_string(value: str) -> str:

@@ -14,7 +14,7 @@ import uvicorn
 
 from parlay.app import create_app
 from parlay.bootstrap import Container
-from tests.ratelimit.test_multiprocess import free_port
+from tests.servers import free_port
 
 EVENT_TIMEOUT = 10.0
 

@@ -21,7 +21,8 @@ from tests.conftest import TEST_PASSWORD
 from tests.conversations.streams import event_stream, serving
 from tests.conversations.support import Desk
 from tests.fakes.jwks import AUDIENCE, ISSUER, SigningKey
-from tests.ratelimit.test_multiprocess import Server, start, stop, wait_ready
+from tests.ratelimit.test_multiprocess import start
+from tests.servers import Server, stop, wait_ready
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,6 @@ get through, which shows that Redis is what makes the limit hold.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,86 +21,16 @@ import pytest
 from parlay.accounts import service as accounts
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
-from tests.conftest import TEST_SECRET_KEY
 from tests.ratelimit.conftest import redis_reachable
+from tests.servers import Server, start_api, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
-PARLAY = Path(sys.executable).with_name("parlay")
-STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-
 
 def start(name: str, tmp: Path, database_url: str, redis_url: str | None) -> Server:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
-    env["PARLAY_DATABASE_URL"] = database_url
-    env["PARLAY_STAFF_RATE_LIMIT_PER_SECOND"] = "3"
-    env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
-    if redis_url:
-        env["PARLAY_REDIS_URL"] = redis_url
-    port = free_port()
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(PARLAY), "api", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(name, process, port, log)
-
-
-def wait_ready(servers: list[Server]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    waiting = list(servers)
-    with httpx.Client(timeout=1.0) as client:
-        while waiting:
-            for server in list(waiting):
-                if server.process.poll() is not None:
-                    pytest.fail(f"{server.name} exited at start:\n{server.log_tail()}")
-                try:
-                    if client.get(f"{server.url}/readyz").status_code == 200:
-                        waiting.remove(server)
-                except httpx.TransportError:
-                    pass
-            if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in waiting)
-                pytest.fail(f"not ready after {STARTUP_TIMEOUT}s:\n{tails}")
-            if waiting:
-                time.sleep(0.1)
-
-
-def stop(servers: list[Server]) -> None:
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    """An API process whose staff and keys are limited to 3 requests a second."""
+    shared = {"redis_url": redis_url} if redis_url else {}
+    return start_api(name, tmp, database_url, staff_rate_limit_per_second=3, **shared)
 
 
 async def new_account(database_url: str) -> tuple[str, str]:
