@@ -33,6 +33,7 @@ LAYERS = [
     "eligibility",
     "c2m",
     "dispatch",
+    "reporting",
     "services",
     "api",
     "migrations",
@@ -54,6 +55,7 @@ DOMAINS = {
     "eligibility",
     "c2m",
     "dispatch",
+    "reporting",
 }
 
 
