@@ -64,6 +64,8 @@ class DeliveryCount(Base):
     """One slot's funnel for one source × channel × skill of an account."""
 
     __tablename__ = "delivery_counts"
+    # Clustered by key on SQLite too: a report reads a range of slots in key order.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declaration
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
@@ -91,6 +93,7 @@ class DeliveryReasonCount(Base):
     """How many of one slot's failed or skipped deliveries carry each ``errorCode``."""
 
     __tablename__ = "delivery_reason_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declaration
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True

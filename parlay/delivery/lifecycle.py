@@ -334,13 +334,11 @@ async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: dateti
             changed.append(
                 Changed(delivery_id, account_id, version, SUPERSEDED, status, error_code)
             )
-            # Reported as its latest attempt: the old one leaves the counts, the new one joins.
+            # Reported as its latest attempt: the old one leaves the counts.
             tally.move(counts.key_of(old), counts.state_of(old), None)
-            tally.move(
-                counts.Key.of(old.account_id, old.source, now, old.channel, old.skill),
-                None,
-                counts.QUEUED,
-            )
+        # ... and the new one joins them.
+        new_key = counts.Key.of(old.account_id, old.source, now, old.channel, old.skill)
+        tally.move(new_key, None, counts.QUEUED)
     await _append(session, changed, now)
     await tally.flush(session)
     return len(failed)

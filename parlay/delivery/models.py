@@ -48,6 +48,14 @@ class Delivery(Base):
             sqlite_where=text("phone IS NOT NULL"),
             postgresql_where=text("phone IS NOT NULL"),
         ),
+        # A campaign's current recipients in order (the campaign report pages by offset).
+        Index(
+            "ix_deliveries_campaign_current",
+            "campaign_id",
+            "id",
+            sqlite_where=text("superseded_by IS NULL"),
+            postgresql_where=text("superseded_by IS NULL"),
+        ),
         # An account's deliveries by attempt time (the transactions report).
         Index("ix_deliveries_account_attempted", "account_id", "source", "attempted_time", "id"),
         Index(

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from parlay.delivery.counts import PROVIDER_FAILURES
-from parlay.delivery.models import Delivery
 from parlay.delivery.status import DeliveryStatus, ErrorCode
-from parlay.reporting.service import AnalyticsRow, Transaction
+from parlay.reporting.service import AnalyticsRow, ReportRow
 
 ANALYTICS_FIELDS = (
     "channel",
@@ -50,7 +49,7 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def consumer_row(d: Delivery) -> dict[str, Any]:
+def consumer_row(d: ReportRow) -> dict[str, Any]:
     return {
         "id": str(d.id),
         "consumerId": d.consumer_id or d.phone,
@@ -102,8 +101,7 @@ TRANSACTION_FIELDS = (
 )
 
 
-def transaction_row(t: Transaction) -> dict[str, Any]:
-    d = t.delivery
+def transaction_row(d: ReportRow) -> dict[str, Any]:
     provider_failure = d.status == DeliveryStatus.FAILED and d.error_code in PROVIDER_FAILURES
     opted_out = d.status == DeliveryStatus.SKIPPED and d.error_code == ErrorCode.OPTED_OUT
     return {
@@ -114,7 +112,7 @@ def transaction_row(t: Transaction) -> dict[str, Any]:
         "initialSkill": d.skill,
         "proactiveCampaignId": d.campaign_id,
         "handOffId": d.handoff_id or None,
-        "ivrNumber": t.ivr_number,
+        "ivrNumber": d.ivr_number,
         "consumerId": d.consumer_id or d.phone,
         "conversationId": d.conversation_id,
         "status": d.status,

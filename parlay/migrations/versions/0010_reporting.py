@@ -8,8 +8,9 @@ Create Date: 2026-11-29 11:30:00.000000
 15-minute slot of its attempt × source × channel × skill (``parlay.delivery.counts``); they are
 filled here from the deliveries that exist, with the same rule the lifecycle applies from now
 on. ``conversations`` gains the consumer's rating (``csat_score``, ``csat_time``), ``accounts``
-its ``time_zone`` (IANA name; reports split days in it), and ``deliveries`` an index for reading
-an account's deliveries by attempt time (the transactions report).
+its ``time_zone`` (IANA name; reports split days in it), and ``deliveries`` two indexes: an
+account's deliveries by attempt time (the transactions report) and a campaign's current
+recipients in order (the campaign report).
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def upgrade() -> None:
         "delivery_counts",
         *_key(),
         *(sa.Column(m, sa.Integer(), nullable=False) for m in _METRICS),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "delivery_reason_counts",
         *_key(),
         sa.Column("error_code", sa.String(64), primary_key=True),
         sa.Column("n", sa.Integer(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.add_column("conversations", sa.Column("csat_score", sa.Integer(), nullable=True))
     op.add_column(
@@ -80,6 +83,13 @@ def upgrade() -> None:
         "ix_deliveries_account_attempted",
         "deliveries",
         ["account_id", "source", "attempted_time", "id"],
+    )
+    op.create_index(
+        "ix_deliveries_campaign_current",
+        "deliveries",
+        ["campaign_id", "id"],
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
     )
     _fill_counts()
 
@@ -138,6 +148,7 @@ def _fill_counts() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_campaign_current", table_name="deliveries")
     op.drop_index("ix_deliveries_account_attempted", table_name="deliveries")
     op.execute("ALTER TABLE accounts DROP COLUMN time_zone")
     op.execute("ALTER TABLE conversations DROP COLUMN csat_time")
