@@ -11,6 +11,7 @@ from parlay.handoffs.models import Handoff
 from parlay.lib.db.base import Base
 from parlay.lib.idempotency.models import IdempotencyRecord
 from parlay.lib.secretbox.models import SecretKeyCheck
+from parlay.messaging.models import ChannelAccount, InboundTaken, WhatsAppWindow
 
 __all__ = [
     "AccessToken",
@@ -20,6 +21,7 @@ __all__ = [
     "Base",
     "Call",
     "Campaign",
+    "ChannelAccount",
     "Consumer",
     "Conversation",
     "Delivery",
@@ -27,10 +29,12 @@ __all__ = [
     "Device",
     "Handoff",
     "IdempotencyRecord",
+    "InboundTaken",
     "Message",
     "SecretKeyCheck",
     "Skill",
     "SmsOptOut",
     "User",
     "UserSkill",
+    "WhatsAppWindow",
 ]
