@@ -1,5 +1,5 @@
-"""An account's SMS and WhatsApp provider settings, the WhatsApp window of each number, and the
-inbound provider messages already taken (providers deliver webhooks at least once)."""
+"""An account's SMS and WhatsApp provider settings, and the inbound provider messages already
+taken (providers deliver webhooks at least once)."""
 
 from __future__ import annotations
 
@@ -27,19 +27,6 @@ class ChannelAccount(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-
-
-class WhatsAppWindow(Base):
-    """When the number last wrote to the account on WhatsApp: free text may be sent for 24 hours
-    after it (the customer-service window), templates only otherwise."""
-
-    __tablename__ = "whatsapp_windows"
-
-    account_id: Mapped[str] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
-    last_inbound_at: Mapped[datetime]
 
 
 class InboundTaken(Base):
