@@ -56,15 +56,15 @@ def _ordered(variables: dict[str, str]) -> list[str]:
 
 
 def message_body(message: OutboundMessage, window_open: bool) -> dict[str, Any] | None:
-    """The Cloud API body: text inside the window, else the handoff's template (None: neither
-    may go)."""
+    """The Cloud API body: text inside the window (when there is text: a handoff may name only
+    its template), else the handoff's template (None: neither may go)."""
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": (message.phone or "").removeprefix("+"),
         "biz_opaque_callback_data": str(message.delivery_id),
     }
-    if window_open:
+    if window_open and message.text:
         return body | {"type": "text", "text": {"preview_url": False, "body": message.text}}
     template = message.template
     if template is None:
