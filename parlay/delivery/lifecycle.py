@@ -507,10 +507,11 @@ async def add_fallback(
     session: AsyncSession, failed: Delivery, channel: str, now: datetime
 ) -> int | None:
     """Queue ``failed`` (a WhatsApp message WhatsApp could not deliver) again on ``channel``,
-    linked to it by ``fallbackOf``, with what is left of its lookback. Once per delivery: a
-    repeated failure report adds nothing (None)."""
-    existing = await session.scalar(select(Delivery.id).where(Delivery.fallback_of == failed.id))
-    if existing is not None or failed.expires_at <= now:
+    linked to it by ``fallbackOf``, with what is left of its lookback. The failed delivery is
+    superseded by it (a SUPERSEDED event), so the campaign's per-consumer views count the
+    consumer once, on the fallback. Once per delivery: a repeated failure report adds nothing
+    (None)."""
+    if failed.superseded_by is not None or failed.expires_at <= now:
         return None
     row = {
         **{column: getattr(failed, column) for column in _REQUEUED_COLUMNS},
@@ -525,6 +526,18 @@ async def add_fallback(
     delivery_id: int = (
         await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
     ).scalar_one()
+    changed = await _apply(
+        session,
+        update(Delivery)
+        .where(Delivery.id == failed.id, Delivery.superseded_by.is_(None))
+        .values(superseded_by=delivery_id, **_bump())
+        .execution_options(synchronize_session=False),
+        now,
+        SUPERSEDED,
+    )
+    if not changed:  # pragma: no cover - a concurrent report's fallback committed first
+        # Undo this one with the whole webhook: the provider retries, and finds it done.
+        raise RuntimeError(f"delivery {failed.id} already fell back")
     return delivery_id
 
 

@@ -120,4 +120,9 @@ async def test_a_message_whatsapp_cannot_deliver_goes_out_once_as_sms(world: Wor
     assert first.error_code == ErrorCode.PROVIDER_REJECTED
     assert (fallback.channel, fallback.fallback_of, fallback.phone) == ("sms", first.id, NY_MOBILE)
     assert fallback.status == S.DELIVERED
+    assert first.superseded_by == fallback.id
     assert [m.form["To"] for m in w.twilio.sent] == [NY_MOBILE]
+    view = await w.brand.client.get(
+        f"/api/v2/account/{w.brand.id}/campaign/{campaign}", headers=w.brand.admin
+    )
+    assert view.json()["counts"] == {"DELIVERED": 1}  # the consumer, once
