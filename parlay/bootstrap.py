@@ -92,6 +92,7 @@ class Container:
             presence=self.presence,
             urls=self.urls,
             secrets=self.secrets,
+            providers=self.providers,
         )
 
     def start_dispatcher(self) -> Dispatcher:

@@ -21,13 +21,17 @@ code's HTTP status and document) · ``status:<http>`` (a bare 5xx or 429) · ``l
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
+import json
 import re
 import secrets
+import signal
+import sys
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -82,12 +86,15 @@ class TwilioFake:
         deliver: httpx.AsyncClient,
         lifecycle: tuple[str, ...] = ("sent", "delivered"),
         callback_delay: float = 0.0,
+        record: bool = True,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.deliver = deliver
         self.lifecycle = lifecycle
         self.callback_delay = callback_delay
+        self.record = record  # False: keep no request or message in memory (benchmarks)
+        self.accepted = 0
         self.server = LoopbackServer(self._handle)
         self.requests: list[Request] = []
         self.sent: list[SentSms] = []
@@ -128,7 +135,8 @@ class TwilioFake:
         )
 
     async def _handle(self, request: Request) -> Response | None:
-        self.requests.append(request)
+        if self.record:
+            self.requests.append(request)
         match = _PATH.match(request.path)
         if request.method != "POST" or match is None:
             return Response.json(404, {"code": 20404, "message": "not found", "status": 404})
@@ -173,7 +181,9 @@ class TwilioFake:
             raise ValueError(f"unknown Twilio fake outcome: {name}")
         sid = "SM" + secrets.token_hex(16)
         sms = SentSms(sid, form, lifecycle)
-        self.sent.append(sms)
+        self.accepted += 1
+        if self.record:
+            self.sent.append(sms)
         if callback:
             self._spawn(self._play(sms, callback))
         return Response.json(
@@ -219,7 +229,13 @@ class TwilioFake:
                 params |= {"ErrorCode": code, "ErrorMessage": f"scripted {code}"}
             if self.callback_delay:
                 await asyncio.sleep(self.callback_delay)
-            answer = await self.post_signed(url, params)
+            for attempt in range(3):  # Twilio retries a callback whose connection failed
+                try:
+                    answer = await self.post_signed(url, params)
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
             sms.callbacks.append((status, answer))
 
     async def post_signed(
@@ -258,3 +274,38 @@ async def running(**options: Any) -> AsyncIterator[TwilioFake]:
         yield fake
     finally:
         await fake.stop()
+
+
+async def _serve(arguments: argparse.Namespace) -> None:
+    limits = httpx.Limits(max_connections=arguments.callback_connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as deliver:
+        fake = TwilioFake(
+            account_sid=arguments.account_sid,
+            auth_token=arguments.auth_token,
+            deliver=deliver,
+            record=False,
+        )
+        await fake.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        if arguments.exit_on_stdin_eof:  # the parent died: don't outlive it
+            loop.add_reader(sys.stdin.fileno(), lambda: None if sys.stdin.read(1) else stop.set())
+        print(json.dumps({"base_url": fake.url}), flush=True)
+        await stop.wait()
+        await fake.stop()
+        print(json.dumps({"accepted": fake.accepted}), flush=True)
+
+
+def main() -> None:
+    """Serve the fake on 127.0.0.1 (benchmarks): its URL as a JSON line on stdout."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--account-sid", required=True)
+    parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--callback-connections", type=int, default=32)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

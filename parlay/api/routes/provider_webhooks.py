@@ -52,7 +52,7 @@ async def twilio_status(
     params = await _form(request)
     try:
         await usecases.twilio_status(
-            s.tx, s.secrets, accountId, deliveryId, _signed_url(s, request), params, signature
+            s.tx, s.providers, accountId, deliveryId, _signed_url(s, request), params, signature
         )
     except WebhookRefused:
         s.metrics.webhooks_refused.labels("twilio").inc()
@@ -71,7 +71,7 @@ async def twilio_inbound(
     params = await _form(request)
     try:
         await usecases.twilio_inbound(
-            s.tx, s.secrets, s.origins, accountId, _signed_url(s, request), params, signature
+            s.tx, s.providers, s.origins, accountId, _signed_url(s, request), params, signature
         )
     except WebhookRefused:
         s.metrics.webhooks_refused.labels("twilio").inc()
@@ -89,9 +89,7 @@ async def whatsapp_handshake(
 ) -> Response:
     """Meta's subscription check: the challenge back when the verify token matches."""
     try:
-        answer = await usecases.whatsapp_handshake(
-            s.tx, s.secrets, accountId, mode, token, challenge
-        )
+        answer = await usecases.whatsapp_handshake(s.providers, accountId, mode, token, challenge)
     except WebhookRefused:
         s.metrics.webhooks_refused.labels("whatsapp").inc()
         raise
@@ -113,7 +111,7 @@ async def whatsapp_notification(
     except ValueError:
         doc = None  # refused below, once the signature is checked
     try:
-        await usecases.whatsapp_event(s.tx, s.secrets, s.origins, accountId, body, signature, doc)
+        await usecases.whatsapp_event(s.tx, s.providers, s.origins, accountId, body, signature, doc)
     except WebhookRefused:
         s.metrics.webhooks_refused.labels("whatsapp").inc()
         raise
