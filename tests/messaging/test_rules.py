@@ -3,6 +3,7 @@ STOP and START, what a provider's answer or callback makes of a delivery, webhoo
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,7 +18,7 @@ from parlay.channels.twilio import TwilioChannel, validity_seconds
 from parlay.channels.whatsapp import WhatsAppChannel, in_window
 from parlay.delivery.origins import OutboundPayload
 from parlay.delivery.status import DeliveryStatus, ErrorCode
-from parlay.messaging.webhooks import keyword, meta_signed, twilio_report
+from parlay.messaging.webhooks import keyword, meta_notification, meta_signed, twilio_report
 from tests.fakes.loopback import LOOPBACK_URLS
 from tests.fakes.whatsapp import meta_signature
 
@@ -189,3 +190,91 @@ async def test_an_account_without_credentials_is_served_by_the_sandbox() -> None
     result = await channel.send(_message())
     assert [s.address for s in sandbox.sent] == ["+12025550123"]
     assert result.source == "sandbox"
+
+
+class _Connected(_Accounts):
+    """An account whose provider endpoint refuses connections (nothing listens there)."""
+
+    def __init__(self, endpoint: str, *, from_number: str | None = "+14155550199") -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.from_number = from_number
+
+    async def twilio(self, account_id: str) -> TwilioAccount | None:
+        return TwilioAccount("AC" + "1" * 32, "t" * 32, self.from_number, None, 1.0, self.endpoint)
+
+    async def whatsapp(self, account_id: str) -> WhatsAppAccount | None:
+        return WhatsAppAccount("1065", "token", "secret", "verify", endpoint=self.endpoint)
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+async def test_unreachable_providers_are_retried_and_a_missing_sender_is_refused() -> None:
+    endpoint = _closed_port()
+    sms = TwilioChannel(_Connected(endpoint), SandboxChannel(), urls=LOOPBACK_URLS, public_url=None)
+    assert isinstance(await sms.send(_message()), RetryLater)
+    await sms.close()
+    nobody = TwilioChannel(
+        _Connected(endpoint, from_number=None),
+        SandboxChannel(),
+        urls=LOOPBACK_URLS,
+        public_url=None,
+    )
+    refused = await nobody.send(_message())
+    assert isinstance(refused, Rejected)
+    assert refused.message == "no sender: set fromNumber"
+    wa = WhatsAppChannel(_Connected(endpoint), SandboxChannel(), urls=LOOPBACK_URLS)
+    # No window (the number never wrote) and no template: refused before any request.
+    closed = await wa.send(_message())
+    assert isinstance(closed, Rejected)
+    assert "24-hour window" in closed.message
+    await wa.close()
+
+
+async def test_a_sender_over_its_pace_is_retried_later_without_a_request() -> None:
+    pacer = SenderPacer(max_wait=0.5, monotonic=lambda: 0.0)
+    sms = TwilioChannel(
+        _Connected(_closed_port()),
+        SandboxChannel(),
+        urls=LOOPBACK_URLS,
+        public_url=None,
+        pacer=pacer,
+    )
+    pacer.reserve("AC" + "1" * 32 + ":+14155550199", 1.0)  # the next slot is a second away
+    result = await sms.send(_message())
+    assert isinstance(result, RetryLater)
+    assert result.retry_after == 1.0
+
+
+def test_meta_notifications_keep_what_they_understand() -> None:
+    doc = {
+        "entry": [
+            "not an entry",
+            {"changes": [{"value": None}, {"value": {"statuses": [{"status": "deleted"}]}}]},
+            {
+                "changes": [
+                    {
+                        "value": {
+                            "messages": [
+                                {"from": "15550100", "id": "w1", "type": "image"},
+                                {"from": "15550100", "id": "w2", "type": "button",
+                                 "button": {"text": "Yes"}},
+                                {"from": "not digits", "id": "w3", "type": "text"},
+                            ]
+                        }
+                    }
+                ]
+            },
+        ]
+    }  # fmt: skip
+    parsed = meta_notification(doc)
+    assert [(s.report, s.delivery_id) for s in parsed.statuses] == [(None, None)]
+    assert [(m.phone, m.text) for m in parsed.messages] == [
+        ("+15550100", "[image]"),
+        ("+15550100", "Yes"),
+    ]
+    assert meta_notification([]).messages == []
