@@ -65,6 +65,8 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.consumers import router as consumer_router
     from parlay.api.routes.handoffs import router as handoffs_router
     from parlay.api.routes.provider_webhooks import router as provider_webhooks_router
+    from parlay.api.routes.reporting import legacy_router as legacy_reporting_router
+    from parlay.api.routes.reporting import router as reporting_router
 
     for router in (
         accounts_router,
@@ -77,6 +79,8 @@ def _include_domain_routers(app: FastAPI) -> None:
         consumer_router,
         conversation_router,
         agent_router,
+        reporting_router,
+        legacy_reporting_router,
     ):
         app.include_router(router)
 
