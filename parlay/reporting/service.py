@@ -284,6 +284,7 @@ async def _add_deliveries(
     """Count deliveries directly, by the rule the kept counts follow."""
     d = Delivery
     closed = d.conversation_closed_time.is_not(None)
+    was_sent = d.sent_time.is_not(None)
     rated = and_(d.status == DeliveryStatus.REPLIED.value, Conversation.csat_score.is_not(None))
     query = (
         select(
@@ -293,19 +294,20 @@ async def _add_deliveries(
             d.status,
             d.error_code,
             closed,
+            was_sent,
             func.count(),
             func.sum(Conversation.csat_score).filter(rated),
             func.count(Conversation.csat_score).filter(rated),
         )
         .outerjoin(Conversation, Conversation.id == d.conversation_id)
         .where(*where, d.superseded_by.is_(None))
-        .group_by(d.attempted_time, d.channel, d.skill, d.status, d.error_code, closed)
+        .group_by(d.attempted_time, d.channel, d.skill, d.status, d.error_code, closed, was_sent)
     )
-    for attempted, channel, skill, status, code, is_closed, n, csat_sum, csat_n in (
+    for attempted, channel, skill, status, code, is_closed, sent, n, csat_sum, csat_n in (
         await session.execute(filters.apply(query, d.channel, d.skill))
     ).all():
         row = rows.add_state(
-            attempted, channel, skill, counts.State(status, code, bool(is_closed)), n
+            attempted, channel, skill, counts.State(status, code, bool(is_closed), bool(sent)), n
         )
         row.csat_sum += int(csat_sum or 0)
         row.csat_count += int(csat_n or 0)

@@ -380,6 +380,11 @@ def test_a_later_stage_counts_the_earlier_ones_and_a_refusal_by_a_provider_was_e
     checked_out = counts.funnel(counts.State("FAILED", "NO_PUSH_TOKEN"))
     assert refused[counts.METRICS.index("eligible")] == 1
     assert checked_out[counts.METRICS.index("eligible")] == 0
+    undelivered = counts.funnel(counts.State("FAILED", "PROVIDER_REJECTED", sent=True))
+    assert (
+        undelivered[counts.METRICS.index("sent")],
+        undelivered[counts.METRICS.index("failed")],
+    ) == (1, 1)
     assert counts.reason(counts.State("EXPIRED", "EXPIRED")) == "EXPIRED"
     assert counts.reason(counts.State("SENT")) is None
 

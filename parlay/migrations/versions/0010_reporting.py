@@ -103,21 +103,21 @@ def _fill_counts() -> None:
     rows = bind.execute(
         sa.text(
             "SELECT account_id, source, attempted_time, channel, skill, status, error_code, "
-            "conversation_closed_time IS NOT NULL, COUNT(*) FROM deliveries "
+            "conversation_closed_time IS NOT NULL, sent_time IS NOT NULL, COUNT(*) FROM deliveries "
             "WHERE superseded_by IS NULL AND source IN ('PROACTIVE', 'IVR_DEFLECTION') "
             "GROUP BY account_id, source, attempted_time, channel, skill, status, error_code, "
-            "conversation_closed_time IS NOT NULL"
+            "conversation_closed_time IS NOT NULL, sent_time IS NOT NULL"
         )
     ).all()
     funnel: dict[tuple[object, ...], list[int]] = {}
     reasons: dict[tuple[object, ...], int] = {}
-    for account, source, attempted, channel, skill, status, code, closed, n in rows:
+    for account, source, attempted, channel, skill, status, code, closed, sent, n in rows:
         if isinstance(attempted, str):
             attempted = datetime.fromisoformat(attempted)
         if attempted.tzinfo is None:
             attempted = attempted.replace(tzinfo=UTC)
         key = (account, source, counts.slot_of(attempted), channel, skill)
-        state = counts.State(status, code, bool(closed))
+        state = counts.State(status, code, bool(closed), bool(sent))
         row = funnel.setdefault(key, [0] * len(counts.METRICS))
         for i, v in enumerate(counts.funnel(state)):
             row[i] += v * n
