@@ -169,11 +169,11 @@ async def _median_ms(run: Callable[[], Awaitable[Any]], runs: int = 5) -> float:
 
 async def _csv_rows(tx: Transactions, account_id: str, window: Window) -> int:
     from parlay.api.routes.reporting import _csv, _mapped
-    from parlay.reporting.views import TRANSACTION_FIELDS, transaction_row
+    from parlay.reporting.views import TRANSACTION_FIELDS, transaction_values
 
     rows = usecases.all_transactions(tx, account_id, App.PRMSG, window, Filters())
     lines = 0
-    async for text_chunk in _csv(TRANSACTION_FIELDS, _mapped(rows, transaction_row)):
+    async for text_chunk in _csv(TRANSACTION_FIELDS, _mapped(rows, transaction_values)):
         lines += text_chunk.count("\r\n")
     return lines - 1
 

@@ -20,7 +20,7 @@ from parlay.reporting.service import (
 
 # Rows per read of a streamed report: big enough that a read's fixed cost is small, small
 # enough that a chunk's memory is.
-STREAM_CHUNK = 2000
+STREAM_CHUNK = 5000
 
 
 async def analytics(
