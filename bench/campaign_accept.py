@@ -75,6 +75,8 @@ def baseline_rows(account_id: str, handoff_id: str, ids: list[str], sqlite: bool
             0,
             stamp,
             stamp,
+            None,
+            None,
         )
         for c in ids
     ]

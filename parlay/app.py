@@ -11,7 +11,11 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from parlay.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from parlay.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    TrailingSlashMiddleware,
+)
 from parlay.api.openapi import install_openapi, problems
 from parlay.api.problems import install_problem_handlers
 from parlay.lib.errors import NotFound, Unauthenticated
@@ -49,6 +53,8 @@ def create_app(
     install_openapi(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
+    app.router.redirect_slashes = False
+    app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app

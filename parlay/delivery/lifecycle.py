@@ -129,6 +129,8 @@ QUEUED_COLUMNS = (
     "attempts",
     "next_attempt_at",
     "attempted_time",
+    "header_variables",
+    "sdes",
 )
 
 
