@@ -69,6 +69,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.consumer_conversations import router as conversation_router
     from parlay.api.routes.consumers import router as consumer_router
     from parlay.api.routes.handoffs import router as handoffs_router
+    from parlay.api.routes.liveperson import router as liveperson_router
 
     for router in (
         accounts_router,
@@ -79,6 +80,7 @@ def _include_domain_routers(app: FastAPI) -> None:
         consumer_router,
         conversation_router,
         agent_router,
+        liveperson_router,
     ):
         app.include_router(router)
 

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     access_token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # How long a token exchanged for an API key (LivePerson's client-credentials flow) lives.
+    key_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    # Parlay's address as the brand's systems reach it (https://parlay.example.com): the Domain
+    # API names it, and OAuth 1.0a signatures are checked against it (behind a TLS terminator
+    # the request Parlay sees says http and an inner host). Unset: the request's own.
+    public_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
     # How long an Idempotency-Key is remembered.

@@ -57,8 +57,10 @@ def _accepted_payload(result: Accepted) -> dict[str, Any]:
     }
     if result.accepted_consumers is not None and result.delivery_ids is not None:
         payload["acceptedConsumers"] = [
-            {"id": str(i), "phoneNumber": a.phone_number, "consumerContent": a.consumer_content}
-            for i, a in zip(result.delivery_ids, result.accepted_consumers, strict=True)
+            {"id": str(i), "phoneNumber": phone, "consumerContent": content}
+            for i, (phone, content) in zip(
+                result.delivery_ids, result.accepted_consumers, strict=True
+            )
         ]
     payload["acceptedCount"] = result.accepted
     payload["failedConsumers"] = [_failed(f) for f in result.failed]
