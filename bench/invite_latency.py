@@ -99,7 +99,7 @@ async def drive(api_url: str, account: BenchAccount, ids: list[str]) -> tuple[li
             await asyncio.sleep(SPACING)
         body = campaign_body(account.handoff_id, ids)
         response = await client.post(campaign_path(account), content=body, headers=account.headers)
-        if response.status_code != 202:
+        if response.status_code != 200:
             raise RuntimeError(f"campaign: {response.status_code} {response.text[:300]}")
         loaded = []
         for consumer, phone in invitees("busy", LOADED_INVITES):

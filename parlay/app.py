@@ -11,7 +11,11 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from parlay.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from parlay.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    TrailingSlashMiddleware,
+)
 from parlay.api.openapi import install_openapi, problems
 from parlay.api.problems import install_problem_handlers
 from parlay.lib.errors import NotFound, Unauthenticated
@@ -49,6 +53,8 @@ def create_app(
     install_openapi(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
+    app.router.redirect_slashes = False
+    app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app
@@ -64,6 +70,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.consumer_conversations import router as conversation_router
     from parlay.api.routes.consumers import router as consumer_router
     from parlay.api.routes.handoffs import router as handoffs_router
+    from parlay.api.routes.liveperson import router as liveperson_router
     from parlay.api.routes.provider_webhooks import router as provider_webhooks_router
     from parlay.api.routes.reporting import legacy_router as legacy_reporting_router
     from parlay.api.routes.reporting import router as reporting_router
@@ -81,6 +88,7 @@ def _include_domain_routers(app: FastAPI) -> None:
         agent_router,
         reporting_router,
         legacy_reporting_router,
+        liveperson_router,
     ):
         app.include_router(router)
 

@@ -121,6 +121,7 @@ def secret_key_generate() -> None:
 def secret_key_reencrypt() -> None:
     """Encrypt every stored secret again with the first key of PARLAY_SECRET_KEY (after a
     rotation: then the older keys may be removed)."""
+    from parlay.accounts.usecases import reencrypt_oauth_keys
     from parlay.apps.usecases import reencrypt_secrets
     from parlay.lib.clock import SystemClock
     from parlay.lib.db.uow import Signals, Transactions
@@ -129,14 +130,19 @@ def secret_key_reencrypt() -> None:
     settings = get_settings()
     box = _required_box(settings)
 
-    async def job(db: Database) -> tuple[int, int]:
+    async def job(db: Database) -> tuple[int, int, int]:
         tx = Transactions(db, SystemClock(), Signals(), idempotency_ttl=settings.idempotency_ttl)
-        return await reencrypt_secrets(tx, box), await reencrypt_channels(tx, box)
+        return (
+            await reencrypt_secrets(tx, box),
+            await reencrypt_channels(tx, box),
+            await reencrypt_oauth_keys(tx, box),
+        )
 
-    count, channels = _run(job, settings)
+    apps, channels, keys = _run(job, settings)
     click.echo(
-        f"{count} app(s) re-encrypted with the first key of PARLAY_SECRET_KEY, and {channels} "
-        "SMS/WhatsApp account(s); the keys after it are no longer needed"
+        f"{apps} app(s), {channels} SMS/WhatsApp account(s) and {keys} OAuth key(s) "
+        "re-encrypted with the first key of PARLAY_SECRET_KEY; the keys after it are no longer "
+        "needed"
     )
 
 

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     access_token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # How long a token exchanged for an API key (LivePerson's client-credentials flow) lives.
+    key_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
     log_level: str = "INFO"
     log_json: bool = True
     # How long an Idempotency-Key is remembered.
@@ -68,10 +70,11 @@ class Settings(BaseSettings):
     # private networks included. For the demo and tests (fakes on 127.0.0.1), never production.
     allow_private_urls: bool = False
 
-    # Where providers reach this Parlay from the internet (https://parlay.brand.example): Twilio's
-    # status callbacks are sent to <public_url>/webhooks/twilio/<account>/status, and Twilio's
-    # signatures are checked against URLs under it. Unset: no StatusCallback is asked for (SMS
-    # then stay SENT) and webhooks are checked against the URL the request arrived on.
+    # Where brands' systems and providers reach this Parlay (https://parlay.brand.example): the
+    # Domain API names it; OAuth 1.0a signatures are checked against it (behind a TLS terminator
+    # the request Parlay sees says http and an inner host); Twilio's status callbacks are sent to
+    # <public_url>/webhooks/twilio/<account>/status and its signatures checked against URLs under
+    # it. Unset: the request's own URL, and no StatusCallback is asked for (SMS then stay SENT).
     public_url: str | None = Field(
         default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
     )

@@ -20,6 +20,9 @@ from parlay.accounts.permissions import Permission
 from parlay.lib.ratelimit import ApiFamily
 
 LOGIN = ("POST", "/api/account/{accountId}/login")
+# LivePerson's Domain API: which host serves a service, asked before any credential is used.
+DOMAIN_API = ("GET", "/api/account/{accountId}/service/{serviceName}/baseURI.json")
+OPEN = (LOGIN, DOMAIN_API)
 # Any signed-in staff user, whatever their roles: there is no permission to check.
 LOGOUT = ("POST", "/api/account/{accountId}/logout")
 
@@ -38,7 +41,7 @@ class Operation:
     @property
     def staff(self) -> bool:
         """Swept by the staff permission matrix: every route but login and the consumer API."""
-        return self.key != LOGIN and not self.consumer_authenticated
+        return self.key not in OPEN and not self.consumer_authenticated
 
     @property
     def signed_in_only(self) -> bool:

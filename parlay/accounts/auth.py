@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.accounts import oauth1
 from parlay.accounts.limits import RateLimits
-from parlay.accounts.models import AccessToken, Account, ApiKey, User
+from parlay.accounts.models import AccessToken, Account, ApiKey, ApiKeyToken, OAuthNonce, User
+from parlay.accounts.oauth1 import SignedRequest
 from parlay.accounts.permissions import Principal
-from parlay.accounts.secrets import ACCESS_TOKEN_PREFIX, api_key_prefix, digest, digests_match
+from parlay.accounts.secrets import (
+    ACCESS_TOKEN_PREFIX,
+    KEY_TOKEN_PREFIX,
+    api_key_prefix,
+    digest,
+    digests_match,
+    new_key_token,
+)
 from parlay.lib.errors import Unauthenticated
+from parlay.lib.secretbox import SecretBox
 
 # An API key's lastUsedAt is kept to the minute: exact times would make every request a write.
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -21,6 +33,8 @@ async def principal_for_bearer(session: AsyncSession, credential: str, now: date
     """The principal a bearer credential stands for, or ``Unauthenticated``."""
     if credential.startswith(ACCESS_TOKEN_PREFIX):
         return await _principal_for_access_token(session, credential, now)
+    if credential.startswith(KEY_TOKEN_PREFIX):
+        return await _principal_for_key_token(session, credential, now)
     prefix = api_key_prefix(credential)
     if prefix is not None:
         return await _principal_for_api_key(session, credential, prefix, now)
@@ -64,12 +78,37 @@ async def _principal_for_api_key(
         await session.execute(
             select(ApiKey, Account)
             .join(Account, Account.id == ApiKey.account_id)
-            .where(ApiKey.prefix == prefix)
+            # An OAuth key is never a bearer credential (it signs requests instead).
+            .where(ApiKey.prefix == prefix, ApiKey.kind == "bearer")
         )
     ).one_or_none()
     if row is None or not digests_match(key, row[0].digest) or row[0].revoked_at is not None:
         raise Unauthenticated("invalid credentials")
-    api_key, account = row
+    return _key_principal(row[0], row[1], now)
+
+
+async def touch_api_key(session: AsyncSession, api_key_id: int, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == api_key_id).values(last_used_at=now))
+
+
+async def _principal_for_key_token(session: AsyncSession, token: str, now: datetime) -> Principal:
+    row = (
+        await session.execute(
+            select(ApiKeyToken, ApiKey, Account)
+            .join(ApiKey, ApiKey.id == ApiKeyToken.api_key_id)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKeyToken.digest == digest(token))
+        )
+    ).one_or_none()
+    # A revoked key's tokens die with it, at once.
+    if row is None or row[1].revoked_at is not None:
+        raise Unauthenticated("invalid credentials")
+    if row[0].expires_at <= now:
+        raise Unauthenticated("the token has expired; exchange the key for a new one")
+    return _key_principal(row[1], row[2], now)
+
+
+def _key_principal(api_key: ApiKey, account: Account, now: datetime) -> Principal:
     return Principal(
         account_id=account.id,
         kind="apikey",
@@ -84,5 +123,85 @@ async def _principal_for_api_key(
     )
 
 
-async def touch_api_key(session: AsyncSession, api_key_id: int, now: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == api_key_id).values(last_used_at=now))
+async def exchange_key(
+    session: AsyncSession,
+    account_id: str,
+    client_id: str,
+    client_secret: str,
+    now: datetime,
+    ttl: timedelta,
+) -> str:
+    """A short-lived bearer token for an API key (``client_id``: its prefix; ``client_secret``:
+    the key itself), with the key's scopes. Anything else: ``Unauthenticated``, the same for a
+    wrong ID, a wrong secret, a revoked key and another account's key."""
+    api_key = await session.scalar(
+        select(ApiKey).where(
+            ApiKey.prefix == client_id, ApiKey.account_id == account_id, ApiKey.kind == "bearer"
+        )
+    )
+    if (
+        api_key is None
+        or api_key.revoked_at is not None
+        or not digests_match(client_secret, api_key.digest)
+    ):
+        raise Unauthenticated("invalid client credentials")
+    token, token_digest = new_key_token()
+    session.add(
+        ApiKeyToken(
+            digest=token_digest, api_key_id=api_key.id, created_at=now, expires_at=now + ttl
+        )
+    )
+    # Expired tokens of this key go as new ones come: the table stays the size of what is live.
+    await session.execute(
+        delete(ApiKeyToken).where(
+            ApiKeyToken.api_key_id == api_key.id, ApiKeyToken.expires_at <= now
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def principal_for_signed(
+    session: AsyncSession, box: SecretBox, signed: SignedRequest, now: datetime
+) -> Principal:
+    """The OAuth 1.0a key that signed this request, or ``Unauthenticated`` (a bad signature, a
+    timestamp out of the window, a nonce the key already used, a revoked key). Records the
+    nonce: call it in a write transaction."""
+    try:
+        params = oauth1.params_of(signed.authorization)
+        oauth1.check_timestamp(params, now)
+    except oauth1.OAuthError as exc:
+        raise Unauthenticated(str(exc)) from exc
+    row = (
+        await session.execute(
+            select(ApiKey, Account)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(
+                ApiKey.prefix == params.consumer_key,
+                ApiKey.kind == "oauth1",
+                ApiKey.oauth_token == params.token,
+            )
+        )
+    ).one_or_none()
+    if row is None or row[0].revoked_at is not None or row[0].oauth_secrets is None:
+        raise Unauthenticated("invalid credentials")
+    api_key, account = row
+    kept = json.loads(box.decrypt(api_key.oauth_secrets or ""))
+    if not oauth1.signature_matches(signed, params, kept["consumerSecret"], kept["tokenSecret"]):
+        raise Unauthenticated("invalid OAuth signature")
+    await session.execute(
+        delete(OAuthNonce).where(OAuthNonce.api_key_id == api_key.id, OAuthNonce.expires_at <= now)
+    )
+    try:
+        async with session.begin_nested():
+            session.add(
+                OAuthNonce(
+                    api_key_id=api_key.id,
+                    nonce=params.nonce,
+                    expires_at=oauth1.nonce_expiry(params),
+                )
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        raise Unauthenticated("oauth_nonce already used: a replayed request") from exc
+    return _key_principal(api_key, account, now)

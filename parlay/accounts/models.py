@@ -86,6 +86,41 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # ``bearer`` (the key itself, or a token exchanged for it) or ``oauth1`` (LivePerson's
+    # signed requests: ``prefix`` is the consumer key). An OAuth 1.0a signature needs the
+    # secrets themselves, not a digest: they are kept sealed (``secretbox``), as provider tokens.
+    kind: Mapped[str] = mapped_column(String(16), default="bearer", server_default="bearer")
+    oauth_token: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
+    oauth_secrets: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ApiKeyToken(Base):
+    """A short-lived bearer token exchanged for an API key (LivePerson's client-credentials
+    flow). Only its digest is kept; it dies with its key."""
+
+    __tablename__ = "api_key_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OAuthNonce(Base):
+    """A nonce an OAuth 1.0a key has used, kept while its timestamp is in the window: a request
+    replayed within the window names a nonce already here and is refused."""
+
+    __tablename__ = "oauth_nonces"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AccessToken(Base):

@@ -28,6 +28,8 @@ def _dummy_hash() -> str:
 
 API_KEY_PREFIX = "plk_"
 ACCESS_TOKEN_PREFIX = "plt_"
+# A short-lived token exchanged for an API key (the client-credentials flow).
+KEY_TOKEN_PREFIX = "pla_"
 
 
 def hash_password(password: str) -> str:
@@ -76,3 +78,13 @@ def new_access_token() -> tuple[str, str]:
     """A fresh login token: (token, digest)."""
     token = f"{ACCESS_TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
     return token, digest(token)
+
+
+def new_key_token() -> tuple[str, str]:
+    """A fresh token exchanged for an API key: (token, digest)."""
+    token = f"{KEY_TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+    return token, digest(token)
+
+
+def new_oauth_secret() -> str:
+    return secrets.token_urlsafe(24)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from parlay.accounts.secrets import (
     hash_password,
     new_access_token,
     new_api_key,
+    new_oauth_secret,
     verify_password,
 )
 from parlay.lib.errors import (
@@ -29,6 +31,7 @@ from parlay.lib.errors import (
     Unauthenticated,
     invalid_field,
 )
+from parlay.lib.secretbox import SecretBox
 
 ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 USER_TYPES = ("human", "bot")
@@ -373,6 +376,46 @@ async def create_api_key(
     return key, record
 
 
+@dataclass(frozen=True)
+class OAuthKeySecrets:
+    """An OAuth 1.0a key's four values (LivePerson's "API key"), shown once."""
+
+    consumer_key: str
+    consumer_secret: str
+    token: str
+    token_secret: str
+
+
+async def create_oauth_key(
+    session: AsyncSession,
+    box: SecretBox,
+    account_id: str,
+    name: str,
+    scopes: Sequence[str],
+    now: datetime,
+) -> tuple[OAuthKeySecrets, ApiKey]:
+    """A new OAuth 1.0a key. Its secrets are kept sealed (a signature check needs them); the
+    key's bearer digest is of a value nobody holds, so it is never a bearer credential."""
+    checked = _check_scopes(scopes)
+    _, prefix, unusable_digest = new_api_key()
+    values = OAuthKeySecrets(prefix, new_oauth_secret(), new_oauth_secret(), new_oauth_secret())
+    sealed = {"consumerSecret": values.consumer_secret, "tokenSecret": values.token_secret}
+    record = ApiKey(
+        account_id=account_id,
+        name=name,
+        prefix=prefix,
+        digest=unusable_digest,
+        scopes=checked,
+        created_at=now,
+        kind="oauth1",
+        oauth_token=values.token,
+        oauth_secrets=box.encrypt(json.dumps(sealed)),
+    )
+    session.add(record)
+    await session.flush()
+    return values, record
+
+
 async def list_api_keys(session: AsyncSession, account_id: str) -> Sequence[ApiKey]:
     result = await session.execute(
         select(ApiKey)
@@ -390,3 +433,16 @@ async def revoke_api_key(
         raise NotFound(f"no API key {key_id}")
     record.revoked_at = now
     await session.flush()
+
+
+async def reencrypt_oauth_keys(session: AsyncSession, box: SecretBox) -> int:
+    """Seal every OAuth key's secrets again with the box's first key (after a rotation)."""
+    keys = (
+        await session.execute(select(ApiKey).where(ApiKey.oauth_secrets.is_not(None)))
+    ).scalars()
+    count = 0
+    for record in keys:
+        record.oauth_secrets = box.rotate(record.oauth_secrets or "")
+        count += 1
+    await session.flush()
+    return count

@@ -7,18 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from parlay.accounts import service
+from parlay.accounts import auth, service
 from parlay.accounts import settings as account_settings
 from parlay.accounts.auth import principal_for_bearer, touch_api_key
 from parlay.accounts.login import LoginThrottle
 from parlay.accounts.models import Account, ApiKey, Skill
+from parlay.accounts.oauth1 import SignedRequest
 from parlay.accounts.permissions import Principal
-from parlay.accounts.service import LoginResult, UserChanges, UserView
+from parlay.accounts.service import LoginResult, OAuthKeySecrets, UserChanges, UserView
 from parlay.accounts.settings import AccountSettings, SettingsChange
 from parlay.lib.db.uow import Transactions
 from parlay.lib.errors import NotFound, Unauthenticated, invalid_field
 from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.ratelimit import RateLimiter
+from parlay.lib.secretbox import SecretBox
 
 
 async def principal(tx: Transactions, credential: str, account_id: str | None) -> Principal:
@@ -158,6 +160,43 @@ async def create_api_key(
     """A new key: its secret (shown once) and its record."""
     async with tx.write() as uow:
         return await service.create_api_key(uow.session, account_id, name, scopes, uow.now)
+
+
+async def create_oauth_key(
+    tx: Transactions, box: SecretBox, account_id: str, name: str, scopes: Sequence[str]
+) -> tuple[OAuthKeySecrets, ApiKey]:
+    """A new OAuth 1.0a key: its four values (shown once) and its record."""
+    async with tx.write() as uow:
+        return await service.create_oauth_key(uow.session, box, account_id, name, scopes, uow.now)
+
+
+async def reencrypt_oauth_keys(tx: Transactions, box: SecretBox) -> int:
+    async with tx.write() as uow:
+        return await service.reencrypt_oauth_keys(uow.session, box)
+
+
+async def exchange_key(
+    tx: Transactions, account_id: str, client_id: str, client_secret: str, ttl: timedelta
+) -> str:
+    """A short-lived bearer token for an API key's ID and secret (401 otherwise)."""
+    async with tx.write() as uow:
+        return await auth.exchange_key(
+            uow.session, account_id, client_id, client_secret, uow.now, ttl
+        )
+
+
+async def signed_principal(
+    tx: Transactions, box: SecretBox, signed: SignedRequest, account_id: str | None
+) -> Principal:
+    """The OAuth 1.0a key that signed the request (401 otherwise), which must belong to the
+    account named (404 otherwise). Its nonce is recorded in the same write."""
+    async with tx.write() as uow:
+        who = await auth.principal_for_signed(uow.session, box, signed, uow.now)
+        if account_id is not None and account_id != who.account_id:
+            raise NotFound()
+        if who.last_use_unrecorded:
+            await touch_api_key(uow.session, who.subject_id, uow.now)
+    return who
 
 
 async def list_api_keys(tx: Transactions, account_id: str) -> Sequence[ApiKey]:

@@ -13,16 +13,24 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from parlay.accounts import oauth1
 from parlay.accounts import usecases as accounts
 from parlay.accounts.limits import RateLimits
 from parlay.accounts.permissions import Permission, Principal
+from parlay.api.middleware import ORIGINAL_PATH
 from parlay.consumers import usecases as consumers
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.lib.errors import Forbidden, RateLimited, Unauthenticated
 from parlay.lib.ratelimit import ApiFamily, Limit
 from parlay.services import Services
 
-_bearer = HTTPBearer(auto_error=False, description="A login access token or an API key.")
+# Documents the scheme in OpenAPI; the header itself is read by ``credential_of`` (which also
+# takes LivePerson's forms: a token without a scheme, and OAuth 1.0a signatures).
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A login access token, an API key, or a token exchanged for one; "
+    "OAuth 1.0a signed requests are taken too.",
+)
 _consumer_bearer = HTTPBearer(
     auto_error=False, description="A JWT signed by the brand's identity provider."
 )
@@ -48,21 +56,41 @@ async def rate_limit(services: Services, family: ApiFamily, key: str, per_second
 _BRAND_SYSTEM_FAMILIES = (ApiFamily.C2M, ApiFamily.PROACTIVE, ApiFamily.REPORTING)
 
 
-def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+def _bearer_token(request: Request) -> str:
+    """The bearer credential of ``Authorization``: ``Bearer <token>``, or a lone token without a
+    scheme (as some LivePerson clients send it)."""
+    scheme, space, value = request.headers.get("authorization", "").strip().partition(" ")
+    if not space and scheme:
+        return scheme
+    if scheme.lower() != "bearer" or not value.strip():
         raise Unauthenticated("missing bearer credentials")
-    return credentials.credentials
+    return value.strip()
+
+
+def signed_uri(request: Request, public_url: str | None) -> str:
+    """The absolute URI an OAuth 1.0a client signed: as it wrote it (its trailing '/', if any),
+    on Parlay's public address when one is set (behind a proxy the request says another)."""
+    path = request.scope.get(ORIGINAL_PATH, request.url.path)
+    base = public_url.rstrip("/") if public_url else f"{request.url.scheme}://{request.url.netloc}"
+    query = request.url.query
+    return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
 async def authenticate(
     request: Request,
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, who must belong to the account named in the path (else 404, never its data)."""
-    return await accounts.principal(
-        services.tx, _bearer_token(credentials), request.path_params.get("accountId")
-    )
+    account_id = request.path_params.get("accountId")
+    authorization = request.headers.get("authorization", "")
+    if oauth1.is_oauth(authorization):
+        # The signature covers the query and a form body only: API bodies are JSON.
+        signed = oauth1.SignedRequest(
+            request.method, signed_uri(request, services.settings.public_url), authorization
+        )
+        return await accounts.signed_principal(services.tx, services.secrets, signed, account_id)
+    return await accounts.principal(services.tx, _bearer_token(request), account_id)
 
 
 def budget(services: Services, principal: Principal, family: ApiFamily) -> tuple[str, int]:
@@ -109,14 +137,14 @@ def require(permission: Permission, family: ApiFamily) -> Any:
 
 
 async def signed_in_user(
+    request: Request,
     services: ServicesDep,
     principal: Annotated[Principal, Depends(authenticate)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tuple[Principal, str]:
     """A staff user signed in with a login token (any role), and that token; counted in the
     user's staff budget."""
     await _limit_principal(services, principal, ApiFamily.CONFIG)
-    return principal, _bearer_token(credentials)
+    return principal, _bearer_token(request)
 
 
 async def authenticate_consumer(

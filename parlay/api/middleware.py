@@ -171,3 +171,29 @@ async def _send_problem(send: Send, error: ParlayError, scope: Scope) -> None:
     ]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# The path as the client wrote it, before ``TrailingSlashMiddleware`` (a signature covers it).
+ORIGINAL_PATH = "parlay.original_path"
+
+
+class TrailingSlashMiddleware:
+    """``/path/`` is served as ``/path``, without a redirect: LivePerson's clients write some
+    paths with a trailing ``/``, and a 307 would make them send their body twice (or, for the
+    ones that do not follow redirects, fail). Every route is declared without one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            trimmed = path.rstrip("/") or "/"
+            raw: bytes = scope.get("raw_path") or path.encode()
+            scope = {
+                **scope,
+                "path": trimmed,
+                "raw_path": raw.rstrip(b"/") or b"/",
+                ORIGINAL_PATH: path,
+            }
+        await self.app(scope, receive, send)

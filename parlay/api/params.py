@@ -28,3 +28,13 @@ IdempotencyKeyHeader = Annotated[
         "first response and does nothing again; the same key with another body is refused (409).",
     ),
 ]
+
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        max_length=255,
+        description="``return=minimal`` (RFC 7240): answer with counts, without the list of "
+        "accepted consumers (for campaigns of many thousands).",
+    ),
+]

@@ -73,8 +73,8 @@ def validation_problem(exc: RequestValidationError) -> InvalidRequest:
 
 _STATUS_TITLES = {
     404: ("Not found", ErrorCode.NOT_FOUND),
-    405: ("Method not allowed", ErrorCode.INVALID_REQUEST),
-    415: ("Unsupported media type", ErrorCode.INVALID_REQUEST),
+    405: ("Method not allowed", ErrorCode.METHOD_NOT_ALLOWED),
+    415: ("Unsupported media type", ErrorCode.UNSUPPORTED_MEDIA_TYPE),
 }
 
 

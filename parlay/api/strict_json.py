@@ -13,8 +13,10 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, params
 from fastapi.routing import APIRoute
+
+from parlay.lib.errors import UnsupportedMediaType
 
 # A decode error with this position carries a reason but no place in the body.
 NO_POSITION = -1
@@ -61,11 +63,30 @@ class StrictJSONRequest(Request):
         return self._json
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, parameters (``charset``) aside."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 class StrictJSONRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_json = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
         async def strict_handler(request: Request) -> Response:
+            # A body of another media type is 415 (LivePerson's 1015), not a JSON error: a
+            # client that sent a form or XML learns what it did wrong. No Content-Type at all is
+            # read as JSON (some bare clients send none).
+            content_type = request.headers.get("content-type")
+            if takes_json and content_type and not is_json(content_type):
+                raise UnsupportedMediaType(
+                    f"a body of type {content_type.split(';', 1)[0]!r}: send application/json"
+                )
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict_handler

@@ -29,5 +29,7 @@ class Call(Base):
     # {availableChannels, recommendedChannelName, ineligibleChannels} as answered.
     eligibility: Mapped[dict[str, Any]] = mapped_column(JSONType)
     delivery_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # The first invite's answer: a repeated invite on the call gets it back and sends nothing.
+    invite_answer: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)

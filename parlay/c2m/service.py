@@ -33,8 +33,8 @@ from parlay.lib.errors import (
     invalid_field,
 )
 from parlay.lib.errors import ErrorCode as ApiErrorCode
-from parlay.lib.phone import normalize_e164
-from parlay.lib.text import message_text_problem
+from parlay.lib.phone import e164_shape
+from parlay.lib.text import MAX_MESSAGE_LENGTH, MAX_SMS_LENGTH, message_text_problem
 
 CHANNEL_ALIASES = {"twilio": "sms"}
 
@@ -99,6 +99,19 @@ class InviteResult:
     status: str  # QUEUED | NOT_SENT
     reason: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """As kept on the call, to answer a repeated invite."""
+        return {
+            "deliveryId": self.delivery_id,
+            "channel": self.channel,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, call_id: str, data: dict[str, Any]) -> InviteResult:
+        return cls(call_id, data["deliveryId"], data["channel"], data["status"], data["reason"])
+
 
 def _recipient(call: Call, handoff: HandoffSnapshot, channel: str) -> Recipient:
     return Recipient(
@@ -136,10 +149,14 @@ async def eligibility(
     session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
 ) -> tuple[Call, Availability]:
     await require_skill(session, account_id, request.skill)
-    phone = normalize_e164(request.consumer_phone_number)
+    # Only the shape fails the request: a well-formed number that cannot take an SMS (a
+    # landline, a range not in use) makes the SMS channel ineligible (INVALID_NUMBER) instead.
+    phone = e164_shape(request.consumer_phone_number)
     if phone is None:
         raise invalid_field(
-            "consumerPhoneNumber", "not a valid E.164 number", ApiErrorCode.INVALID_PHONE_NUMBER
+            "consumerPhoneNumber",
+            "not an E.164 number (country code and up to 15 digits, '+' optional)",
+            ApiErrorCode.INVALID_PHONE_NUMBER,
         )
     handoff = await require_handoff(session, account_id, request.handoff_id)
     snapshot = HandoffSnapshot.of(handoff)
@@ -177,6 +194,9 @@ async def invite(
     if call is None or call.account_id != account_id or call.expires_at <= now:
         raise invalid_field("callId", "no such call, or it expired: check eligibility again")
     if call.delivery_id is not None:
+        # A repeat (a retry after a timeout, a double submit): the first answer, nothing sent.
+        if call.invite_answer is not None:
+            return InviteResult.from_json(call.id, call.invite_answer)
         raise CannotSend("an invite was already sent on this call")
     skill = call.skill
     if request.override_skill is not None:
@@ -185,10 +205,6 @@ async def invite(
                 f"overrideSkill: no skill named {request.override_skill!r} in this account"
             )
         skill = request.override_skill
-    if request.override_message is not None and (
-        problem := message_text_problem(request.override_message)
-    ):
-        raise invalid_field("overrideMessage", problem)
     handoff_channels = HandoffSnapshot.from_json(call.handoff_snapshot).channel_types
     checked = await _check_channels(session, call, now)
     current = _availability(checked)
@@ -205,6 +221,10 @@ async def invite(
             )
     else:
         channel = current.recommended or handoff_channels[0]
+    if request.override_message is not None:
+        longest = MAX_SMS_LENGTH if channel == "sms" else MAX_MESSAGE_LENGTH
+        if problem := message_text_problem(request.override_message, max_length=longest):
+            raise invalid_field("overrideMessage", problem)
     return await _queue_invite(
         session, call, channel, checked[channel], skill, request.override_message, now
     )
@@ -244,8 +264,11 @@ async def _queue_invite(
         else None
     )
     delivery_id = await lifecycle.add_invite(session, fields, not_sent, now)
-    call.delivery_id = delivery_id
-    await session.flush()
     if not_sent is not None:
-        return InviteResult(call.id, delivery_id, channel, "NOT_SENT", not_sent.code.value)
-    return InviteResult(call.id, delivery_id, channel, DeliveryStatus.QUEUED.value, None)
+        answer = InviteResult(call.id, delivery_id, channel, "NOT_SENT", not_sent.code.value)
+    else:
+        answer = InviteResult(call.id, delivery_id, channel, DeliveryStatus.QUEUED.value, None)
+    call.delivery_id = delivery_id
+    call.invite_answer = answer.to_json()
+    await session.flush()
+    return answer

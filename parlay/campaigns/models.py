@@ -45,3 +45,6 @@ class Campaign(Base):
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # schedulingMetrics.windows as accepted: [{day, start: "HH:MM", end: "HH:MM"}] in the
+    # recipient's local time; None sends at any time (SMS quiet hours still apply).
+    send_windows: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)

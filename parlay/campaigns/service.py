@@ -17,13 +17,20 @@ from datetime import datetime
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.accounts.service import require_skill
-from parlay.campaigns.intake import ConsumerEntry, ConsumerIntake, FailedConsumer
+from parlay.accounts.service import find_skill, require_skill
+from parlay.campaigns.intake import (
+    AcceptedConsumer,
+    ConsumerEntry,
+    ConsumerIntake,
+    FailedConsumer,
+    Intake,
+)
 from parlay.campaigns.models import ACTIVE, Campaign, CampaignStatus
 from parlay.delivery import lifecycle
 from parlay.delivery.models import Delivery
 from parlay.delivery.queue import is_pending
 from parlay.delivery.status import RETRYABLE, DeliveryStatus
+from parlay.delivery.windows import WindowProblem, parse_windows
 from parlay.handoffs.models import Handoff
 from parlay.handoffs.service import require_handoff
 from parlay.handoffs.snapshot import HandoffSnapshot
@@ -44,15 +51,24 @@ class CampaignRequest:
     consent: bool
     message_text: str | None
     consumers: Sequence[ConsumerEntry]
+    # schedulingMetrics.windows: (day, startHour, startMinute, endHour, endMinute) each.
+    send_windows: Sequence[tuple[str, int, int, int, int]] = ()
+    # Whether the answer lists the accepted consumers (``Prefer: return=minimal`` says not).
+    list_accepted: bool = True
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """What a create or append took in: the campaign, how many were queued, who was refused."""
+    """What a create or append took in: the campaign, how many were queued (and who, in order,
+    unless the caller asked for the count only), who was refused, and the skill's ID (the
+    engagement LivePerson's clients read back)."""
 
     campaign: Campaign
     accepted: int
     failed: list[FailedConsumer]
+    accepted_consumers: list[AcceptedConsumer] | None = None
+    delivery_ids: list[int] | None = None  # of ``accepted_consumers``, in the same order
+    skill_id: int | None = None
 
 
 def _check_texts(handoff: Handoff, message_text: str | None) -> None:
@@ -73,8 +89,13 @@ async def create_campaign(
     if request.consent is not True:
         raise invalid_field("consent", "must be true: the brand confirms it holds opt-in consent")
     handoff = await require_handoff(session, account_id, request.handoff_id, "templateId")
-    await require_skill(session, account_id, request.skill)
+    skill = await require_skill(session, account_id, request.skill)
     _check_texts(handoff, request.message_text)
+    try:
+        windows = parse_windows(request.send_windows)
+    except WindowProblem as problem:
+        where = f"schedulingMetrics.windows.{problem.index}.{problem.field}"
+        raise invalid_field(where, str(problem)) from problem
     outbound_number = None
     if request.outbound_number is not None:
         outbound_number = normalize_e164(request.outbound_number)
@@ -91,6 +112,7 @@ async def create_campaign(
         skill=request.skill,
         message_text=request.message_text,
         now=now,
+        list_accepted=request.list_accepted,
     ).take(request.consumers)
     campaign = Campaign(
         id=campaign_id,
@@ -107,11 +129,43 @@ async def create_campaign(
         failed_consumers=len(intake.failed),
         created_at=now,
         finished_at=None if intake.rows else now,
+        send_windows=[w.to_json() for w in windows] or None,
     )
     session.add(campaign)
     await session.flush()
     await lifecycle.add_queued(session, intake.rows)
-    return Accepted(campaign, len(intake.rows), intake.failed)
+    return await _accepted(session, campaign, intake, request.list_accepted, skill.id)
+
+
+async def _accepted(
+    session: AsyncSession, campaign: Campaign, intake: Intake, listed: bool, skill_id: int | None
+) -> Accepted:
+    if not listed:
+        return Accepted(campaign, len(intake.rows), intake.failed, skill_id=skill_id)
+    return Accepted(
+        campaign,
+        len(intake.rows),
+        intake.failed,
+        intake.accepted,
+        await _newest_delivery_ids(session, campaign.id, len(intake.rows)),
+        skill_id,
+    )
+
+
+async def _newest_delivery_ids(session: AsyncSession, campaign_id: str, count: int) -> list[int]:
+    """The IDs of the campaign's ``count`` newest deliveries, oldest first: those of the
+    consumers just taken in, in their order. One bulk insert numbers its rows in order (SQLite's
+    rowids, PostgreSQL's sequence within one ``COPY``), and nothing else adds to the campaign
+    meanwhile (a create is its campaign's first write; an append holds the campaign's lock)."""
+    if count == 0:
+        return []
+    rows = await session.execute(
+        select(Delivery.id)
+        .where(Delivery.campaign_id == campaign_id)
+        .order_by(Delivery.id.desc())
+        .limit(count)
+    )
+    return sorted(rows.scalars())
 
 
 async def get_campaign(
@@ -132,6 +186,8 @@ async def append_consumers(
     campaign_id: str,
     consumers: Sequence[ConsumerEntry],
     now: datetime,
+    *,
+    list_accepted: bool = True,
 ) -> Accepted:
     """Add consumers to a campaign that is still sending."""
     campaign = await get_campaign(session, account_id, campaign_id, lock=True)
@@ -154,12 +210,14 @@ async def append_consumers(
         message_text=campaign.message_text,
         now=now,
         seen=seen,
+        list_accepted=list_accepted,
     ).take(consumers)
     await lifecycle.add_queued(session, intake.rows)
     campaign.accepted_consumers += len(intake.rows)
     campaign.failed_consumers += len(intake.failed)
     await session.flush()
-    return Accepted(campaign, len(intake.rows), intake.failed)
+    skill = await find_skill(session, account_id, campaign.skill)
+    return await _accepted(session, campaign, intake, list_accepted, skill.id if skill else None)
 
 
 async def cancel_campaign(
@@ -311,8 +369,9 @@ async def list_recipients(
     status: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[Sequence[Delivery], str | None]:
-    await get_campaign(session, account_id, campaign_id)
+) -> tuple[Campaign, Sequence[Delivery], str | None]:
+    """A page of the campaign's recipients, and the campaign read in the same snapshot."""
+    campaign = await get_campaign(session, account_id, campaign_id)
     query = select(Delivery).where(
         Delivery.campaign_id == campaign_id, Delivery.superseded_by.is_(None)
     )
@@ -325,4 +384,4 @@ async def list_recipients(
     rows = (await session.execute(query.order_by(Delivery.id).limit(limit + 1))).scalars().all()
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return campaign, page, next_cursor

@@ -35,6 +35,7 @@ class CampaignState:
 
 @dataclass(frozen=True)
 class RecipientPage:
+    campaign_status: str
     recipients: Sequence[Delivery]
     next_cursor: str | None
 
@@ -62,11 +63,16 @@ async def create_campaign(
 
 
 async def append_consumers(
-    tx: Transactions, account_id: str, campaign_id: str, consumers: Sequence[ConsumerEntry]
+    tx: Transactions,
+    account_id: str,
+    campaign_id: str,
+    consumers: Sequence[ConsumerEntry],
+    *,
+    list_accepted: bool = True,
 ) -> Accepted:
     async with tx.write() as uow:
         accepted = await service.append_consumers(
-            uow.session, account_id, campaign_id, consumers, uow.now
+            uow.session, account_id, campaign_id, consumers, uow.now, list_accepted=list_accepted
         )
         uow.emit(WorkQueued())
     return accepted
@@ -88,10 +94,10 @@ async def recipients(
     limit: int,
 ) -> RecipientPage:
     async with tx.read() as uow:
-        page, next_cursor = await service.list_recipients(
+        campaign, page, next_cursor = await service.list_recipients(
             uow.session, account_id, campaign_id, status=status, cursor=cursor, limit=limit
         )
-    return RecipientPage(page, next_cursor)
+    return RecipientPage(campaign.status, page, next_cursor)
 
 
 async def cancel_campaign(tx: Transactions, account_id: str, campaign_id: str) -> CampaignState:

@@ -28,6 +28,9 @@ class Template:
     name: str
     language: str | None
     variables: dict[str, str]
+    # The template's media header, as the campaign gave it per consumer (LivePerson's
+    # ``headerVariables``): ``{"image" | "video" | "document": https URL}``.
+    header: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from parlay.channels.base import Accepted, OutboundMessage, Rejected, RetryLater, SendResult
+from parlay.channels.base import (
+    Accepted,
+    OutboundMessage,
+    Rejected,
+    RetryLater,
+    SendResult,
+    Template,
+)
 from parlay.delivery.status import ErrorCode, ErrorSource
 
 SOURCE = ErrorSource.SANDBOX
@@ -40,6 +47,7 @@ class SandboxSend:
     backend_service: str
     at: float  # time.monotonic() when accepted
     wall_time: float  # time.time() when accepted
+    template: Template | None = None  # a WhatsApp template, as a provider would get it
 
 
 class SandboxChannel:
@@ -102,6 +110,7 @@ class SandboxChannel:
             message.backend_service,
             time.monotonic(),
             time.time(),
+            message.template,
         )
         self.sent.append(record)
         for queue in self._listeners:

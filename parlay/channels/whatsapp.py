@@ -72,11 +72,17 @@ def message_body(message: OutboundMessage, window_open: bool) -> dict[str, Any] 
     document: dict[str, Any] = {"name": template.name}
     if template.language:
         document["language"] = {"code": template.language}
+    components: list[dict[str, Any]] = []
+    for kind, link in (template.header or {}).items():
+        # The template's media header (image, video or document), by link.
+        components.append({"type": "header", "parameters": [{"type": kind, kind: {"link": link}}]})
     values = _ordered(template.variables)
     if values:
-        document["components"] = [
+        components.append(
             {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}
-        ]
+        )
+    if components:
+        document["components"] = components
     return body | {"type": "template", "template": document}
 
 

@@ -54,10 +54,18 @@ def device_os(device: Device) -> str:
 
 
 def consumer_context(
-    consumer_id: str | None, phone: str | None, device: Device | None, origin: Origin | None
+    consumer_id: str | None,
+    phone: str | None,
+    device: Device | None,
+    origin: Origin | None,
+    delivery_sdes: list[Any] | None = None,
 ) -> ConsumerContext:
-    """The consumer part: the device they wrote from (in-app) and the IVR call's data
-    (``origin``: of the delivery the conversation answers, if any)."""
+    """The consumer part: the device they wrote from (in-app), and the structured data the
+    brand sent about them: the campaign's for this consumer (``delivery_sdes``) or the IVR
+    call's (``origin``: of the delivery the conversation answers, if any)."""
+    sdes = delivery_sdes
+    if sdes is None and origin is not None and origin.sdes is not None:
+        sdes = list(origin.sdes)
     return ConsumerContext(
         consumer_id=consumer_id,
         phone=phone,
@@ -68,7 +76,7 @@ def consumer_context(
         country=device.country if device else None,
         city=device.city if device else None,
         ivr_number=origin.ivr_number if origin else None,
-        sdes=list(origin.sdes) if origin and origin.sdes is not None else None,
+        sdes=sdes,
     )
 
 

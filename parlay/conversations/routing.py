@@ -237,7 +237,13 @@ async def _open(
         source=answered.source if answered else None,
         context=stored_context(
             campaign_context(answered, origin) if answered and origin else None,
-            consumer_context(consumer_id, phone, device, origin if answered else None),
+            consumer_context(
+                consumer_id,
+                phone,
+                device,
+                origin if answered else None,
+                answered.sdes if answered else None,
+            ),
         ),
     )
     session.add(conversation)

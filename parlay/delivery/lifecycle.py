@@ -173,6 +173,8 @@ QUEUED_COLUMNS = (
     "attempts",
     "next_attempt_at",
     "attempted_time",
+    "header_variables",
+    "sdes",
 )
 
 

@@ -4,6 +4,7 @@ the durable record of every change of a delivery's status (``delivery_events``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,6 +82,10 @@ class Delivery(Base):
     consumer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
     variables: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
+    # A campaign consumer's WhatsApp template media ({image|video|document: https URL}) and
+    # structured data about them (LivePerson SDEs), as the brand sent them.
+    header_variables: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
+    sdes: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
     # Set when the text differs from the campaign's or handoff's (an invite's overrideMessage);
     # a conversation's push carries its message's text here.
     message_text: Mapped[str | None] = mapped_column(Text, nullable=True)

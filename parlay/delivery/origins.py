@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery.status import Source
+from parlay.delivery.windows import SendWindow
 from parlay.handoffs.snapshot import HandoffSnapshot
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
@@ -40,6 +41,8 @@ class Origin:
     outbound_number: str | None
     ivr_number: str | None = None  # the IVR call's data, shown to the agent
     sdes: Sequence[Any] | None = None
+    # The campaign's send windows (recipient's local time); none: any time.
+    send_windows: tuple[SendWindow, ...] = ()
 
     def campaign_info(self, skill: str) -> CampaignInfo:
         """What a push tells the SDK about why it was sent (``campaignInfo``)."""

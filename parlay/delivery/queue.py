@@ -61,6 +61,7 @@ class ClaimedDelivery:
     status: str
     lease_owner: str
     conversation_id: str | None  # a conversation's push: the conversation it belongs to
+    header_variables: dict[str, str] | None  # WhatsApp template media of a campaign consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ CLAIM_COLUMNS = (
     Delivery.status,
     Delivery.lease_owner,
     Delivery.conversation_id,
+    Delivery.header_variables,
 )
 
 

@@ -66,6 +66,24 @@ STAGE_TIME = {
 }
 
 
+# A delivery's status in the words of LivePerson's recipient listing. Its clients act on them: a
+# FAILED recipient may be tried again on another channel, so what was deliberately not sent
+# (cancelled with its campaign, opted out, or seen on a live stream) is SKIPPED, not FAILED;
+# a message whose lookback passed before it could go is FAILED (it did not reach them).
+LIVEPERSON_STATUS: Mapping[DeliveryStatus, str] = {
+    S.QUEUED: "NOT_SENT",
+    S.SCHEDULED: "SCHEDULED",
+    S.SENT: "DELIVERED",
+    S.DELIVERED: "DELIVERED",
+    S.READ: "DELIVERED",
+    S.REPLIED: "DELIVERED",
+    S.FAILED: "FAILED",
+    S.EXPIRED: "FAILED",
+    S.SKIPPED: "SKIPPED",
+    S.CANCELLED: "SKIPPED",
+}
+
+
 def can_move(current: DeliveryStatus, new: DeliveryStatus) -> bool:
     """Whether ``current`` may become ``new``."""
     return new in TRANSITIONS[current]

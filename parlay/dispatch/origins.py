@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.c2m.models import Call
 from parlay.campaigns.models import Campaign
 from parlay.delivery.origins import FromCampaignOrCall, Origin
+from parlay.delivery.windows import SendWindow
 from parlay.handoffs.snapshot import HandoffSnapshot
 
 
@@ -23,6 +24,7 @@ def campaign_origin(campaign: Campaign) -> Origin:
         campaign_name=campaign.name,
         call_id=None,
         outbound_number=campaign.outbound_number,
+        send_windows=tuple(SendWindow.from_json(w) for w in campaign.send_windows or ()),
     )
 
 

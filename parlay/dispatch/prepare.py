@@ -56,6 +56,7 @@ def recipient_of(delivery: ClaimedDelivery, origin: Origin | None) -> Recipient:
         app_ids=origin.handoff.app_ids if origin else (),
         push_when_logged_in=origin.handoff.push_when_logged_in if origin else True,
         push_when_logged_out=origin.handoff.push_when_logged_out if origin else False,
+        send_windows=origin.send_windows if origin else (),
     )
 
 
@@ -83,7 +84,10 @@ def message_of(delivery: ClaimedDelivery, origin: Origin, passed: Pass) -> Outbo
     if channel.uses_template:
         assert channel.template_name is not None
         template = Template(
-            channel.template_name, channel.template_language, dict(delivery.variables or {})
+            channel.template_name,
+            channel.template_language,
+            dict(delivery.variables or {}),
+            delivery.header_variables,
         )
     return OutboundMessage(
         delivery_id=delivery.id,

@@ -59,6 +59,13 @@ def _next_open(zones: tuple[ZoneInfo, ...], start: datetime) -> datetime | None:
     return None
 
 
+def local_zone(e164: str | None) -> ZoneInfo:
+    """The recipient's time zone for a campaign's send windows: the most likely zone of their
+    number; UTC for a consumer reached by no number (in-app) or a number no zone is known for."""
+    zones = _zone_infos(zones_for_number(e164)) if e164 else ()
+    return zones[0] if zones else ZoneInfo("UTC")
+
+
 def next_send_time(e164: str, now: datetime) -> datetime | None:
     """None if an SMS to ``e164`` may go now; else when the daytime window next opens."""
     zones = _zone_infos(zones_for_number(e164))

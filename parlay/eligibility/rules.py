@@ -23,7 +23,8 @@ from datetime import datetime
 from parlay.apps.models import Device
 from parlay.channels.base import PushTarget
 from parlay.delivery.status import DeliveryStatus, ErrorCode
-from parlay.eligibility.quiet_hours import next_send_time
+from parlay.delivery.windows import SendWindow, next_open
+from parlay.eligibility.quiet_hours import local_zone, next_send_time
 from parlay.lib.phone import is_mobile, normalize_e164
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -42,6 +43,8 @@ class Recipient:
     push_when_logged_out: bool = False
     # An agent's or bot's conversation message (ams), not an outbound message: its own rule.
     conversation_push: bool = False
+    # The campaign's send windows, in the recipient's local time (none: any time).
+    send_windows: tuple[SendWindow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,17 @@ def has_open_conversation(r: Recipient, facts: Facts) -> bool:
 
 
 def check(r: Recipient, facts: Facts, now: datetime, *, quiet_hours: bool = True) -> CheckResult:
-    """Whether a send to ``r`` on its channel would be attempted now, and if not, why."""
+    """Whether a send to ``r`` on its channel would be attempted now, and if not, why (or
+    until when it waits: SMS quiet hours, the campaign's send windows)."""
+    result = _check(r, facts, now, quiet_hours)
+    if r.send_windows and isinstance(result, Pass):
+        opens = next_open(r.send_windows, local_zone(r.phone), now)
+        if opens is not None:
+            return Hold(opens)
+    return result
+
+
+def _check(r: Recipient, facts: Facts, now: datetime, quiet_hours: bool) -> CheckResult:
     if r.conversation_push:
         return _check_conversation_push(r, facts)
     if has_open_conversation(r, facts):

@@ -9,12 +9,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
 from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff
 from parlay.handoffs.snapshot import ChannelConfig
-from parlay.lib.errors import ErrorCode, FieldError, NoSuchHandoff, NotFound, invalid_field
+from parlay.lib.errors import (
+    Conflict,
+    ErrorCode,
+    FieldError,
+    Forbidden,
+    NoSuchHandoff,
+    NotFound,
+    invalid_field,
+)
 from parlay.lib.phone import normalize_e164
 from parlay.lib.text import message_text_problem
 
@@ -160,18 +169,38 @@ async def _checked(session: AsyncSession, account_id: str, spec: HandoffSpec) ->
 
 
 async def create_handoff(
-    session: AsyncSession, account_id: str, spec: HandoffSpec, now: datetime
+    session: AsyncSession,
+    account_id: str,
+    spec: HandoffSpec,
+    now: datetime,
+    *,
+    handoff_id: str | None = None,
+    may_choose_id: bool = False,
 ) -> Handoff:
+    """A new handoff. An admin may keep the ID it had at LivePerson (``handoff_id``), so that
+    the brand's systems go on naming it; IDs are unique across accounts (409 when taken, even
+    by a deleted handoff: a campaign may still name it)."""
+    if handoff_id is not None:
+        if not may_choose_id:
+            raise Forbidden("id: only an admin may choose a handoff's ID")
+        if await session.get(Handoff, handoff_id) is not None:
+            raise Conflict(f"id: the handoff ID {handoff_id!r} is taken")
     fields = await _checked(session, account_id, spec)
     handoff = Handoff(
-        id=await _new_handoff_id(session),
+        id=handoff_id or await _new_handoff_id(session),
         account_id=account_id,
         created_at=now,
         updated_at=now,
         **fields,
     )
-    session.add(handoff)
-    await session.flush()
+    try:
+        # In a savepoint: two admins choosing one ID at once, the loser's insert fails without
+        # taking its transaction down with it.
+        async with session.begin_nested():
+            session.add(handoff)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"id: the handoff ID {handoff.id!r} is taken") from exc
     return handoff
 
 

@@ -19,13 +19,24 @@ async def create_handoff(
     *,
     repeat: Repeat | None,
     answer: Callable[[Handoff], tuple[int, Any]],
+    handoff_id: str | None = None,
+    may_choose_id: bool = False,
 ) -> StoredResponse:
-    """Create a handoff; ``answer`` renders the response a repeat of the same
-    ``Idempotency-Key`` gets back."""
+    """Create a handoff (with the ID the caller chose, if they may); ``answer`` renders the
+    response a repeat of the same ``Idempotency-Key`` gets back."""
     async with tx.write() as uow:
 
         async def create() -> tuple[int, Any]:
-            return answer(await service.create_handoff(uow.session, account_id, spec, uow.now))
+            return answer(
+                await service.create_handoff(
+                    uow.session,
+                    account_id,
+                    spec,
+                    uow.now,
+                    handoff_id=handoff_id,
+                    may_choose_id=may_choose_id,
+                )
+            )
 
         return await uow.idempotent(
             account_id=account_id, operation="handoff.create", repeat=repeat, work=create

@@ -17,6 +17,8 @@ class ErrorCode(IntEnum):
     INVALID_PHONE_NUMBER = 1001
     UNSUPPORTED_API_VERSION = 1002
     NOT_FOUND = 1004
+    METHOD_NOT_ALLOWED = 1005
+    UNSUPPORTED_MEDIA_TYPE = 1015
     RATE_LIMITED = 1029
     IDEMPOTENCY_KEY_REUSED = 1030
     UNAUTHENTICATED = 1100
@@ -144,6 +146,12 @@ class RateLimited(ParlayError):
 class PayloadTooLarge(ParlayError):
     status = 413
     title = "Payload too large"
+
+
+class UnsupportedMediaType(ParlayError):
+    status = 415
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    title = "Unsupported media type"
 
 
 class HeadersTooLarge(ParlayError):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 MAX_MESSAGE_LENGTH = 1000
+# An SMS may be longer: the provider splits it into segments (1,600 characters is what Twilio and
+# LivePerson take in one message).
+MAX_SMS_LENGTH = 1600
 _ALLOWED_CONTROLS = {"\n", "\t"}
 # Control characters, lone surrogates and private-use code points. Unassigned code points (Cn)
 # are deliberately allowed: Python's Unicode database lags the phones (3.11 knows Unicode 14), so

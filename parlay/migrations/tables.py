@@ -1,6 +1,15 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
-from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
+from parlay.accounts.models import (
+    AccessToken,
+    Account,
+    ApiKey,
+    ApiKeyToken,
+    OAuthNonce,
+    Skill,
+    User,
+    UserSkill,
+)
 from parlay.apps.models import App, Device
 from parlay.c2m.models import Call
 from parlay.campaigns.models import Campaign
@@ -18,6 +27,7 @@ __all__ = [
     "AccessToken",
     "Account",
     "ApiKey",
+    "ApiKeyToken",
     "App",
     "Base",
     "Call",
@@ -34,6 +44,7 @@ __all__ = [
     "IdempotencyRecord",
     "InboundTaken",
     "Message",
+    "OAuthNonce",
     "SecretKeyCheck",
     "Skill",
     "SmsOptOut",

@@ -62,8 +62,8 @@ async def _campaign(b: Brand, handoff_id: str, *consumers: str) -> str:
             "consumers": [{"consumerContent": {"inapp": c}} for c in consumers],
         },
     )
-    assert response.status_code == 202, response.text
-    assert response.json()["acceptedConsumers"] == len(consumers)
+    assert response.status_code == 200, response.text
+    assert response.json()["acceptedCount"] == len(consumers)
     return str(response.json()["proactiveCampaignId"])
 
 

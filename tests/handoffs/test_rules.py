@@ -127,7 +127,7 @@ async def test_inapp_has_no_outbound_number(brand: Brand) -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["14155552671", "+1415555267", "+999123456", "+1-800-FLOWERS", "", "phone"]
+    "number", ["04155552671", "+1415555267", "+999123456", "+1-800-FLOWERS", "", "phone"]
 )
 @pytest.mark.parametrize("kind", ["sms", "wa"])
 async def test_outbound_number_must_be_e164(brand: Brand, kind: str, number: str) -> None:
@@ -138,6 +138,9 @@ async def test_outbound_number_must_be_e164(brand: Brand, kind: str, number: str
 
 async def test_outbound_number_is_stored_in_e164(brand: Brand) -> None:
     body = await created(brand, handoff(sms_channel(outboundNumber="+1 415-555-2671")))
+    assert body["channels"][0]["outboundNumber"] == "+14155552671"
+    # Without '+', as LivePerson's examples write numbers.
+    body = await created(brand, handoff(sms_channel(outboundNumber="14155552671")))
     assert body["channels"][0]["outboundNumber"] == "+14155552671"
 
 

@@ -278,3 +278,22 @@ def test_meta_notifications_keep_what_they_understand() -> None:
         ("+15550100", "Yes"),
     ]
     assert meta_notification([]).messages == []
+
+
+def test_a_whatsapp_template_carries_the_consumers_header_media_and_body_variables() -> None:
+    from dataclasses import replace
+
+    from parlay.channels.base import Template
+    from parlay.channels.whatsapp import message_body
+
+    template = Template("renewal", "en_US", {"1": "Ada"}, {"image": "https://cdn.example/a.png"})
+    message = replace(_message(), channel="wa", template=template)
+    body = message_body(message, window_open=False)
+    assert body is not None
+    assert body["template"]["components"] == [
+        {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"link": "https://cdn.example/a.png"}}],
+        },
+        {"type": "body", "parameters": [{"type": "text", "text": "Ada"}]},
+    ]

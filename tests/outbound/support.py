@@ -148,9 +148,9 @@ class Outbound:
     async def campaign(
         self, handoff_id: str, consumers: Sequence[dict[str, Any]], **overrides: Any
     ) -> dict[str, Any]:
-        """Create a campaign (202 expected); return the response body."""
+        """Create a campaign (200 expected); return the response body."""
         response = await self.post_campaign(campaign_body(handoff_id, consumers, **overrides))
-        assert response.status_code == 202, response.text
+        assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 

@@ -64,12 +64,12 @@ async def test_the_skill_must_exist(outbound: Outbound) -> None:
     assert_refused(response, "skill", 1300)
 
 
-async def test_the_consumer_phone_number_must_be_e164(outbound: Outbound) -> None:
+async def test_the_consumer_phone_number_must_be_e164_shaped(outbound: Outbound) -> None:
     handoff_id = await outbound.handoff(sms_channel())
     for number in (
-        "4155552671",  # no country code
-        "+1415555267",  # too short for its plan
-        "+1 415 555 26711",
+        "041555526",  # a country code never starts with 0
+        "+141555",  # too short for any number
+        "+1 415 555 267111111",  # more than 15 digits
         "+1415abc2671",
         "+0415555267",
         "tel:+14155552671",
@@ -78,12 +78,24 @@ async def test_the_consumer_phone_number_must_be_e164(outbound: Outbound) -> Non
     ):
         response = await outbound.eligibility(handoffId=handoff_id, consumerPhoneNumber=number)
         assert_refused(response, "consumerPhoneNumber", 1001)
-    # Written with the usual separators, a valid number is accepted (and stored as E.164).
-    call = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber="+1 (415) 555-2671")
-    async with outbound.container.db.read() as session:
-        stored = await session.get(Call, call["callId"])
-    assert stored is not None
-    assert stored.consumer_phone == SF_MOBILE
+    # Written with the usual separators, or without '+' as in LivePerson's examples, a number
+    # is accepted (and stored as E.164).
+    for written in ("+1 (415) 555-2671", SF_MOBILE[1:]):
+        call = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber=written)
+        async with outbound.container.db.read() as session:
+            stored = await session.get(Call, call["callId"])
+        assert stored is not None
+        assert stored.consumer_phone == SF_MOBILE
+
+
+async def test_a_well_formed_number_that_cannot_take_sms_makes_sms_ineligible(
+    outbound: Outbound,
+) -> None:
+    handoff_id = await outbound.handoff(sms_channel(), wa_channel())
+    # Too short for the North American plan: E.164-shaped, but no SMS can reach it.
+    call = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber="+1415555267")
+    assert call["ineligibleChannels"] == [{"channel": "sms", "reason": "INVALID_NUMBER"}]
+    assert call["availableChannels"] == ["wa"]
 
 
 async def test_what_a_call_keeps_for_the_agent_is_bounded(outbound: Outbound) -> None:
@@ -377,10 +389,16 @@ async def test_an_override_skill_must_exist(outbound: Outbound) -> None:
 async def test_an_override_message_follows_the_text_rule(outbound: Outbound) -> None:
     handoff_id = await outbound.handoff(sms_channel())
     call = await outbound.eligible(handoffId=handoff_id)
-    for text in ("", "bell \x07", "cafe\u0301", "x" * 1001, {"type": "card"}, ["Hi"]):
+    for text in ("", "bell \x07", "cafe\u0301", "x" * 1601, {"type": "card"}, ["Hi"]):
         response = await outbound.invite(call["callId"], overrideMessage=text)
         assert_refused(response, "overrideMessage", 1000)
     assert await outbound.deliveries() == []
+    # Up to 1,600 characters on SMS; 1,000 on the other channels.
+    inapp_handoff = await outbound.handoff(inapp_channel())
+    inapp_call = await outbound.eligible(handoffId=inapp_handoff, consumerId="c-1")
+    response = await outbound.invite(inapp_call["callId"], overrideMessage="x" * 1001)
+    assert_refused(response, "overrideMessage", 1000)
+    assert (await outbound.invite(call["callId"], overrideMessage="x" * 1600)).status_code == 200
 
 
 async def test_an_override_message_is_the_text_sent(outbound: Outbound) -> None:
@@ -435,17 +453,22 @@ async def test_an_invite_that_cannot_be_sent_for_another_reason_says_which(
     assert (delivery.status, delivery.error_code) == ("FAILED", "NEVER_LOGGED_IN")
 
 
-async def test_one_invite_per_call(outbound: Outbound) -> None:
-    handoff_id = await outbound.handoff(sms_channel())
+async def test_a_repeated_invite_on_a_call_returns_the_first_answer_and_sends_nothing(
+    outbound: Outbound,
+) -> None:
+    handoff_id = await outbound.handoff(sms_channel(), wa_channel())
     call = await outbound.eligible(handoffId=handoff_id)
-    assert (await outbound.invite(call["callId"])).status_code == 200
-    assert_refused(await outbound.invite(call["callId"]), None, 1400)
-    assert_refused(await outbound.invite(call["callId"], overrideChannel="sms"), None, 1400)
+    first = await outbound.invite(call["callId"])
+    assert first.status_code == 200
+    assert (await outbound.invite(call["callId"])).json() == first.json()
+    assert (await outbound.invite(call["callId"], overrideChannel="wa")).json() == first.json()
     assert len(await outbound.deliveries()) == 1
-    # A double submit: invites on one call at the same moment still send once.
+    # A double submit: invites on one call at the same moment still send once, and all answer
+    # the same.
     other = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber=SF_MOBILE_2)
     responses = await asyncio.gather(*(outbound.invite(other["callId"]) for _ in range(4)))
-    assert sorted(r.status_code for r in responses) == [200, 400, 400, 400]
+    assert [r.status_code for r in responses] == [200] * 4
+    assert len({r.text for r in responses}) == 1
     assert len(await outbound.deliveries(call_id=other["callId"])) == 1
 
 

@@ -184,13 +184,17 @@ async def test_the_text_comes_from_message_text_else_from_the_handoff_channel(
 
 PER_CONSUMER_PROBLEMS = [
     # (handoff channels, a good consumer, a bad one, what failedConsumers says)
-    ([sms_channel()], sms(SF_MOBILE), sms("4155552671"), "INVALID_NUMBER"),
+    # A country code never starts with 0 (what is not E.164-shaped is refused at once; a
+    # well-formed number that cannot take an SMS fails at send time instead).
+    ([sms_channel()], sms(SF_MOBILE), sms("04155552671"), "INVALID_NUMBER"),
     ([sms_channel()], sms(SF_MOBILE), sms("+1 (415) abc"), "INVALID_NUMBER"),
     # Only ASCII digits, the whole string: other scripts' digits and a trailing newline would
     # slip past duplicate detection.
     ([sms_channel()], sms(SF_MOBILE), sms("+141555526\u0667\u0661"), "INVALID_NUMBER"),
     ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE_2 + "\n"), "INVALID_NUMBER"),
-    ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE), "DUPLICATE_CONSUMER"),
+    ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE), "DUPLICATE_NUMBER"),
+    # The same number written without its '+' is the same number.
+    ([sms_channel()], sms(SF_MOBILE), sms(SF_MOBILE[1:]), "DUPLICATE_NUMBER"),
     ([inapp_channel()], inapp("c-1"), inapp("c-1"), "DUPLICATE_CONSUMER"),
     (
         [sms_channel(), wa_channel()],
@@ -227,7 +231,7 @@ async def test_per_consumer_problems_are_listed_and_do_not_fail_the_request(
     for channels, good, bad, error in PER_CONSUMER_PROBLEMS:
         handoff_id = await outbound.handoff(*channels)
         body = await outbound.campaign(handoff_id, [good, bad])
-        assert body["acceptedConsumers"] == 1, error
+        assert body["acceptedCount"] == 1, error
         assert body["failedConsumers"] == [
             {
                 "consumerContent": bad["consumerContent"],
@@ -239,7 +243,7 @@ async def test_per_consumer_problems_are_listed_and_do_not_fail_the_request(
     # Even when every consumer is refused, the request is accepted: as a FAILED campaign.
     handoff_id = await outbound.handoff(sms_channel())
     body = await outbound.campaign(handoff_id, [sms("+1"), {"consumerContent": {}}])
-    assert (body["acceptedConsumers"], len(body["failedConsumers"])) == (0, 2)
+    assert (body["acceptedCount"], len(body["failedConsumers"])) == (0, 2)
     campaign = await outbound.get_campaign(body["proactiveCampaignId"])
     assert (campaign["campaignStatus"], campaign["counts"]) == ("FAILED", {})
 
@@ -256,7 +260,7 @@ async def test_the_number_an_inapp_consumer_also_gives_links_its_conversations(
         # Not E.164: ignored (the message goes in-app), never a reason to refuse or to fail.
         {"consumerContent": {"inapp": "c-2", "sms": "+1 (415) 555-2671 ext. 12"}},
     ]
-    assert (await outbound.campaign(handoff_id, consumers))["acceptedConsumers"] == 2
+    assert (await outbound.campaign(handoff_id, consumers))["acceptedCount"] == 2
     outbound.start()
     await outbound.run_until_done()
     rows = {d.consumer_id: d for d in await outbound.deliveries()}
@@ -264,23 +268,44 @@ async def test_the_number_an_inapp_consumer_also_gives_links_its_conversations(
     assert (rows["c-2"].phone, rows["c-2"].status) == (None, "SENT")
 
 
-async def test_the_accepted_answer_is_202_with_a_count_and_a_trace_id(outbound: Outbound) -> None:
+async def test_the_accepted_answer_is_200_in_liveperson_shape_with_the_accepted_list(
+    outbound: Outbound,
+) -> None:
     handoff_id = await outbound.handoff(sms_channel())
     response = await outbound.post_campaign(
-        campaign_body(handoff_id, [sms(SF_MOBILE), sms(SF_MOBILE_2), sms("+1")])
+        campaign_body(handoff_id, [sms(SF_MOBILE), sms(SF_MOBILE_2[1:]), sms("+1")])
     )
-    assert response.status_code == 202
+    assert response.status_code == 200
     body = response.json()
-    assert set(body) == {
+    assert list(body) == [
         "proactiveCampaignId",
+        "leCampaignId",
+        "leEngagementId",
         "acceptedConsumers",
+        "acceptedCount",
         "failedConsumers",
         "requestTraceId",
-    }
-    assert body["acceptedConsumers"] == 2  # a count, not an echo of the consumers
+    ]
+    ids = {str(d.id): d.phone for d in await outbound.deliveries()}
+    # Each accepted consumer by its recipient ID (as the recipient listing names it), with its
+    # number in E.164 and its consumerContent as sent.
+    assert [
+        (ids[a["id"]], a["phoneNumber"], a["consumerContent"]) for a in body["acceptedConsumers"]
+    ] == [
+        (SF_MOBILE, SF_MOBILE, {"sms": SF_MOBILE}),
+        (SF_MOBILE_2, SF_MOBILE_2, {"sms": SF_MOBILE_2[1:]}),
+    ]
+    assert body["acceptedCount"] == 2
+    assert body["leCampaignId"] == body["proactiveCampaignId"]
+    assert body["leEngagementId"].isdigit()
     assert [f["errorMessage"] for f in body["failedConsumers"]] == ["INVALID_NUMBER"]
     assert isinstance(body["requestTraceId"], str)
     assert body["requestTraceId"]
+    minimal = await outbound.post_campaign(
+        campaign_body(handoff_id, [sms(NY_MOBILE)]), {"Prefer": "return=minimal"}
+    )
+    assert "acceptedConsumers" not in minimal.json()
+    assert minimal.json()["acceptedCount"] == 1
     campaign = await outbound.get_campaign(body["proactiveCampaignId"])
     assert campaign["campaignStatus"] == "ACCEPTED"
     assert campaign["counts"] == {"QUEUED": 2}
@@ -297,7 +322,7 @@ async def test_the_same_idempotency_key_and_body_return_the_first_campaign_and_q
     key = {"Idempotency-Key": "renewals-2026-01"}
     first = await outbound.post_campaign(body, key)
     again = await outbound.post_campaign(body, key)
-    assert first.status_code == again.status_code == 202
+    assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
     assert len(await outbound.deliveries()) == 2
     outbound.start()
@@ -309,7 +334,7 @@ async def test_the_same_idempotency_key_with_another_body_is_409(outbound: Outbo
     handoff_id = await outbound.handoff(sms_channel())
     key = {"Idempotency-Key": "renewals-2026-01"}
     first = await outbound.post_campaign(campaign_body(handoff_id, [sms(SF_MOBILE)]), key)
-    assert first.status_code == 202
+    assert first.status_code == 200
     other = await outbound.post_campaign(campaign_body(handoff_id, [sms(SF_MOBILE_2)]), key)
     assert other.status_code == 409
     assert problem(other)["errorCode"] == 1030
@@ -326,14 +351,14 @@ async def test_consumers_can_be_appended_while_the_campaign_is_not_finished(
     body = await outbound.campaign(handoff_id, [sms(SLEEPING_MOBILE)])
     campaign_id = body["proactiveCampaignId"]
     response = await append(outbound, campaign_id, [sms(SF_MOBILE)])  # ACCEPTED
-    assert response.status_code == 202, response.text
-    assert response.json()["acceptedConsumers"] == 1
+    assert response.status_code == 200, response.text
+    assert response.json()["acceptedCount"] == 1
     outbound.start()
     await outbound.settle()  # SF is sent; Sydney waits for its morning
     campaign = await outbound.campaign_reaches(campaign_id, "IN_PROGRESS")
     assert campaign["counts"] == {"SENT": 1, "SCHEDULED": 1}
     response = await append(outbound, campaign_id, [sms(SF_MOBILE_2)])  # IN_PROGRESS
-    assert response.status_code == 202, response.text
+    assert response.status_code == 200, response.text
     assert response.json()["proactiveCampaignId"] == campaign_id
     await outbound.settle()
     assert sorted(s.address for s in outbound.sandbox.sent) == [SF_MOBILE_2, SF_MOBILE]
@@ -349,10 +374,10 @@ async def test_appended_consumers_already_in_the_campaign_are_duplicates(
     body = await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
     campaign_id = body["proactiveCampaignId"]
     response = await append(outbound, campaign_id, [sms(SF_MOBILE), sms(NY_MOBILE), sms(NY_MOBILE)])
-    assert response.status_code == 202
+    assert response.status_code == 200
     result = response.json()
-    assert result["acceptedConsumers"] == 1
-    assert [f["errorMessage"] for f in result["failedConsumers"]] == ["DUPLICATE_CONSUMER"] * 2
+    assert result["acceptedCount"] == 1
+    assert [f["errorMessage"] for f in result["failedConsumers"]] == ["DUPLICATE_NUMBER"] * 2
     assert sorted(d.phone or "" for d in await outbound.deliveries()) == [NY_MOBILE, SF_MOBILE]
     campaign = await outbound.get_campaign(campaign_id)
     assert (campaign["acceptedConsumers"], campaign["failedConsumers"]) == (2, 2)
@@ -561,9 +586,12 @@ async def test_a_campaign_of_100000_consumers_is_accepted_and_every_recipient_is
     rejected = set(numbers[:: HUNDRED_K // 10])
     for number in rejected:
         outbound.sandbox.script(number, "reject:not on WhatsApp")
-    body = await outbound.campaign(handoff_id, [wa(n) for n in numbers])
+    response = await outbound.post_campaign(
+        campaign_body(handoff_id, [wa(n) for n in numbers]), {"Prefer": "return=minimal"}
+    )
+    body = response.json()
     campaign_id = body["proactiveCampaignId"]
-    assert (body["acceptedConsumers"], body["failedConsumers"]) == (HUNDRED_K, [])
+    assert (body["acceptedCount"], body["failedConsumers"]) == (HUNDRED_K, [])
     assert await outbound.count(campaign_id) == HUNDRED_K
     outbound.start()
     await outbound.settle(timeout=120, interval=0.25)

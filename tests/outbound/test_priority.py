@@ -49,7 +49,7 @@ async def test_an_invite_is_sent_before_the_rest_of_a_running_campaign(outbound:
     outbound.start()
     campaign = await outbound.campaign(handoff_id, [wa(f"+1415{n:07d}") for n in range(CONSUMERS)])
     campaign_id = campaign["proactiveCampaignId"]
-    assert campaign["acceptedConsumers"] == CONSUMERS
+    assert campaign["acceptedCount"] == CONSUMERS
     await eventually(
         lambda: asyncio.sleep(0, len(outbound.sandbox.sent)),
         lambda n: n >= 1_000,

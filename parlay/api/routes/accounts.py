@@ -278,9 +278,20 @@ async def create_api_key(
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APIKEYS_MANAGE, CONFIG)],
 ) -> ApiKeyCreated:
-    """Create an API key for a brand system. The key is in this response only."""
+    """Create an API key for a brand system. Its secrets are in this response only."""
+    if body.kind == "oauth1":
+        values, record = await usecases.create_oauth_key(
+            s.tx, s.secrets, me.account_id, body.name, body.scopes
+        )
+        return ApiKeyCreated(
+            **_api_key_out(record).model_dump(),
+            consumer_key=values.consumer_key,
+            consumer_secret=values.consumer_secret,
+            token=values.token,
+            token_secret=values.token_secret,
+        )
     key, record = await usecases.create_api_key(s.tx, me.account_id, body.name, body.scopes)
-    return ApiKeyCreated(**_api_key_out(record).model_dump(), key=key)
+    return ApiKeyCreated(**_api_key_out(record).model_dump(), key=key, client_id=record.prefix)
 
 
 @router.get("/apikeys", operation_id="listApiKeys", response_model=ApiKeyList)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
 from parlay.api.openapi import problems
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
+from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath, PreferHeader
 from parlay.api.schemas.outbound import (
     AppendConsumersIn,
     CampaignAccepted,
@@ -25,6 +25,7 @@ from parlay.campaigns.intake import FailedConsumer
 from parlay.campaigns.models import Campaign
 from parlay.campaigns.service import Accepted, CampaignRequest
 from parlay.delivery.models import Delivery
+from parlay.delivery.status import LIVEPERSON_STATUS, DeliveryStatus
 from parlay.lib.idempotency.service import Repeat
 from parlay.lib.ratelimit import ApiFamily
 
@@ -33,20 +34,45 @@ PROACTIVE = ApiFamily.PROACTIVE
 
 
 def _failed(f: FailedConsumer) -> dict[str, Any]:
-    return {
-        "consumerContent": dict(f.consumer_content),
+    failed: dict[str, Any] = {
+        "consumerContent": f.consumer_content,
         "variables": f.variables,
         "errorMessage": f.error_message,
     }
+    if f.header_variables is not None:
+        failed["headerVariables"] = f.header_variables
+    if f.phone is not None:  # the legacy form, echoed as LivePerson does
+        failed["phone"] = f.phone
+        failed["countryCode"] = f.country_code
+    return failed
 
 
 def _accepted_payload(result: Accepted) -> dict[str, Any]:
-    return {
+    """LivePerson's answer: ``leCampaignId`` is the campaign's own ID and ``leEngagementId`` the
+    ID of the skill its replies are routed to (Parlay has no separate engagement objects)."""
+    payload: dict[str, Any] = {
         "proactiveCampaignId": result.campaign.id,
-        "acceptedConsumers": result.accepted,
-        "failedConsumers": [_failed(f) for f in result.failed],
-        "requestTraceId": result.campaign.request_trace_id,
+        "leCampaignId": result.campaign.id,
+        "leEngagementId": str(result.skill_id) if result.skill_id is not None else "",
     }
+    if result.accepted_consumers is not None and result.delivery_ids is not None:
+        payload["acceptedConsumers"] = [
+            {"id": str(i), "phoneNumber": phone, "consumerContent": content}
+            for i, (phone, content) in zip(
+                result.delivery_ids, result.accepted_consumers, strict=True
+            )
+        ]
+    payload["acceptedCount"] = result.accepted
+    payload["failedConsumers"] = [_failed(f) for f in result.failed]
+    payload["requestTraceId"] = result.campaign.request_trace_id
+    return payload
+
+
+def _minimal(prefer: str | None) -> bool:
+    """``Prefer: return=minimal`` (RFC 7240): the caller wants the count, not the list."""
+    if not prefer:
+        return False
+    return any(p.strip().lower() == "return=minimal" for p in prefer.replace(";", ",").split(","))
 
 
 def _campaign_out(campaign: Campaign, counts: dict[str, int]) -> CampaignOut:
@@ -70,7 +96,8 @@ def _recipient_out(d: Delivery) -> RecipientOut:
         consumer_id=d.consumer_id,
         phone_number=d.phone,
         channel=d.channel,
-        status=d.status,
+        status=LIVEPERSON_STATUS[DeliveryStatus(d.status)],
+        delivery_status=d.status,
         error_code=d.error_code,
         error_message=d.error_message,
         error_source=d.error_source,
@@ -81,7 +108,7 @@ def _recipient_out(d: Delivery) -> RecipientOut:
 @router.post(
     "",
     operation_id="createCampaign",
-    status_code=202,
+    status_code=200,
     response_model=CampaignAccepted,
 )
 async def create_campaign(
@@ -90,9 +117,12 @@ async def create_campaign(
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
     idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
     """Send one message to 1-100,000 consumers. Per-consumer problems are reported in
-    ``failedConsumers`` and do not fail the request."""
+    ``failedConsumers`` and do not fail the request. ``Prefer: return=minimal`` leaves the
+    ``acceptedConsumers`` list out (``acceptedCount`` stays)."""
+    windows = body.scheduling_metrics.windows if body.scheduling_metrics else []
     request = CampaignRequest(
         name=body.campaign_name,
         skill=body.skill,
@@ -101,6 +131,11 @@ async def create_campaign(
         consent=body.consent,
         message_text=body.message.text if body.message else None,
         consumers=body.consumers,
+        send_windows=[
+            (w.day, w.start_time.hour, w.start_time.minute, w.end_time.hour, w.end_time.minute)
+            for w in windows
+        ],
+        list_accepted=not _minimal(prefer),
     )
     repeat = None
     if idempotency_key is not None:
@@ -112,7 +147,7 @@ async def create_campaign(
         me.account_id,
         request,
         repeat=repeat,
-        answer=lambda accepted: (202, _accepted_payload(accepted)),
+        answer=lambda accepted: (200, _accepted_payload(accepted)),
     )
     return JSONResponse(result.body, status_code=result.status)
 
@@ -121,7 +156,7 @@ async def create_campaign(
     "/{campaignId}/consumers",
     operation_id="appendCampaignConsumers",
     responses=problems(409),
-    status_code=202,
+    status_code=200,
     response_model=CampaignAccepted,
 )
 async def append_consumers(
@@ -130,10 +165,13 @@ async def append_consumers(
     body: AppendConsumersIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
-    """Add consumers to a campaign that has not finished."""
-    result = await usecases.append_consumers(s.tx, me.account_id, campaignId, body.consumers)
-    return JSONResponse(_accepted_payload(result), status_code=202)
+    """Add consumers to a campaign that has not finished (answered as a create is)."""
+    result = await usecases.append_consumers(
+        s.tx, me.account_id, campaignId, body.consumers, list_accepted=not _minimal(prefer)
+    )
+    return JSONResponse(_accepted_payload(result), status_code=200)
 
 
 @router.get("/{campaignId}", operation_id="getCampaign", response_model=CampaignOut)
@@ -164,14 +202,17 @@ async def list_recipients(
     cursor: Annotated[
         str | None, Query(max_length=64, description="nextCursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> RecipientPage:
-    """Every recipient of the campaign with its status, a page at a time."""
+    """Every recipient of the campaign with its status, a page at a time (1,000 unless
+    ``limit`` says fewer), and the campaign's status: FINISHED once every delivery is final."""
     page = await usecases.recipients(
         s.tx, me.account_id, campaignId, status=status, cursor=cursor, limit=limit
     )
     return RecipientPage(
-        conversations=[_recipient_out(d) for d in page.recipients], next_cursor=page.next_cursor
+        campaign_status=page.campaign_status,
+        conversations=[_recipient_out(d) for d in page.recipients],
+        next_cursor=page.next_cursor,
     )
 
 

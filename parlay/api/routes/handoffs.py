@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
+from parlay.api.openapi import problems
 from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
-from parlay.api.schemas.handoffs import HandoffIn, HandoffList, HandoffOut
+from parlay.api.schemas.handoffs import HandoffCreateIn, HandoffIn, HandoffList, HandoffOut
 from parlay.api.strict_json import api_router
 from parlay.handoffs import service, usecases
 from parlay.handoffs.models import Handoff
@@ -52,15 +53,22 @@ def handoff_out(handoff: Handoff) -> HandoffOut:
     return HandoffOut.model_validate(handoff)
 
 
-@router.post("", operation_id="createHandoff", status_code=201, response_model=HandoffOut)
+@router.post(
+    "",
+    operation_id="createHandoff",
+    status_code=201,
+    response_model=HandoffOut,
+    responses=problems(409),
+)
 async def create_handoff(
     accountId: AccountIdPath,
-    body: HandoffIn,
+    body: HandoffCreateIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """Create a handoff. With ``Idempotency-Key``, a repeat returns the first response."""
+    """Create a handoff. With ``Idempotency-Key``, a repeat returns the first response. An
+    admin may give its ``id`` (one it had at LivePerson); an ID in use answers 409."""
     repeat = None
     if idempotency_key is not None:
         repeat = Repeat(
@@ -71,7 +79,13 @@ async def create_handoff(
         return 201, handoff_out(handoff).model_dump(mode="json", by_alias=True)
 
     result = await usecases.create_handoff(
-        s.tx, me.account_id, _spec(body), repeat=repeat, answer=answer
+        s.tx,
+        me.account_id,
+        _spec(body),
+        repeat=repeat,
+        answer=answer,
+        handoff_id=body.id,
+        may_choose_id="admin" in me.roles,
     )
     return JSONResponse(result.body, status_code=result.status)
 

@@ -153,19 +153,33 @@ Scope = Literal["c2m", "proactive", "reporting", "handoffs:read", "webhooks"]
 class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=255)
     scopes: list[Scope] = Field(min_length=1, max_length=10)
+    kind: Literal["bearer", "oauth1"] = Field(
+        default="bearer",
+        description="bearer: a key sent as a bearer token, or exchanged for one. oauth1: "
+        "LivePerson's signed requests (consumer key and secret, token and token secret).",
+    )
 
 
 class ApiKeyOut(ResponseModel):
     id: int
     name: str
     prefix: str
+    kind: str
     scopes: list[str]
     created_at: datetime
     last_used_at: datetime | None
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The secret. Shown only in this response; store it now.")
+    """The secrets, shown only in this response: a bearer key's ``key`` (its ``clientId`` is
+    the prefix), or an OAuth key's four values."""
+
+    key: str | None = omitted_when_none()
+    client_id: str | None = omitted_when_none()
+    consumer_key: str | None = omitted_when_none()
+    consumer_secret: str | None = omitted_when_none()
+    token: str | None = omitted_when_none()
+    token_secret: str | None = omitted_when_none()
 
 
 class ApiKeyList(ResponseModel):

@@ -36,6 +36,16 @@ class HandoffIn(RequestModel):
     channels: list[ChannelIn] = Field(min_length=1, max_length=3)
 
 
+class HandoffCreateIn(HandoffIn):
+    id: str | None = Field(
+        default=None,
+        pattern=r"^H[0-9]{1,15}$",
+        max_length=16,
+        description="Admins only: keep the ID a handoff had elsewhere ('H' + digits). "
+        "Parlay makes one when absent.",
+    )
+
+
 class ChannelOut(ResponseModel):
     type: ChannelType
     outbound_number: str | None = omitted_when_none()

@@ -6,11 +6,19 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, StrictBool, field_validator, with_config
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    with_config,
+)
 from typing_extensions import TypedDict
 
 from parlay.api.schemas.base import RequestModel, ResponseModel
-from parlay.lib.text import MAX_MESSAGE_LENGTH
+from parlay.lib.text import MAX_MESSAGE_LENGTH, MAX_SMS_LENGTH
 
 MAX_CONSUMERS = 100_000
 # Kept with the call for the agent's context: bounded so one call cannot grow the database much.
@@ -25,23 +33,86 @@ TemplateVariables = Annotated[
 ]
 
 
+# Structured data about a consumer (LivePerson's engagement attributes, "SDEs"), bounded as a
+# whole: at most 50 objects, 32 KiB as JSON.
+def _sdes_size(sdes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(json.dumps(sdes, ensure_ascii=False).encode()) > MAX_SDES_BYTES:
+        raise ValueError(f"must be at most {MAX_SDES_BYTES} bytes as JSON")
+    return sdes
+
+
+Sdes = Annotated[
+    list[dict[str, Any]],
+    Field(
+        max_length=50,
+        description=f"LivePerson engagement attributes, at most {MAX_SDES_BYTES} bytes as JSON.",
+    ),
+    AfterValidator(_sdes_size),
+]
+# One engagement attribute given on its own (``ctmrinfo``, ``personal``), as the attribute's
+# fields; kept with the others.
+SdeFields = Annotated[dict[Annotated[str, Field(max_length=64)], Any], Field(max_length=50)]
+# A campaign's variable: a string. Any other JSON scalar is taken in so that it fails only its
+# consumer (``VARIABLE_NOT_STRING=<n>``), as LivePerson answers, not the whole request.
+VariableValue = Annotated[str, Field(max_length=1550)] | StrictInt | StrictFloat | StrictBool | None
+CampaignVariables = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64)], VariableValue], Field(max_length=100)
+]
+
+
 # Consumers are TypedDicts, not models: validating 100,000 of them must stay well under the
 # 1.5 s accept target (docs/operations.md#targets): a model instance each costs four times as much.
 @with_config(ConfigDict(extra="forbid"))
-class ConsumerContent(TypedDict, total=False):
-    inapp: Annotated[str, Field(min_length=1, max_length=255)]
-    sms: Annotated[str, Field(min_length=1, max_length=32)]
-    wa: Annotated[str, Field(min_length=1, max_length=32)]
-
-
-@with_config(ConfigDict(extra="forbid"))
 class ConsumerIn(TypedDict):
-    consumerContent: ConsumerContent
-    variables: NotRequired[TemplateVariables]
+    # channel -> address: ``inapp`` (consumer ID), ``sms``, ``wa`` (numbers, ``+`` optional).
+    # Other channels' keys are taken in and fail the consumer (``CHANNEL_NOT_SUPPORTED=<key>``)
+    # unless one of these reaches them.
+    consumerContent: NotRequired[
+        Annotated[
+            dict[
+                Annotated[str, Field(min_length=1, max_length=32)],
+                Annotated[str, Field(min_length=1, max_length=255)],
+            ],
+            Field(max_length=10),
+        ]
+    ]
+    # The legacy form: a number on the handoff's phone channels.
+    consumerCountryCode: NotRequired[Annotated[str, Field(max_length=4)]]
+    consumerPhoneNumber: NotRequired[Annotated[str, Field(max_length=32)]]
+    variables: NotRequired[CampaignVariables]
+    headerVariables: NotRequired[
+        Annotated[
+            dict[
+                Annotated[str, Field(max_length=16)],
+                Annotated[str, Field(max_length=2048)],
+            ],
+            Field(max_length=3),
+        ]
+    ]
+    sdes: NotRequired[Sdes]
+    ctmrinfo: NotRequired[SdeFields]
+    personal: NotRequired[SdeFields]
 
 
 class CampaignMessage(RequestModel):
     text: str = Field(max_length=MAX_MESSAGE_LENGTH)
+
+
+class TimeOfDay(RequestModel):
+    hour: int = Field(ge=0, le=24)
+    minute: int = Field(default=0, ge=0, le=59)
+
+
+class SendWindowIn(RequestModel):
+    day: str = Field(
+        max_length=9, description="MONDAY ... SUNDAY (any case), in the recipient's local time."
+    )
+    start_time: TimeOfDay
+    end_time: TimeOfDay
+
+
+class SchedulingMetrics(RequestModel):
+    windows: list[SendWindowIn] = Field(default_factory=list, max_length=70)
 
 
 class CampaignIn(RequestModel):
@@ -52,6 +123,7 @@ class CampaignIn(RequestModel):
     # Strict: consent is the JSON literal ``true``, never a string or number that looks like it.
     consent: StrictBool
     message: CampaignMessage | None = None
+    scheduling_metrics: SchedulingMetrics | None = None
     consumers: list[ConsumerIn] = Field(min_length=1, max_length=MAX_CONSUMERS)
 
 
@@ -61,13 +133,27 @@ class AppendConsumersIn(RequestModel):
 
 class FailedConsumer(ResponseModel):
     consumer_content: dict[str, Any]
-    variables: dict[str, str] | None = None
+    phone: str | None = None
+    country_code: str | None = None
+    variables: dict[str, Any] | None = None
+    header_variables: dict[str, str] | None = None
     error_message: str
+
+
+class AcceptedConsumer(ResponseModel):
+    id: str
+    phone_number: str | None
+    consumer_content: dict[str, str]
 
 
 class CampaignAccepted(ResponseModel):
     proactive_campaign_id: str
-    accepted_consumers: int
+    le_campaign_id: str
+    le_engagement_id: str
+    accepted_consumers: list[AcceptedConsumer] | None = Field(
+        description="Left out with ``Prefer: return=minimal``."
+    )
+    accepted_count: int
     failed_consumers: list[FailedConsumer]
     request_trace_id: str
 
@@ -90,7 +176,8 @@ class RecipientOut(ResponseModel):
     consumer_id: str | None
     phone_number: str | None
     channel: str
-    status: str
+    status: str = Field(description="In LivePerson's words: NOT_SENT, SCHEDULED, DELIVERED, ...")
+    delivery_status: str = Field(description="In Parlay's words (QUEUED, SENT, READ, ...).")
     error_code: str | None
     error_message: str | None
     error_source: str | None
@@ -98,6 +185,7 @@ class RecipientOut(ResponseModel):
 
 
 class RecipientPage(ResponseModel):
+    campaign_status: str
     conversations: list[RecipientOut]
     next_cursor: str | None
 
@@ -111,18 +199,7 @@ class EligibilityIn(RequestModel):
     consumer_id: str | None = Field(default=None, min_length=1, max_length=255)
     ivr_number: str | None = Field(default=None, max_length=32)
     template_variables: TemplateVariables | None = None
-    sdes: list[dict[str, Any]] | None = Field(
-        default=None,
-        max_length=50,
-        description=f"LivePerson engagement attributes, at most {MAX_SDES_BYTES} bytes as JSON.",
-    )
-
-    @field_validator("sdes")
-    @classmethod
-    def _sdes_size(cls, sdes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-        if sdes is not None and len(json.dumps(sdes, ensure_ascii=False).encode()) > MAX_SDES_BYTES:
-            raise ValueError(f"must be at most {MAX_SDES_BYTES} bytes as JSON")
-        return sdes
+    sdes: Sdes | None = None
 
 
 class IneligibleChannel(ResponseModel):
@@ -141,7 +218,8 @@ class EligibilityOut(ResponseModel):
 class InviteIn(RequestModel):
     call_id: str = Field(min_length=1, max_length=36)
     override_channel: Literal["inapp", "sms", "wa", "twilio"] | None = None
-    override_message: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
+    # Up to 1,600 characters on SMS; the service holds other channels to 1,000.
+    override_message: str | None = Field(default=None, max_length=MAX_SMS_LENGTH)
     override_skill: str | None = Field(default=None, min_length=1, max_length=255)
 
 

@@ -1,0 +1,92 @@
+"""HTTP routes that LivePerson's clients call besides the C2M and Proactive APIs: the
+client-credentials token exchange (Sentinel's shape) and the Domain API that tells a client
+which host serves a service. Both only translate; the rules are in ``accounts``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Form, Path, Query, Request
+from pydantic import BaseModel
+
+from parlay.accounts import usecases
+from parlay.api.deps import ServicesDep, rate_limit
+from parlay.api.openapi import problems
+from parlay.api.params import AccountIdPath
+from parlay.api.strict_json import api_router
+from parlay.lib.errors import invalid_field
+from parlay.lib.ratelimit import ApiFamily
+
+router = api_router(tags=["liveperson"])
+GRANT_TYPE = "client_credentials"
+
+
+class KeyToken(BaseModel):
+    """OAuth 2.0's token response (RFC 6749 §5.1), snake_case as LivePerson's Sentinel answers."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class BaseUri(BaseModel):
+    service: str
+    account: str
+    baseURI: str
+
+
+@router.post(
+    "/sentinel/api/account/{accountId}/app/token",
+    operation_id="exchangeApiKey",
+    response_model=KeyToken,
+    responses=problems(401, 429),
+)
+async def exchange_api_key(
+    accountId: AccountIdPath,
+    s: ServicesDep,
+    client_id: Annotated[str, Form(min_length=1, max_length=64, description="The key's prefix.")],
+    client_secret: Annotated[str, Form(min_length=1, max_length=255, description="The key.")],
+    grant_type: Annotated[str | None, Query(max_length=32)] = None,
+    v: Annotated[str | None, Query(max_length=8, description="1.0, as clients send it.")] = None,
+    grant_type_form: Annotated[str | None, Form(alias="grant_type", max_length=32)] = None,
+) -> KeyToken:
+    """Exchange an API key (``client_id``: its prefix, ``client_secret``: the key) for a bearer
+    token that lives an hour, with the key's scopes; it stops working when the key is revoked.
+    ``grant_type`` (query or form) is ``client_credentials``."""
+    for given in (grant_type, grant_type_form):
+        if given is not None and given != GRANT_TYPE:
+            raise invalid_field("grant_type", f"only {GRANT_TYPE} is served")
+    # A key's secret is not guessable; the budget only keeps a flood off the database.
+    await rate_limit(
+        s,
+        ApiFamily.CONFIG,
+        f"{accountId}/token/{client_id}",
+        s.settings.staff_rate_limit_per_second,
+    )
+    ttl = timedelta(seconds=s.settings.key_token_ttl_seconds)
+    token = await usecases.exchange_key(s.tx, accountId, client_id, client_secret, ttl)
+    seconds = int(ttl.total_seconds())
+    return KeyToken(access_token=token, token_type="Bearer", expires_in=seconds)  # noqa: S106
+
+
+@router.get(
+    "/api/account/{accountId}/service/{serviceName}/baseURI.json",
+    operation_id="getServiceBaseUri",
+    response_model=BaseUri,
+)
+async def service_base_uri(
+    accountId: AccountIdPath,
+    serviceName: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    request: Request,
+    s: ServicesDep,
+    version: Annotated[str | None, Query(max_length=8)] = None,
+) -> BaseUri:
+    """LivePerson's Domain API: the host serving ``serviceName`` for the account. Parlay serves
+    every service its clients look up (C2M, Proactive, reporting, Sentinel...) on one host: its
+    public address (``PARLAY_PUBLIC_URL``), else the one this request came to. No credential,
+    as at LivePerson."""
+    public = s.settings.public_url
+    host = urlsplit(public).netloc if public else request.url.netloc
+    return BaseUri(service=serviceName, account=accountId, baseURI=host)
