@@ -167,7 +167,10 @@ async def _median_ms(run: Callable[[], Awaitable[Any]], runs: int = 5) -> float:
     return statistics.median(times)
 
 
-async def _csv_rows(tx: Transactions, account_id: str, window: Window) -> int:
+async def _csv_rows(
+    tx: Transactions, account_id: str, window: Window, stop_after: int | None = None
+) -> int:
+    """Stream the CSV as the API does (``stop_after`` rows: the client hangs up)."""
     from parlay.api.routes.reporting import _csv, _mapped
     from parlay.reporting.views import TRANSACTION_FIELDS, transaction_values
 
@@ -175,6 +178,8 @@ async def _csv_rows(tx: Transactions, account_id: str, window: Window) -> int:
     lines = 0
     async for text_chunk in _csv(TRANSACTION_FIELDS, _mapped(rows, transaction_values)):
         lines += text_chunk.count("\r\n")
+        if stop_after is not None and lines > stop_after:
+            break
     return lines - 1
 
 
@@ -227,16 +232,19 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
             lambda: usecases.campaign_report(tx, a, campaign_id, CAMPAIGN - 100, 100)
         )
         csv_window = Window(campaign_at - timedelta(minutes=1), campaign_at + timedelta(minutes=1))
+        await _csv_rows(tx, a, csv_window, CAMPAIGN // 10)  # warm-up, as the other reads have
         t0 = time.perf_counter()
         lines = await _csv_rows(tx, a, csv_window)
         csv_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         bare = await _bare_fetch(db, a, csv_window)
         bare_seconds = time.perf_counter() - t0
-        tracemalloc.start()
-        await _csv_rows(tx, a, csv_window)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        peaks = []
+        for stop_after in (CAMPAIGN // 10, None):  # memory flat: a tenth of the rows, then all
+            tracemalloc.start()
+            await _csv_rows(tx, a, csv_window, stop_after)
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+            tracemalloc.stop()
     finally:
         await db.dispose()
     assert lines == bare == CAMPAIGN, (lines, bare)
@@ -259,7 +267,7 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
         ),
         Figure(
             f"{kind}: CSV of 100,000 transactions",
-            f"{rate:,.0f} rows/s, peak {peak / 2**20:.1f} MiB traced",
+            f"{rate:,.0f} rows/s; peak {peaks[0]:.1f} MiB for 10,000 rows, {peaks[1]:.1f} for all",
             f"{bare_rate:,.0f} rows/s bare driver fetch (all in memory)",
             f"≥ {CSV_TARGET_ROWS:,.0f} rows/s, memory flat",
             rate >= CSV_TARGET_ROWS,

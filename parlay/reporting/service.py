@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select, text, tuple_
+from sqlalchemy import Select, String, and_, case, func, select, text, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
@@ -28,6 +28,7 @@ from parlay.delivery import counts
 from parlay.delivery.counts import SLOT_SECONDS, DeliveryCount, DeliveryReasonCount
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import DeliveryStatus, Source
+from parlay.lib.db.base import UTCDateTime
 from parlay.lib.errors import invalid_field
 
 MAX_WINDOW = timedelta(days=60)
@@ -447,12 +448,21 @@ TRANSACTION_COLUMNS = (
 )
 
 
+def _as_stored(column: Any, dialect: str) -> Any:
+    """SQLite: a time column as its stored text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), which the
+    report rewrites as ISO 8601 by slicing; parsing it into a datetime only to print it again was
+    half of the CSV export's time."""
+    if dialect == "sqlite" and isinstance(column.type, UTCDateTime):
+        return type_coerce(column, String).label(column.name)
+    return column
+
+
 def _transactions(
-    account_id: str, app: App, window: Window, filters: Filters
+    account_id: str, app: App, window: Window, filters: Filters, dialect: str = ""
 ) -> Select[*tuple[Any, ...]]:
     d = Delivery
     query: Select[*tuple[Any, ...]] = (
-        select(*TRANSACTION_COLUMNS)
+        select(*(_as_stored(c, dialect) for c in TRANSACTION_COLUMNS))
         .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
         .where(
             d.account_id == account_id,
@@ -491,14 +501,14 @@ async def transactions_after(
     limit: int,
 ) -> list[ReportRow]:
     """The next ``limit`` transactions after ``after`` (attempt time, id): for streaming."""
-    query = _transactions(account_id, app, window, filters)
+    connection = await session.connection()
+    query = _transactions(account_id, app, window, filters, connection.dialect.name)
     if after is not None:
         at, last_id = after
         # A row-value comparison: both databases walk the index from there (an OR of the two
         # conditions made SQLite scan from the window's start on every chunk).
         query = query.where(tuple_(Delivery.attempted_time, Delivery.id) > tuple_(at, last_id))
     # On the connection: a Core result, without the ORM session's row loading.
-    connection = await session.connection()
     rows = await connection.execute(
         query.order_by(Delivery.attempted_time, Delivery.id).limit(limit)
     )

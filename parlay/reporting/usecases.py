@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from parlay.lib.db.uow import Transactions
 from parlay.reporting import service
@@ -69,6 +69,13 @@ async def _recipient_chunks(
             )
 
 
+def _as_datetime(value: datetime | str) -> datetime:
+    """A streamed row's attempt time: SQLite's rows carry it as stored text (UTC)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value
+
+
 async def transactions(
     tx: Transactions,
     account_id: str,
@@ -99,4 +106,4 @@ async def all_transactions(
         if len(chunk) < STREAM_CHUNK:
             return
         last = chunk[-1]
-        after = (last.attempted_time, last.id)
+        after = (_as_datetime(last.attempted_time), last.id)

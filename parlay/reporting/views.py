@@ -45,9 +45,11 @@ def analytics_row(r: AnalyticsRow) -> dict[str, Any]:
     }
 
 
-def _iso(at: datetime | None) -> str | None:
+def _iso(at: datetime | str | None) -> str | None:
     if at is None:
         return None
+    if isinstance(at, str):  # SQLite's stored text, UTC: "2026-01-05 17:00:00.000000"
+        return f"{at[:10]}T{at[11:23]}Z"
     # Stored in UTC: the zone's suffix is always Z (strftime is 3x slower than this).
     return at.isoformat(timespec="milliseconds")[:23] + "Z"
 
