@@ -27,6 +27,7 @@ from parlay.dispatch.config import DispatchConfig
 from parlay.dispatch.dispatcher import Dispatcher
 from parlay.dispatch.origins import OriginCache
 from parlay.dispatch.wakeups import notify_workers
+from parlay.dispatch.webhooks import RelayConfig, WebhookRelay
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
@@ -41,6 +42,7 @@ from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
 from parlay.lib.secretbox import SecretBox
 from parlay.lib.urgency import Urgency
 from parlay.services import Services
+from parlay.webhooks.usecases import WebhooksQueued
 
 log = get_logger("parlay.bootstrap")
 
@@ -65,6 +67,7 @@ class Container:
     tx: Transactions
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
+    relay: WebhookRelay | None = None  # status webhooks, beside the dispatcher in the worker
     streams: StreamSlots = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -100,6 +103,16 @@ class Container:
                 presence=self.presence,
             )
             self.dispatcher.start()
+        if self.relay is None:
+            self.relay = WebhookRelay(
+                self.db,
+                self.clock,
+                self.secrets,
+                self.urls,
+                relay_config(self.settings),
+                ca_bundle=self.settings.provider_ca_bundle,
+            )
+            self.relay.start()
         return self.dispatcher
 
     async def close(self) -> None:
@@ -108,6 +121,9 @@ class Container:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
         for channel in set(self.channels.values()):
             await channel.close()
         await self.jwks.close()
@@ -123,6 +139,7 @@ class Container:
         self.signals.on(WorkQueued, self._work_queued)
         self.signals.on(CampaignCancelled, self._campaign_cancelled)
         self.signals.on(AppsChanged, lambda changed: self.apps.forget(changed.account_id))
+        self.signals.on(WebhooksQueued, self._webhooks_queued)
 
     async def _publish_live(self, event: LiveEvent) -> None:
         await publish(self.hub, event)
@@ -135,6 +152,11 @@ class Container:
             self.dispatcher.wake(priority=queued.priority)
         elif not self.db.is_sqlite:
             self._in_background(notify_workers(self.db, priority=queued.priority), "notify")
+
+    def _webhooks_queued(self, _: WebhooksQueued) -> None:
+        # A relay in another process finds the event at its next poll (half a second).
+        if self.relay is not None:
+            self.relay.wake()
 
     def _campaign_cancelled(self, cancelled: CampaignCancelled) -> None:
         if self.dispatcher is not None:
@@ -175,6 +197,14 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
         poll_interval_seconds=settings.worker_poll_interval_seconds,
         max_attempts=settings.worker_max_attempts,
         backoff_base_seconds=settings.worker_backoff_base_seconds,
+    )
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    return RelayConfig(
+        concurrency=settings.webhook_concurrency,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
     )
 
 

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
 
+    # The status-webhook relay (in the worker): requests in flight over all subscriptions, each
+    # request's timeout, and the first retry's delay (doubled per failure, jittered, capped at an
+    # hour; a subscription whose events fail for 24 hours is disabled).
+    webhook_concurrency: int = Field(default=64, ge=1, le=1024)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_backoff_base_seconds: float = Field(default=10.0, gt=0)
+
     # Fernet keys (comma-separated, newest first) that encrypt the push credentials Parlay
     # stores: required by serve, api and worker (the demo keeps one in a file). Generate one with
     # `parlay secret-key generate`; rotation in docs/operations.md.
@@ -64,8 +71,9 @@ class Settings(BaseSettings):
     # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
     provider_ca_bundle: str | None = None
     # Lifts the URL policy (parlay.lib.http.urls): URLs Parlay fetches (push proxy, APNs and FCM
-    # endpoints, token_uri, jwksUrl) may then be plain http and reach any address, loopback and
-    # private networks included. For the demo and tests (fakes on 127.0.0.1), never production.
+    # endpoints, token_uri, jwksUrl, webhooks) may then be plain http and reach any address,
+    # loopback and private networks included. For the demo and tests (fakes on 127.0.0.1), never
+    # production.
     allow_private_urls: bool = False
 
     # The sandbox channel stands in for providers (tests, benchmarks, the demo): a comma-separated

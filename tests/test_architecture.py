@@ -24,6 +24,7 @@ LAYERS = [
     "accounts",
     "handoffs",
     "seed",
+    "webhooks",
     "delivery",
     "channels",
     "campaigns",
@@ -45,6 +46,7 @@ LAYERS = [
 DOMAINS = {
     "accounts",
     "handoffs",
+    "webhooks",
     "delivery",
     "channels",
     "campaigns",

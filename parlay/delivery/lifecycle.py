@@ -42,6 +42,7 @@ from parlay.delivery.status import (
 )
 from parlay.lib.db.base import _pg_bind, _sqlite_bind
 from parlay.lib.db.bulk import insert_rows
+from parlay.webhooks.outbox import enqueue_delivery_changes
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
@@ -80,6 +81,13 @@ async def _append(session: AsyncSession, changed: Sequence[Changed], now: dateti
             for c in changed
         ]
         await insert_rows(session, EVENTS, EVENT_COLUMNS, rows)
+        await _announce(session, changed, now)
+
+
+async def _announce(session: AsyncSession, changed: Sequence[Changed], now: datetime) -> None:
+    """The status webhooks' events of these changes, in the same transaction (one indexed read
+    when the accounts have no subscription)."""
+    await enqueue_delivery_changes(session, changed, now)
 
 
 _RETURNED = (
@@ -692,6 +700,7 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
                 ],
             )
             changed += changed_here
+    await _announce(session, changed, prepared.now)
     return changed
 
 

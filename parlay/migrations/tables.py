@@ -11,6 +11,7 @@ from parlay.handoffs.models import Handoff
 from parlay.lib.db.base import Base
 from parlay.lib.idempotency.models import IdempotencyRecord
 from parlay.lib.secretbox.models import SecretKeyCheck
+from parlay.webhooks.models import WebhookAttempt, WebhookOutboxEvent, WebhookSubscription
 
 __all__ = [
     "AccessToken",
@@ -33,4 +34,7 @@ __all__ = [
     "SmsOptOut",
     "User",
     "UserSkill",
+    "WebhookAttempt",
+    "WebhookOutboxEvent",
+    "WebhookSubscription",
 ]
