@@ -205,6 +205,8 @@ def relay_config(settings: Settings) -> RelayConfig:
         concurrency=settings.webhook_concurrency,
         timeout_seconds=settings.webhook_timeout_seconds,
         backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        lease_seconds=settings.webhook_lease_seconds,
+        poll_interval_seconds=settings.webhook_poll_interval_seconds,
     )
 
 

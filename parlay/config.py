@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=64, ge=1, le=1024)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     webhook_backoff_base_seconds: float = Field(default=10.0, gt=0)
+    # How long a relay holds the events it took (a dead worker's are sent again after this),
+    # and how often an idle relay looks for new events.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_interval_seconds: float = Field(default=0.5, gt=0)
 
     # Fernet keys (comma-separated, newest first) that encrypt the push credentials Parlay
     # stores: required by serve, api and worker (the demo keeps one in a file). Generate one with

@@ -253,7 +253,5 @@ async def _open(
     await assign_waiting(uow, account_id)
     await webhooks.created(uow, conversation, message)
     await webhooks.message(uow, conversation, message)
-    if welcome is not None:
-        await webhooks.message(uow, conversation, welcome)
     uow.emit(topics.conversation_message(conversation, message))
     return Written(conversation, message, opened=True)

@@ -2,8 +2,9 @@
 
 What a brand's bot or CRM needs to follow a conversation without holding a live stream:
 ``conversation.created`` (with the consumer's first message and the delivery it answers),
-``conversation.message`` (every message of the consumer, an agent or a bot, and Parlay's system
-notes), ``conversation.transferred`` (to another skill) and ``conversation.closed``.
+``conversation.message`` (every message of the consumer, an agent or a bot; Parlay's own notes,
+the welcome and the transfer notice, are not sent), ``conversation.transferred`` (to another
+skill) and ``conversation.closed``.
 """
 
 from __future__ import annotations

@@ -170,7 +170,11 @@ class WebhookRelay:
                 session, [e.delivery_id for e in leased if e.delivery_id is not None]
             )
         # Past this moment a request could outlast the lease: leave the event to the next turn.
-        send_by = started + config.lease_seconds - config.timeout_seconds - 5.0
+        # (With a lease shorter than the timeout, which only tests set, half the lease.)
+        margin = min(5.0, config.lease_seconds / 10)
+        send_by = started + max(
+            config.lease_seconds - config.timeout_seconds - margin, config.lease_seconds / 2
+        )
         results = await asyncio.gather(
             *(self._send(e, targets.get(e.subscription_id), states, send_by) for e in leased)
         )
