@@ -256,16 +256,16 @@ async def record(
         )
     failed = [a for a in attempts if not a.succeeded]
     if failed:
+        # Core, on the table: the ORM would take a list of parameters for a bulk update by key.
         await session.execute(
-            update(WebhookOutboxEvent)
-            .where(WebhookOutboxEvent.id == bindparam("row_id"))
+            update(OUTBOX)
+            .where(OUTBOX.c.id == bindparam("row_id"))
             .values(
-                attempts=WebhookOutboxEvent.attempts + 1,
+                attempts=OUTBOX.c.attempts + 1,
                 next_attempt_at=bindparam("retry_at"),
                 lease_owner=None,
                 lease_until=None,
-            )
-            .execution_options(synchronize_session=False),
+            ),
             [{"row_id": a.event.id, "retry_at": a.retry_at} for a in failed],
         )
     disabled: dict[int, Disabled] = {}
