@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from parlay.delivery.views import delivery_states
 from parlay.lib.clock import Clock
 from parlay.lib.db.engine import Database
-from parlay.lib.http.client import make_client, retry_after_seconds
+from parlay.lib.http.client import retry_after_seconds, tls_context
+from parlay.lib.http.h1post import Http1Poster, HttpError
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.secretbox import Sealed, SecretBox
@@ -102,12 +101,8 @@ class WebhookRelay:
         )
         self._box = box
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-        self._client = make_client(
-            urls=urls,
-            ca_bundle=ca_bundle,
-            timeout=httpx.Timeout(self.config.timeout_seconds, connect=5.0),
-            max_connections=self.config.concurrency,
-        )
+        # Its own connections, apart from the push clients': a slow receiver holds only these.
+        self._poster = Http1Poster(urls, tls_context(ca_bundle), max_idle=self.config.concurrency)
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._secrets: dict[str, str] = {}  # sealed token -> secret (decrypting costs ~30 µs)
         self._wake = asyncio.Event()
@@ -134,7 +129,7 @@ class WebhookRelay:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self._client.aclose()
+        await self._poster.aclose()
 
     async def _lane(self) -> None:
         while not self._stopping:
@@ -230,20 +225,21 @@ class WebhookRelay:
             status: int | None = None
             retry_after: float | None = None
             try:
-                response = await self._client.post(target.url, content=body, headers=headers)
-                status = response.status_code
+                answer = await self._poster.post(
+                    target.url, body, headers, timeout=self.config.timeout_seconds
+                )
+                status = answer.status
                 error = None if 200 <= status < 300 else f"HTTP {status}"
                 if status in (429, 503):
                     retry_after = retry_after_seconds(
-                        response.headers.get("retry-after"), now.timestamp()
+                        answer.headers.get("retry-after"), now.timestamp()
                     )
             except BlockedAddress:
                 error = "refused: the URL resolves to an address that is not public"
-            except httpx.TimeoutException:
+            except TimeoutError:
                 error = "timeout"
-            except httpx.HTTPError as exc:
-                # The exception's class only: its text may quote the receiver.
-                error = f"connection failed ({type(exc).__name__})"
+            except HttpError as exc:
+                error = f"connection failed ({exc.kind})"
             latency_ms = round((time.perf_counter() - began) * 1000)
         retry_at = None
         if error is not None:

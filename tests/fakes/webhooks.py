@@ -37,6 +37,7 @@ class WebhookReceiver:
         self.server = LoopbackServer(self._handle)
         self.answers: deque[int] = deque()
         self.default = 200
+        self.delay_seconds = 0.0  # answer this late (a slow receiver)
         self.received: list[Received] = []  # accepted (2xx) and refused alike, signature good
         self.refusals: list[str] = []
 
@@ -71,6 +72,8 @@ class WebhookReceiver:
         if request.headers.get("x-parlay-event-id") != event["id"]:
             self.refusals.append("X-Parlay-Event-Id is not the event's id")
             return Response(400, b"event id header")
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         self.received.append(Received(event, request.body, request.headers))
         status = self.answers.popleft() if self.answers else self.default
         return Response(status, b"")
