@@ -44,6 +44,8 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
     size: int = 0
     done: bool = False
+    keep_alive: bool = False
+    parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -52,6 +54,9 @@ class _Answer:
         self.size += len(body)
 
     def on_message_complete(self) -> None:
+        # Asked here: once the message is over the parser has forgotten it.
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
         self.done = True
 
 
@@ -133,7 +138,7 @@ class Http1Poster:
         self, origin: tuple[str, str, int], connection: _Connection, request: bytes
     ) -> Answer:
         answer = _Answer()
-        parser = httptools.HttpResponseParser(answer)
+        parser = answer.parser = httptools.HttpResponseParser(answer)
         try:
             connection.writer.write(request)
             await connection.writer.drain()
@@ -154,7 +159,7 @@ class Http1Poster:
             connection.close()
             raise
         answer.status = parser.get_status_code()
-        if parser.should_keep_alive() and len(self._idle[origin]) < self._max_idle:
+        if answer.keep_alive and len(self._idle[origin]) < self._max_idle:
             self._idle[origin].append(connection)
         else:
             connection.close()
