@@ -63,6 +63,8 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.consumer_conversations import router as conversation_router
     from parlay.api.routes.consumers import router as consumer_router
     from parlay.api.routes.handoffs import router as handoffs_router
+    from parlay.api.routes.reporting import legacy_router as legacy_reporting_router
+    from parlay.api.routes.reporting import router as reporting_router
     from parlay.api.routes.webhooks import router as webhooks_router
 
     for router in (
@@ -74,6 +76,8 @@ def _include_domain_routers(app: FastAPI) -> None:
         consumer_router,
         conversation_router,
         agent_router,
+        reporting_router,
+        legacy_reporting_router,
         webhooks_router,
     ):
         app.include_router(router)

@@ -34,6 +34,7 @@ LAYERS = [
     "eligibility",
     "c2m",
     "dispatch",
+    "reporting",
     "services",
     "api",
     "migrations",
@@ -56,6 +57,7 @@ DOMAINS = {
     "eligibility",
     "c2m",
     "dispatch",
+    "reporting",
 }
 
 

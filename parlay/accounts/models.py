@@ -27,6 +27,8 @@ class Account(Base):
     welcome_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     # {issuer, audience, algorithms, jwksUrl | publicKeyPem}; verified by the consumers domain.
     consumer_auth: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # IANA zone name: where the account's reports split days.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime]
 
 

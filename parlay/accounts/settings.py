@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -77,6 +78,7 @@ class AccountSettings:
     welcome_enabled: bool
     welcome_text: str | None
     consumer_auth: ConsumerAuth | None
+    time_zone: str = "UTC"
 
 
 def settings_of(account: Account) -> AccountSettings:
@@ -86,6 +88,7 @@ def settings_of(account: Account) -> AccountSettings:
         welcome_enabled=account.welcome_enabled,
         welcome_text=account.welcome_text,
         consumer_auth=consumer_auth_of(account),
+        time_zone=account.time_zone,
     )
 
 
@@ -117,6 +120,16 @@ class SettingsChange:
     default_skill: str | Unset | None = UNSET
     welcome_message: WelcomeMessage | Unset = UNSET
     consumer_auth: ConsumerAuth | Unset | None = UNSET
+    time_zone: str | Unset = UNSET
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA time zone name (``Europe/Paris``, ``UTC``): where reports split days."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise invalid_field("timeZone", "an IANA time zone name, e.g. Europe/Paris") from exc
+    return name
 
 
 def check_rate_limits(current: RateLimits, change: RateLimitsChange) -> RateLimits:
@@ -198,6 +211,8 @@ async def update_settings(
         if text is not None and (problem := message_text_problem(text)):
             raise invalid_field("welcomeMessage.text", problem)
         account.welcome_enabled, account.welcome_text = enabled, text
+    if not isinstance(change.time_zone, Unset):
+        account.time_zone = check_time_zone(change.time_zone)
     if not isinstance(change.consumer_auth, Unset):
         config = change.consumer_auth
         account.consumer_auth = None if config is None else check_consumer_auth(config).to_json()

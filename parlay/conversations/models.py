@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parlay.lib.db.base import Base, BigId, JSONType
@@ -82,6 +82,9 @@ class Conversation(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # agent | consumer
     last_message_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The consumer's rating of the closed conversation, 1-5 (CSAT), once.
+    csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    csat_time: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Message(Base):

@@ -12,7 +12,7 @@ from typing import TypeVar
 from parlay.accounts.permissions import Principal
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.consumers.identities import phone_of
-from parlay.conversations import routing, topics, workspace
+from parlay.conversations import ratings, routing, topics, workspace
 from parlay.conversations.context import pick_device
 from parlay.conversations.views import (
     AgentConversation,
@@ -91,6 +91,24 @@ async def consumer_stream(
         if device_id is not None
         else None,
     )
+
+
+@dataclass(frozen=True)
+class Rating:
+    conversation_id: str
+    score: int
+
+
+async def rate_conversation(
+    tx: Transactions, me: ConsumerIdentity, conversation_id: str, score: int
+) -> Rating:
+    """The consumer rates their closed conversation, 1-5, once."""
+    async with tx.write() as uow:
+        phone = await phone_of(uow.session, me.account_id, me.consumer_id)
+        c = await ratings.rate(
+            uow.session, me.account_id, me.consumer_id, phone, conversation_id, score, uow.now
+        )
+        return Rating(c.id, score)
 
 
 # --- agents and bots --------------------------------------------------------------------

@@ -28,10 +28,13 @@ from typing import Any
 from sqlalchemy import Select, Table, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.delivery import counts
+from parlay.delivery.counts import Tally
 from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.delivery.queue import is_pending
 from parlay.delivery.status import (
     CONVERSATION_PRIORITY,
+    PENDING,
     PENDING_SQL,
     STAGE_TIME,
     DeliveryStatus,
@@ -99,18 +102,55 @@ _RETURNED = (
 )
 
 
+_COUNTED = (
+    Delivery.source,
+    Delivery.attempted_time,
+    Delivery.channel,
+    Delivery.skill,
+    Delivery.conversation_closed_time,
+)
+
+
 async def _apply(
-    session: AsyncSession, statement: Any, now: datetime, kind: str | None = None
+    session: AsyncSession,
+    statement: Any,
+    now: datetime,
+    kind: str | None = None,
+    before: counts.State | dict[int, counts.State] = counts.QUEUED,
 ) -> list[Changed]:
     """Run a guarded UPDATE of deliveries that bumps ``version`` and returns ``_RETURNED``;
-    record an event for every row it changed (``kind``: the status reached, if not given)."""
-    rows = (await session.execute(statement.returning(*_RETURNED))).all()
-    changed = [
-        Changed(delivery_id, account_id, version, kind or status, status, error_code)
-        for delivery_id, account_id, version, status, error_code in rows
-    ]
+    record an event for every row it changed (``kind``: the status reached, if not given) and
+    move its counts from ``before`` (its state before the update; per delivery, or one for
+    all) to its state after."""
+    rows = (await session.execute(statement.returning(*_RETURNED, *_COUNTED))).all()
+    changed = []
+    tally = Tally()
+    for delivery_id, account_id, version, status, error_code, *rest in rows:
+        changed.append(
+            Changed(delivery_id, account_id, version, kind or status, status, error_code)
+        )
+        source, attempted, channel, skill, closed_time = rest
+        old = before if isinstance(before, counts.State) else before[delivery_id]
+        new = counts.State(status, error_code, closed_time is not None)
+        tally.move(counts.Key.of(account_id, source, attempted, channel, skill), old, new)
     await _append(session, changed, now)
+    await tally.flush(session)
     return changed
+
+
+async def _states_for_update(session: AsyncSession, ids: Sequence[int]) -> dict[int, counts.State]:
+    """The counted state of these deliveries, locked until the transaction ends (PostgreSQL;
+    SQLite's write transaction holds the whole database), so that the update that follows
+    moves counts from the state it really changed."""
+    rows = await session.execute(
+        select(Delivery.id, Delivery.status, Delivery.error_code, Delivery.conversation_closed_time)
+        .where(Delivery.id.in_(ids))
+        .with_for_update()
+    )
+    return {
+        delivery_id: counts.State(status, code, closed is not None)
+        for delivery_id, status, code, closed in rows
+    }
 
 
 def _bump() -> dict[str, Any]:
@@ -143,8 +183,12 @@ QUEUED_COLUMNS = (
 async def add_queued(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
     """Queue many deliveries at once (values in the order of ``QUEUED_COLUMNS``, status
     QUEUED). Straight to the driver: the ORM would take seconds for 100,000 rows. A delivery's
-    creation is no event: its row, with ``attemptedTime``, is the record."""
+    creation is no event: its row, with ``attemptedTime``, is the record (and it is counted as
+    attempted)."""
     await insert_rows(session, DELIVERIES, QUEUED_COLUMNS, rows)
+    tally = Tally()
+    counts.count_queued(tally, QUEUED_COLUMNS, rows)
+    await tally.flush(session)
 
 
 @dataclass(frozen=True)
@@ -181,10 +225,16 @@ async def add_invite(
     delivery_id: int = (
         await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
     ).scalar_one()
+    state = counts.QUEUED
     if not_sent is not None:
         status = not_sent.status.value
         change = Changed(delivery_id, row["account_id"], 1, status, status, not_sent.code.value)
         await _append(session, [change], now)
+        state = counts.State(status, not_sent.code.value)
+    tally = Tally()
+    key = counts.Key.of(row["account_id"], row["source"], now, row["channel"], row["skill"])
+    tally.move(key, None, state)
+    await tally.flush(session)
     return delivery_id
 
 
@@ -279,6 +329,7 @@ async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: dateti
         .all()
     )
     changed = []
+    tally = Tally()
     for old, new_id in zip(failed, new_ids, strict=True):
         result = await session.execute(
             update(Delivery)
@@ -291,7 +342,15 @@ async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: dateti
             changed.append(
                 Changed(delivery_id, account_id, version, SUPERSEDED, status, error_code)
             )
+            # Reported as its latest attempt: the old one leaves the counts, the new one joins.
+            tally.move(counts.key_of(old), counts.state_of(old), None)
+            tally.move(
+                counts.Key.of(old.account_id, old.source, now, old.channel, old.skill),
+                None,
+                counts.QUEUED,
+            )
     await _append(session, changed, now)
+    await tally.flush(session)
     return len(failed)
 
 
@@ -395,6 +454,7 @@ async def record_receipt(
         .values(**values, **_bump())
         .execution_options(synchronize_session=False),
         now,
+        before=await _states_for_update(session, [delivery.id]),
     )
     current = await session.scalar(select(Delivery.status).where(Delivery.id == delivery.id))
     return str(current)
@@ -419,6 +479,7 @@ async def mark_replied(
         )
         .execution_options(synchronize_session=False),
         now,
+        before=await _states_for_update(session, [delivery_id]),
     )
 
 
@@ -432,6 +493,7 @@ async def mark_conversation_closed(session: AsyncSession, delivery_id: int, now:
         .execution_options(synchronize_session=False),
         now,
         CONVERSATION_CLOSED,
+        before=await _states_for_update(session, [delivery_id]),
     )
 
 
@@ -700,8 +762,31 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
                 ],
             )
             changed += changed_here
+    await _count_outcomes(session, changed)
     await _announce(session, changed, prepared.now)
     return changed
+
+
+async def _count_outcomes(session: AsyncSession, changed: Sequence[Changed]) -> None:
+    """Move the counts of deliveries an outcome took out of the queue (all of them were pending:
+    an outcome changes nothing else)."""
+    done = {c.delivery_id: c for c in changed if c.status not in _PENDING_VALUES}
+    if not done:
+        return
+    rows = await session.execute(
+        select(
+            Delivery.id, Delivery.source, Delivery.attempted_time, Delivery.channel, Delivery.skill
+        ).where(Delivery.id.in_(list(done)))
+    )
+    tally = Tally()
+    for delivery_id, source, attempted, channel, skill in rows:
+        c = done[delivery_id]
+        key = counts.Key.of(c.account_id, source, attempted, channel, skill)
+        tally.move(key, counts.QUEUED, counts.State(c.status, c.error_code))
+    await tally.flush(session)
+
+
+_PENDING_VALUES = frozenset(s.value for s in PENDING)
 
 
 async def record_outcomes(
@@ -710,3 +795,16 @@ async def record_outcomes(
     """``prepare_outcomes`` and ``write_outcomes`` in one call."""
     dialect = (await session.connection()).dialect.name
     return await write_outcomes(session, prepare_outcomes(outcomes, dialect, now))
+
+
+# --- ratings ---------------------------------------------------------------------------------
+
+
+async def record_rating(session: AsyncSession, delivery_id: int, score: int) -> None:
+    """The consumer rated (1-5) the conversation this delivery started: counted with the
+    delivery's funnel (its average is the report's ``csat``)."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is not None:
+        tally = Tally()
+        tally.rate(counts.key_of(delivery), score)
+        await tally.flush(session)

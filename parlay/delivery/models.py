@@ -48,6 +48,8 @@ class Delivery(Base):
             sqlite_where=text("phone IS NOT NULL"),
             postgresql_where=text("phone IS NOT NULL"),
         ),
+        # An account's deliveries by attempt time (the transactions report).
+        Index("ix_deliveries_account_attempted", "account_id", "source", "attempted_time", "id"),
         Index(
             "ix_deliveries_pending_expiry",
             "expires_at",

@@ -6,6 +6,7 @@ from parlay.c2m.models import Call
 from parlay.campaigns.models import Campaign
 from parlay.consumers.models import Consumer, SmsOptOut
 from parlay.conversations.models import Conversation, Message
+from parlay.delivery.counts import DeliveryCount, DeliveryReasonCount
 from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.handoffs.models import Handoff
 from parlay.lib.db.base import Base
@@ -24,7 +25,9 @@ __all__ = [
     "Consumer",
     "Conversation",
     "Delivery",
+    "DeliveryCount",
     "DeliveryEvent",
+    "DeliveryReasonCount",
     "Device",
     "Handoff",
     "IdempotencyRecord",

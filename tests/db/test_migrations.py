@@ -205,7 +205,14 @@ SECRETS_IN_CLEAR = ["PRIVATE KEY", "proxy-hmac-secret", "basic-password", "heade
 async def store_plaintext_apps(db: Database) -> None:
     now = datetime.now(UTC)
     async with db.write() as session:
-        await accounts.create_account(session, "acme", "Acme", now=now)
+        # In SQL: the account model of today has columns revision 0007 does not.
+        await session.execute(
+            text(
+                "INSERT INTO accounts (id, name, welcome_enabled, created_at) "
+                "VALUES ('acme', 'Acme', false, :now)"
+            ),
+            {"now": now},
+        )
         for app_id, (platform, credentials) in PLAIN.items():
             session.add(
                 App(

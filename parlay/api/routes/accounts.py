@@ -71,6 +71,7 @@ def _settings_out(s: AccountSettings) -> SettingsOut:
             "defaultSkill": s.default_skill,
             "welcomeMessage": WelcomeMessageOut(enabled=s.welcome_enabled, text=s.welcome_text),
             "consumerAuth": s.consumer_auth,
+            "timeZone": s.time_zone,
         }
     )
 
@@ -96,6 +97,10 @@ def _settings_change(body: SettingsUpdate) -> SettingsChange:
             raise invalid_field("welcomeMessage", "give {enabled, text}")
         welcome = body.welcome_message
         change = replace(change, welcome_message=WelcomeMessage(welcome.enabled, welcome.text))
+    if "time_zone" in given:
+        if body.time_zone is None:
+            raise invalid_field("timeZone", "an IANA time zone name, e.g. Europe/Paris")
+        change = replace(change, time_zone=body.time_zone)
     if "consumer_auth" in given:
         auth = body.consumer_auth
         consumer_auth = None

@@ -9,11 +9,14 @@ from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from parlay.api.deps import Consumer, ServicesDep
-from parlay.api.params import AccountIdPath
+from parlay.api.openapi import problems
+from parlay.api.params import AccountIdPath, OpaqueIdPath
 from parlay.api.schemas.conversations import (
     ConsumerConversationOut,
     ConsumerMessageIn,
     ConsumerMessageOut,
+    RatingIn,
+    RatingOut,
 )
 from parlay.api.streams import live_stream
 from parlay.api.strict_json import api_router
@@ -46,6 +49,25 @@ async def get_conversation(
 ) -> ConsumerConversationOut:
     """My open conversation with every message (else my most recent one; 404 if none)."""
     return ConsumerConversationOut.model_validate(await usecases.consumer_conversation(s.tx, me))
+
+
+@router.post(
+    "/conversations/{conversationId}/csat",
+    operation_id="rateConversation",
+    response_model=RatingOut,
+    responses=problems(409),
+)
+async def rate_conversation(
+    accountId: AccountIdPath,
+    conversationId: OpaqueIdPath,
+    body: RatingIn,
+    s: ServicesDep,
+    me: Consumer,
+) -> RatingOut:
+    """Rate my closed conversation, 1-5 (CSAT), once; reported as the ``csat`` of the outbound
+    message that started it."""
+    rated = await usecases.rate_conversation(s.tx, me, conversationId, body.score)
+    return RatingOut(conversation_id=rated.conversation_id, score=rated.score)
 
 
 @router.get(

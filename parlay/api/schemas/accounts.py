@@ -63,6 +63,12 @@ class SettingsUpdate(RequestModel):
     default_skill: str | None = Field(default=None, max_length=255)
     welcome_message: WelcomeMessage | None = None
     consumer_auth: ConsumerAuth | None = None
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone name (e.g. Europe/Paris) in which reports split days; "
+        "default UTC.",
+    )
 
 
 class RateLimitsOut(ResponseModel):
@@ -86,6 +92,7 @@ class SettingsOut(ResponseModel):
     default_skill: str | None
     welcome_message: WelcomeMessageOut
     consumer_auth: ConsumerAuthOut | None
+    time_zone: str
 
 
 class SkillCreate(RequestModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from parlay.api.schemas.base import RequestModel, ResponseModel
 from parlay.lib.text import MAX_MESSAGE_LENGTH, message_text_problem
@@ -18,6 +18,15 @@ def _text(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+class RatingIn(RequestModel):
+    score: StrictInt = Field(ge=1, le=5, description="1 (worst) to 5 (best).")
+
+
+class RatingOut(ResponseModel):
+    conversation_id: str
+    score: int
 
 
 class ConsumerMessageIn(RequestModel):

@@ -1,0 +1,313 @@
+"""Delivery counts kept in step with every change: the funnel the Reporting API reads.
+
+Each outbound delivery (a campaign's or an invite's; a conversation's own pushes are not
+counted) adds to one row of ``delivery_counts``, keyed by its account, source, the 15-minute slot
+its ``attemptedTime`` falls in (UTC), channel and skill. Each stage it reached is one column;
+failures and skips also count their ``errorCode`` in ``delivery_reason_counts``. The writers of
+``parlay.delivery.lifecycle`` move the counts in the same transaction as the change itself, so a
+report is never behind the deliveries it counts, and a crash can't split the two.
+
+What a delivery counts toward is a pure function of its state (``funnel``); a change moves its
+counts from the old state's to the new one's. A report of any window is the sum of its slots, and
+15-minute slots fall on every local midnight of every time zone in use, so days in the account's
+zone are whole sums. Why counts are kept rather than read from the deliveries at report time:
+docs/architecture.md, "Reporting reads counts kept with each change" (the measurement).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parlay.delivery.status import (
+    OUTBOUND_SOURCES,
+    TERMINAL_FAILURES,
+    DeliveryStatus,
+    ErrorCode,
+)
+from parlay.lib.db.base import Base
+
+SLOT_SECONDS = 15 * 60
+
+# The funnel's columns, in the order ``funnel`` returns them.
+METRICS = (
+    "attempted",
+    "eligible",
+    "skipped",
+    "sent",
+    "failed",
+    "delivered",
+    "read",
+    "conversations_created",
+    "conversations_closed",
+)
+
+S = DeliveryStatus
+_SENT = frozenset({S.SENT, S.DELIVERED, S.READ, S.REPLIED})
+_DELIVERED = frozenset({S.DELIVERED, S.READ, S.REPLIED})
+_READ = frozenset({S.READ, S.REPLIED})
+_FAILED = frozenset({S.FAILED, S.EXPIRED})
+# Failures that prove the message passed Parlay's checks and reached a provider.
+PROVIDER_FAILURES = frozenset(
+    {ErrorCode.PROVIDER_REJECTED, ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TOKEN_UNREGISTERED}
+)
+
+
+class DeliveryCount(Base):
+    """One slot's funnel for one source × channel × skill of an account."""
+
+    __tablename__ = "delivery_counts"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Unix time of the slot's start / SLOT_SECONDS.
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(255), primary_key=True)
+    attempted: Mapped[int] = mapped_column(Integer, default=0)
+    eligible: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    read: Mapped[int] = mapped_column(Integer, default=0)
+    conversations_created: Mapped[int] = mapped_column(Integer, default=0)
+    conversations_closed: Mapped[int] = mapped_column(Integer, default=0)
+    # The consumers' ratings of the conversations these deliveries started (average = sum/count).
+    csat_sum: Mapped[int] = mapped_column(Integer, default=0)
+    csat_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryReasonCount(Base):
+    """How many of one slot's failed or skipped deliveries carry each ``errorCode``."""
+
+    __tablename__ = "delivery_reason_counts"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(255), primary_key=True)
+    error_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- what a delivery counts toward ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The part of a delivery's state its counts depend on."""
+
+    status: str
+    error_code: str | None = None
+    closed: bool = False  # the conversation it started was closed
+
+
+QUEUED = State(S.QUEUED.value)
+
+
+def funnel(state: State) -> tuple[int, ...]:
+    """The stages this state counts toward, as 0/1 in the order of ``METRICS``.
+
+    A later stage implies the earlier ones (a read message was delivered and sent); a message a
+    provider refused still passed Parlay's checks (eligible); EXPIRED counts as failed.
+    """
+    status = DeliveryStatus(state.status)
+    sent = status in _SENT
+    eligible = sent or (status == S.FAILED and state.error_code in PROVIDER_FAILURES)
+    return (
+        1,
+        int(eligible),
+        int(status == S.SKIPPED),
+        int(sent),
+        int(status in _FAILED),
+        int(status in _DELIVERED),
+        int(status in _READ),
+        int(status == S.REPLIED),
+        int(status == S.REPLIED and state.closed),
+    )
+
+
+def reason(state: State) -> str | None:
+    """The ``errorCode`` a failed, skipped, expired or cancelled delivery is counted under."""
+    if DeliveryStatus(state.status) in TERMINAL_FAILURES:
+        return state.error_code or "UNKNOWN"
+    return None
+
+
+def slot_of(at: datetime) -> int:
+    return int(at.astimezone(UTC).timestamp()) // SLOT_SECONDS
+
+
+def slot_start(slot: int) -> datetime:
+    return datetime.fromtimestamp(slot * SLOT_SECONDS, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """The row of ``delivery_counts`` a delivery adds to."""
+
+    account_id: str
+    source: str
+    slot: int
+    channel: str
+    skill: str
+
+    @classmethod
+    def of(
+        cls, account_id: str, source: str, attempted: datetime, channel: str, skill: str
+    ) -> Key | None:
+        """None for a delivery that is not counted (a conversation's push)."""
+        if source not in OUTBOUND_SOURCES:
+            return None
+        return cls(account_id, source, slot_of(attempted), channel, skill)
+
+
+# --- moving counts ----------------------------------------------------------------------------
+
+
+class Tally:
+    """The count changes of one transaction, summed per row, written by ``flush``."""
+
+    def __init__(self) -> None:
+        self._funnel: dict[Key, list[int]] = defaultdict(lambda: [0] * len(METRICS))
+        self._reasons: dict[tuple[Key, str], int] = defaultdict(int)
+        self._csat: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+
+    def move(self, key: Key | None, before: State | None, after: State | None, n: int = 1) -> None:
+        """``n`` deliveries of ``key`` went from ``before`` to ``after`` (None: not counted:
+        before creation, or after being superseded by a retry)."""
+        if key is None or before == after:
+            return
+        row = self._funnel[key]
+        if before is not None:
+            for i, v in enumerate(funnel(before)):
+                row[i] -= v * n
+            if (code := reason(before)) is not None:
+                self._reasons[(key, code)] -= n
+        if after is not None:
+            for i, v in enumerate(funnel(after)):
+                row[i] += v * n
+            if (code := reason(after)) is not None:
+                self._reasons[(key, code)] += n
+
+    def rate(self, key: Key | None, score: int) -> None:
+        if key is not None:
+            row = self._csat[key]
+            row[0] += score
+            row[1] += 1
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Add the changes to the stored counts, in key order (concurrent writers of the same
+        rows then lock them in the same order and cannot deadlock)."""
+        rows = []
+        for key in sorted(set(self._funnel) | set(self._csat), key=_order):
+            values = self._funnel.get(key, [0] * len(METRICS))
+            csat = self._csat.get(key, [0, 0])
+            if any(values) or any(csat):
+                rows.append(
+                    {
+                        **_key_params(key),
+                        **dict(zip(METRICS, values, strict=True)),
+                        "csat_sum": csat[0],
+                        "csat_count": csat[1],
+                    }
+                )
+        if rows:
+            await session.execute(text(_UPSERT_COUNTS), rows)
+        reasons = [
+            {**_key_params(key), "error_code": code, "n": n}
+            for (key, code), n in sorted(
+                self._reasons.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1])
+            )
+            if n
+        ]
+        if reasons:
+            await session.execute(text(_UPSERT_REASONS), reasons)
+        self._funnel.clear()
+        self._reasons.clear()
+        self._csat.clear()
+
+
+def _order(key: Key) -> tuple[str, str, int, str, str]:
+    return (key.account_id, key.source, key.slot, key.channel, key.skill)
+
+
+def _key_params(key: Key) -> dict[str, Any]:
+    return {
+        "account_id": key.account_id,
+        "source": key.source,
+        "slot": key.slot,
+        "channel": key.channel,
+        "skill": key.skill,
+    }
+
+
+_KEY_COLUMNS = ("account_id", "source", "slot", "channel", "skill")
+_ADDED = (*METRICS, "csat_sum", "csat_count")
+# Standard upserts, the same text on SQLite (3.24+) and PostgreSQL.
+_UPSERT_COUNTS = (
+    f"INSERT INTO delivery_counts ({', '.join((*_KEY_COLUMNS, *_ADDED))}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + c for c in (*_KEY_COLUMNS, *_ADDED))}) "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET "
+    + ", ".join(f"{c} = delivery_counts.{c} + excluded.{c}" for c in _ADDED)
+)
+_UPSERT_REASONS = (
+    f"INSERT INTO delivery_reason_counts ({', '.join(_KEY_COLUMNS)}, error_code, n) "  # noqa: S608
+    f"VALUES ({', '.join(':' + c for c in _KEY_COLUMNS)}, :error_code, :n) "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}, error_code) DO UPDATE SET "
+    "n = delivery_reason_counts.n + excluded.n"
+)
+
+
+def count_queued(tally: Tally, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """New QUEUED deliveries given as rows of ``columns`` (a campaign's bulk insert)."""
+    at = {name: columns.index(name) for name in _KEY_SOURCES}
+    per_key: dict[tuple[Any, ...], int] = defaultdict(int)
+    for row in rows:
+        per_key[tuple(row[i] for i in at.values())] += 1
+    for values, n in per_key.items():
+        fields = dict(zip(at, values, strict=True))
+        tally.move(_key_from(fields), None, QUEUED, n)
+
+
+_KEY_SOURCES = ("account_id", "source", "attempted_time", "channel", "skill")
+
+
+def _key_from(fields: Mapping[str, Any]) -> Key | None:
+    return Key.of(
+        fields["account_id"],
+        fields["source"],
+        fields["attempted_time"],
+        fields["channel"],
+        fields["skill"],
+    )
+
+
+def key_of(delivery: Any) -> Key | None:
+    """The counted row of a delivery (an ORM row or anything with its attributes)."""
+    return Key.of(
+        delivery.account_id,
+        delivery.source,
+        delivery.attempted_time,
+        delivery.channel,
+        delivery.skill,
+    )
+
+
+def state_of(delivery: Any) -> State:
+    return State(
+        delivery.status, delivery.error_code, delivery.conversation_closed_time is not None
+    )
