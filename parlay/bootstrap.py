@@ -111,6 +111,7 @@ class Container:
                 self.urls,
                 relay_config(self.settings),
                 ca_bundle=self.settings.provider_ca_bundle,
+                busy=self._dispatching,
             )
             self.relay.start()
         return self.dispatcher
@@ -152,6 +153,9 @@ class Container:
             self.dispatcher.wake(priority=queued.priority)
         elif not self.db.is_sqlite:
             self._in_background(notify_workers(self.db, priority=queued.priority), "notify")
+
+    def _dispatching(self) -> bool:
+        return self.dispatcher is not None and self.dispatcher.busy()
 
     def _webhooks_queued(self, _: WebhooksQueued) -> None:
         # A relay in another process finds the event at its next poll (half a second).

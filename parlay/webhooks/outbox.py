@@ -284,6 +284,16 @@ async def record(
             .values(state=DISABLED, disabled_reason=d.reason, disabled_at=now)
             .execution_options(synchronize_session=False)
         )
+    # Only what will be kept: of a batch of 500 to one subscription, 400 attempts would be
+    # written only to be trimmed in the same transaction.
+    kept: list[Attempt] = []
+    per_subscription: dict[int, int] = {}
+    for a in reversed(attempts):
+        seen = per_subscription.get(a.event.subscription_id, 0)
+        if seen < KEPT_ATTEMPTS:
+            per_subscription[a.event.subscription_id] = seen + 1
+            kept.append(a)
+    kept.reverse()
     await insert_rows(
         session,
         ATTEMPTS,
@@ -308,7 +318,7 @@ async def record(
                 a.error,
                 a.succeeded,
             )
-            for a in attempts
+            for a in kept
         ],
     )
     for sid in sorted({a.event.subscription_id for a in attempts}):
