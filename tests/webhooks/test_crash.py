@@ -74,7 +74,7 @@ def test_a_worker_killed_while_events_are_pending_loses_none(
     settings = {
         "allow_private_urls": True,
         "webhook_concurrency": 4,  # with a slow receiver: events pile up in the outbox
-        "webhook_lease_seconds": 2,
+        "webhook_lease_seconds": 5,  # a turn under load outlasting its lease sends twice
         "webhook_timeout_seconds": 1,
         "webhook_poll_interval_seconds": 0.05,
         "worker_poll_interval_seconds": 0.05,
@@ -86,25 +86,20 @@ def test_a_worker_killed_while_events_are_pending_loses_none(
             _subscribe(postgres_database, campaign.account_id, receiver.url)
         )
         receiver.delay_seconds = 0.01
-        t0 = time.monotonic()
         first = start_worker("first", tmp_path, postgres_database, **settings)
         workers.append(first)
         wait_started([first])
         deadline = time.monotonic() + 30
         while len(receiver.received) < 100 and time.monotonic() < deadline:
             time.sleep(0.01)
-        print("\nfirst events after", time.monotonic() - t0)
         kill(first)
         before = len(set(receiver.ids()))
         assert 0 < before < CONSUMERS, f"the kill did not land while events were pending: {before}"
 
         second = start_worker("second", tmp_path, postgres_database, **settings)
         workers.append(second)
-        t0 = time.monotonic()
         counts = wait_settled(postgres_database, campaign.campaign_id, workers, timeout=40)
-        print("settled after", time.monotonic() - t0)
         _wait_received(receiver, wanted, timeout=60)
-        print("received after", time.monotonic() - t0)
 
     assert counts == {"SENT": CONSUMERS}
     assert receiver.refusals == []
