@@ -167,6 +167,8 @@ async def create_account(url: str, channel: str = "inapp") -> BenchAccount:
         channels: list[dict[str, Any]] = [
             {"type": "inapp", "appIds": [APP_ID], "messageText": "Your order has shipped"}
         ]
+    elif channel == "sms":
+        channels = [{"type": "sms", "messageText": "Your order has shipped"}]
     else:
         channels = [{"type": "wa", "templateName": "shipped", "templateLanguage": "en_US"}]
     db = Database(url, pool_size=1)
@@ -303,7 +305,12 @@ class Proc:
 
 
 def start(
-    name: str, command: str, database_url: str, tmp: Path, env: dict[str, str] | None = None
+    name: str,
+    command: str,
+    database_url: str,
+    tmp: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Proc:
     """``parlay serve|api|worker`` with a clean ``PARLAY_*`` environment plus ``env``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
@@ -312,9 +319,8 @@ def start(
     full_env["PARLAY_SECRET_KEY"] = BENCH_SECRET_KEY
     full_env |= env or {}
     args = [str(PARLAY), command]
-    port = None
     if command in ("serve", "api"):
-        port = free_port()
+        port = port or free_port()
         args += ["--port", str(port)]
     log = tmp / f"{name}.log"
     with log.open("wb") as out:

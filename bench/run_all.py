@@ -22,6 +22,7 @@ import campaign_accept
 import dispatch
 import inapp_dispatch
 import invite_latency
+import sms
 from _common import Figure, postgres_admin_url, print_figures
 
 
@@ -45,6 +46,12 @@ def main() -> None:
         default=inapp_dispatch.N,
         help="in-app deliveries per provider fake (APNs, FCM); 0 skips that benchmark",
     )
+    parser.add_argument(
+        "--sms-n",
+        type=int,
+        default=5_000,
+        help="SMS through the Twilio fake, callbacks processed; 0 skips that benchmark",
+    )
     args = parser.parse_args()
     admin_url = postgres_admin_url(args.postgres)
     print(
@@ -59,6 +66,10 @@ def main() -> None:
         ("dispatch", lambda: dispatch.run(admin_url, args.delay_ms)),
         ("invite latency", lambda: invite_latency.run(admin_url, args.delay_ms)),
         ("in-app dispatch to provider fakes", lambda: inapp_run(args.inapp_n)),
+        (
+            "SMS through the Twilio fake",
+            lambda: sms.run(admin_url, args.sms_n) if args.sms_n else [],
+        ),
     ]
     for title, run in steps:
         results = run()

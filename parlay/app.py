@@ -60,9 +60,11 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.apps import router as apps_router
     from parlay.api.routes.c2m import router as c2m_router
     from parlay.api.routes.campaigns import router as campaigns_router
+    from parlay.api.routes.channels import router as channels_router
     from parlay.api.routes.consumer_conversations import router as conversation_router
     from parlay.api.routes.consumers import router as consumer_router
     from parlay.api.routes.handoffs import router as handoffs_router
+    from parlay.api.routes.provider_webhooks import router as provider_webhooks_router
     from parlay.api.routes.reporting import legacy_router as legacy_reporting_router
     from parlay.api.routes.reporting import router as reporting_router
     from parlay.api.routes.webhooks import router as webhooks_router
@@ -71,6 +73,8 @@ def _include_domain_routers(app: FastAPI) -> None:
         accounts_router,
         handoffs_router,
         apps_router,
+        channels_router,
+        provider_webhooks_router,
         c2m_router,
         campaigns_router,
         consumer_router,

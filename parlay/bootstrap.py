@@ -6,7 +6,7 @@ tests import it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from parlay.apps.directory import PushAppDirectory
@@ -16,9 +16,13 @@ from parlay.channels.apns import ApnsClient
 from parlay.channels.base import Channel, OutboundMessage
 from parlay.channels.fcm import FcmClient
 from parlay.channels.inapp import InAppChannel
+from parlay.channels.providers import ProviderAccounts
 from parlay.channels.push import PushClient
 from parlay.channels.pushproxy import PushProxyClient
 from parlay.channels.sandbox import SandboxChannel
+from parlay.channels.segments import Segments
+from parlay.channels.twilio import TwilioChannel
+from parlay.channels.whatsapp import WhatsAppChannel
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.conversations.topics import outbound_shown
@@ -41,6 +45,8 @@ from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
 from parlay.lib.secretbox import SecretBox
 from parlay.lib.urgency import Urgency
+from parlay.messaging.directory import ProviderDirectory
+from parlay.messaging.usecases import ProviderAccountsChanged
 from parlay.services import Services
 from parlay.webhooks.usecases import WebhooksQueued
 
@@ -63,6 +69,7 @@ class Container:
     jwks: JwksCache
     origins: OriginCache
     apps: PushAppDirectory
+    providers: ProviderDirectory  # the accounts' Twilio and WhatsApp credentials, cached
     signals: Signals
     tx: Transactions
     metrics: Metrics = field(default_factory=Metrics)
@@ -88,6 +95,7 @@ class Container:
             presence=self.presence,
             urls=self.urls,
             secrets=self.secrets,
+            providers=self.providers,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -141,6 +149,9 @@ class Container:
         self.signals.on(CampaignCancelled, self._campaign_cancelled)
         self.signals.on(AppsChanged, lambda changed: self.apps.forget(changed.account_id))
         self.signals.on(WebhooksQueued, self._webhooks_queued)
+        self.signals.on(
+            ProviderAccountsChanged, lambda changed: self.providers.forget(changed.account_id)
+        )
 
     async def _publish_live(self, event: LiveEvent) -> None:
         await publish(self.hub, event)
@@ -214,30 +225,45 @@ def relay_config(settings: Settings) -> RelayConfig:
     )
 
 
-# Channels with no provider adapter yet: always the sandbox, whatever the settings say.
-WITHOUT_ADAPTER = frozenset({"sms", "wa"})
-
-
 def sandboxed(settings: Settings) -> frozenset[str]:
     named = {c.strip() for c in settings.sandbox_channels.split(",") if c.strip()}
     unknown = named - {"inapp", "sms", "wa"}
     if unknown:
         raise ValueError(f"PARLAY_SANDBOX_CHANNELS: unknown channel(s) {sorted(unknown)}")
-    return frozenset(named) | WITHOUT_ADAPTER
+    return frozenset(named)
 
 
 def build_channels(
-    settings: Settings, apps: PushAppDirectory, clock: Clock, urls: UrlPolicy
+    settings: Settings,
+    apps: PushAppDirectory,
+    clock: Clock,
+    urls: UrlPolicy,
+    providers: ProviderAccounts,
+    on_segments: Callable[[Segments], None] | None = None,
 ) -> dict[str, Channel]:
-    """The real in-app channel (APNs, FCM, push proxy) unless the sandbox is asked to serve it."""
+    """The real channels (APNs, FCM, push proxy; Twilio; WhatsApp) unless the sandbox is asked to
+    serve them. SMS and WhatsApp fall back to the sandbox per account, for accounts that have
+    not connected a provider (``make run``'s demo needs none)."""
     sandbox = SandboxChannel(
         delay_seconds=settings.sandbox_delay_ms / 1000,
         script_file=settings.sandbox_script,
         log_file=settings.sandbox_log,
     )
     channels: dict[str, Channel] = dict.fromkeys(sandboxed(settings), sandbox)
+    ca = settings.provider_ca_bundle
+    if "sms" not in channels:
+        channels["sms"] = TwilioChannel(
+            providers,
+            sandbox,
+            urls=urls,
+            public_url=settings.public_url,
+            ca_bundle=ca,
+            clock=clock,
+            on_segments=on_segments,
+        )
+    if "wa" not in channels:
+        channels["wa"] = WhatsAppChannel(providers, sandbox, urls=urls, ca_bundle=ca, clock=clock)
     if "inapp" not in channels:
-        ca = settings.provider_ca_bundle
         clients: dict[str, PushClient] = {
             "apns": ApnsClient(urls=urls, ca_bundle=ca, clock=clock),
             "fcm": FcmClient(urls=urls, ca_bundle=ca, clock=clock),
@@ -267,6 +293,14 @@ def build_container(
     signals = Signals()
     apps = PushAppDirectory(db, secrets)
     metrics = Metrics()
+    tx = Transactions(
+        db, clock, signals, idempotency_ttl=settings.idempotency_ttl, urgency=Urgency()
+    )
+    providers = ProviderDirectory(tx, secrets)
+
+    def count_segments(segments: Segments) -> None:
+        metrics.sms_segments.labels(segments.encoding).inc(segments.count)
+
     container = Container(
         settings=settings,
         db=db,
@@ -277,7 +311,9 @@ def build_container(
         or LimitsRateLimiter(
             storage_url(settings.redis_url), on_error=metrics.rate_limiter_errors.inc
         ),
-        channels=channels if channels is not None else build_channels(settings, apps, clock, urls),
+        channels=channels
+        if channels is not None
+        else build_channels(settings, apps, clock, urls, providers, count_segments),
         hub=build_hub(settings.redis_url),
         presence=build_presence(
             settings.redis_url,
@@ -287,11 +323,10 @@ def build_container(
         jwks=JwksCache(urls=urls, ca_bundle=settings.provider_ca_bundle),
         origins=OriginCache(),
         apps=apps,
+        providers=providers,
         signals=signals,
         metrics=metrics,
-        tx=Transactions(
-            db, clock, signals, idempotency_ttl=settings.idempotency_ttl, urgency=Urgency()
-        ),
+        tx=tx,
     )
     container.wire()
     return container

@@ -124,18 +124,19 @@ def secret_key_reencrypt() -> None:
     from parlay.apps.usecases import reencrypt_secrets
     from parlay.lib.clock import SystemClock
     from parlay.lib.db.uow import Signals, Transactions
+    from parlay.messaging.usecases import reencrypt as reencrypt_channels
 
     settings = get_settings()
     box = _required_box(settings)
 
-    async def job(db: Database) -> int:
+    async def job(db: Database) -> tuple[int, int]:
         tx = Transactions(db, SystemClock(), Signals(), idempotency_ttl=settings.idempotency_ttl)
-        return await reencrypt_secrets(tx, box)
+        return await reencrypt_secrets(tx, box), await reencrypt_channels(tx, box)
 
-    count = _run(job, settings)
+    count, channels = _run(job, settings)
     click.echo(
-        f"{count} app(s) re-encrypted with the first key of PARLAY_SECRET_KEY; "
-        "the keys after it are no longer needed"
+        f"{count} app(s) re-encrypted with the first key of PARLAY_SECRET_KEY, and {channels} "
+        "SMS/WhatsApp account(s); the keys after it are no longer needed"
     )
 
 

@@ -80,9 +80,18 @@ class Settings(BaseSettings):
     # production.
     allow_private_urls: bool = False
 
+    # Where providers reach this Parlay from the internet (https://parlay.brand.example): Twilio's
+    # status callbacks are sent to <public_url>/webhooks/twilio/<account>/status, and Twilio's
+    # signatures are checked against URLs under it. Unset: no StatusCallback is asked for (SMS
+    # then stay SENT) and webhooks are checked against the URL the request arrived on.
+    public_url: str | None = Field(
+        default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+    )
+
     # The sandbox channel stands in for providers (tests, benchmarks, the demo): a comma-separated
     # list of the channels (inapp, sms, wa) it serves. Empty: in-app pushes go to APNs, FCM and the
-    # push proxy. SMS and WhatsApp have no provider adapter yet: they always use the sandbox.
+    # push proxy, SMS to Twilio and WhatsApp to the Cloud API for accounts that connected them
+    # (an account without credentials for a channel is served by the sandbox).
     sandbox_channels: str = ""
     sandbox_delay_ms: float = Field(default=0.0, ge=0)
     sandbox_script: str | None = None

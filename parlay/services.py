@@ -21,6 +21,7 @@ from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.observability.metrics import Metrics
 from parlay.lib.ratelimit import RateLimiter
 from parlay.lib.secretbox import SecretBox
+from parlay.messaging.directory import ProviderDirectory
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Services:
     presence: Presence  # which devices hold a live stream (in any process, with Redis)
     urls: UrlPolicy  # which URLs a brand may save for Parlay to fetch
     secrets: SecretBox  # encrypts the credentials Parlay stores (PARLAY_SECRET_KEY)
+    providers: ProviderDirectory  # the accounts' Twilio and WhatsApp credentials, cached
 
     @property
     def clock(self) -> Clock:

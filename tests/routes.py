@@ -152,6 +152,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/account/{accountId}/apps"): APP_BODY,
     ("PUT", "/api/account/{accountId}/apps/{appId}"): APP_BODY,
     ("PUT", "/api/account/{accountId}/handoffs/{handoffId}"): {**HANDOFF_BODY, "name": "renamed"},
+    ("PUT", "/api/account/{accountId}/channels/sms"): {
+        "accountSid": "AC" + "0" * 32,
+        "authToken": "f" * 32,
+        "fromNumber": "+14155550100",
+    },
+    ("PUT", "/api/account/{accountId}/channels/wa"): {
+        "phoneNumberId": "106540352242922",
+        "accessToken": "EAAG" + "x" * 40,
+        "appSecret": "app-secret-123",
+        "verifyToken": "verify-token-123",
+    },
     ("POST", "/api/account/{accountId}/eligibility"): {
         "skill": "billing",
         "consumerPhoneNumber": "+14155550100",

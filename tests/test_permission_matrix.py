@@ -34,6 +34,8 @@ SPEC_TABLE: dict[Permission, tuple[set[str], set[str], str]] = {
     P.HANDOFFS_WRITE: ({A, CM}, set(), "§3 only admin and campaign_manager write handoffs"),
     P.APPS_READ: ({A, CM}, set(), "§9 apps: admin or campaign manager"),
     P.APPS_WRITE: ({A, CM}, set(), "§3 only admin and campaign_manager write apps"),
+    P.CHANNELS_READ: ({A}, set(), "§11 SMS and WhatsApp credentials per account (admin)"),
+    P.CHANNELS_WRITE: ({A}, set(), "§11 SMS and WhatsApp credentials per account (admin)"),
     P.C2M: (set(), {"c2m"}, "§6 the C2M API is for brand systems, scope c2m"),
     P.CAMPAIGNS_READ: ({A, CM}, {"proactive"}, "§1 admin/CM send campaigns; §7 scope proactive"),
     P.CAMPAIGNS_WRITE: ({A, CM}, {"proactive"}, "§3 only admin and CM write campaigns; §7"),

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     HANDOFFS_WRITE = "handoffs:write"
     APPS_READ = "apps:read"
     APPS_WRITE = "apps:write"
+    CHANNELS_READ = "channels:read"
+    CHANNELS_WRITE = "channels:write"
     C2M = "c2m"
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
@@ -75,6 +77,9 @@ GRANTS: dict[Permission, Grant] = {
     Permission.HANDOFFS_WRITE: _grant((_A, _CM)),
     Permission.APPS_READ: _grant((_A, _CM)),
     Permission.APPS_WRITE: _grant((_A, _CM)),
+    # The account's Twilio and WhatsApp accounts: what it pays providers for, admins only.
+    Permission.CHANNELS_READ: _grant((_A,)),
+    Permission.CHANNELS_WRITE: _grant((_A,)),
     Permission.C2M: _grant((), (Scope.C2M,)),
     Permission.CAMPAIGNS_READ: _grant((_A, _CM), (Scope.PROACTIVE,)),
     Permission.CAMPAIGNS_WRITE: _grant((_A, _CM), (Scope.PROACTIVE,)),

@@ -1,5 +1,6 @@
-"""Consumers (one person known to a brand by in-app identity and/or phone) and the numbers that
-opted out of SMS. Their app installs are ``parlay.apps.models.Device``."""
+"""Consumers (one person known to a brand by in-app identity and/or phone), the numbers that
+opted out of SMS and when each number last wrote on WhatsApp. Their app installs are
+``parlay.apps.models.Device``."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ class SmsOptOut(Base):
     )
     phone: Mapped[str] = mapped_column(String(16), primary_key=True)
     opted_out_at: Mapped[datetime]
+
+
+class WhatsAppWindow(Base):
+    """When the number last wrote to the account on WhatsApp: free text may be sent for 24 hours
+    after it (the customer-service window), templates only otherwise."""
+
+    __tablename__ = "whatsapp_windows"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_inbound_at: Mapped[datetime]

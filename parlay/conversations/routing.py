@@ -137,20 +137,30 @@ async def consumer_writes(
     uow: UnitOfWork,
     *,
     account_id: str,
-    consumer_id: str,
+    consumer_id: str | None,
     channel: str,
     text: str,
     device_id: str | None,
     origins: Origins,
+    phone: str | None = None,
 ) -> Written:
-    """Add the consumer's message to their open conversation, opening and routing one if none."""
+    """Add the consumer's message to their open conversation, opening and routing one if none.
+
+    The consumer is known by ``consumer_id`` (in-app) or by ``phone`` (SMS, WhatsApp: the
+    number that wrote); the other identity comes from the consumer's linked record, if any."""
     session = uow.session
-    consumer = await session.scalar(
-        select(Consumer).where(
-            Consumer.account_id == account_id, Consumer.consumer_id == consumer_id
+    if consumer_id is not None:
+        consumer = await session.scalar(
+            select(Consumer).where(
+                Consumer.account_id == account_id, Consumer.consumer_id == consumer_id
+            )
         )
-    )
-    phone = consumer.phone if consumer else None
+        phone = consumer.phone if consumer else None
+    else:
+        consumer = await session.scalar(
+            select(Consumer).where(Consumer.account_id == account_id, Consumer.phone == phone)
+        )
+        consumer_id = consumer.consumer_id if consumer else None
     for _ in range(3):
         conversation = await open_conversation_of(session, account_id, consumer_id, phone)
         if conversation is not None and not await _still_open(session, conversation):
@@ -194,7 +204,7 @@ async def _open(
     uow: UnitOfWork,
     *,
     account_id: str,
-    consumer_id: str,
+    consumer_id: str | None,
     phone: str | None,
     channel: str,
     text: str,
@@ -204,7 +214,9 @@ async def _open(
     session, now = uow.session, uow.now
     account = await session.get(Account, account_id)
     assert account is not None
-    device = await pick_device(session, account_id, consumer_id, device_id)
+    device = None
+    if channel == "inapp" and consumer_id is not None:
+        device = await pick_device(session, account_id, consumer_id, device_id)
     if device_id is not None and device is None:
         raise invalid_field("deviceId", f"no device {device_id!r} of this consumer")
     delivery = await latest_delivery(session, account_id, channel, consumer_id, phone)

@@ -245,6 +245,7 @@ async def reply(uow: UnitOfWork, agent: Agent, conversation_id: str, text: str) 
     c = await _visible(session, agent, conversation_id)
     _require_open(c)
     _own(agent, c, managers_too=False)
+    await pushes.check_can_write(uow, c, agent.sender)
     c.accepted_at = c.accepted_at or uow.now
     message = add_message(session, c, agent.sender, text, uow.now, agent_id=agent.user_id)
     await session.flush()

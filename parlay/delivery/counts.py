@@ -64,6 +64,8 @@ class DeliveryCount(Base):
     """One slot's funnel for one source × channel × skill of an account."""
 
     __tablename__ = "delivery_counts"
+    # Clustered by key on SQLite too: a report reads a range of slots in key order.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declaration
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
@@ -91,6 +93,7 @@ class DeliveryReasonCount(Base):
     """How many of one slot's failed or skipped deliveries carry each ``errorCode``."""
 
     __tablename__ = "delivery_reason_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declaration
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
@@ -113,6 +116,7 @@ class State:
     status: str
     error_code: str | None = None
     closed: bool = False  # the conversation it started was closed
+    sent: bool = False  # a provider accepted it (``sentTime``), even if it failed later
 
 
 QUEUED = State(S.QUEUED.value)
@@ -122,10 +126,11 @@ def funnel(state: State) -> tuple[int, ...]:
     """The stages this state counts toward, as 0/1 in the order of ``METRICS``.
 
     A later stage implies the earlier ones (a read message was delivered and sent); a message a
-    provider refused still passed Parlay's checks (eligible); EXPIRED counts as failed.
+    provider refused still passed Parlay's checks (eligible); a message a provider accepted and
+    then reported undelivered counts as sent and as failed; EXPIRED counts as failed.
     """
     status = DeliveryStatus(state.status)
-    sent = status in _SENT
+    sent = status in _SENT or (status == S.FAILED and state.sent)
     eligible = sent or (status == S.FAILED and state.error_code in PROVIDER_FAILURES)
     return (
         1,
@@ -309,5 +314,8 @@ def key_of(delivery: Any) -> Key | None:
 
 def state_of(delivery: Any) -> State:
     return State(
-        delivery.status, delivery.error_code, delivery.conversation_closed_time is not None
+        delivery.status,
+        delivery.error_code,
+        delivery.conversation_closed_time is not None,
+        delivery.sent_time is not None,
     )

@@ -13,6 +13,8 @@ The writers, by who calls them:
 - the dispatcher: ``Outcome`` batches (``prepare_outcomes`` + ``write_outcomes``) and
   ``expire_overdue``;
 - the consumer's app: ``record_receipt`` (DELIVERED, READ);
+- SMS and WhatsApp providers' status webhooks: ``record_provider_status``; WhatsApp's failure to
+  deliver: ``add_fallback`` (the same message queued again on SMS);
 - conversations: ``mark_replied``, ``mark_conversation_closed``.
 """
 
@@ -36,6 +38,7 @@ from parlay.delivery.status import (
     CONVERSATION_PRIORITY,
     PENDING,
     PENDING_SQL,
+    PROVIDER_FAILED_FROM,
     STAGE_TIME,
     DeliveryStatus,
     ErrorCode,
@@ -108,6 +111,7 @@ _COUNTED = (
     Delivery.channel,
     Delivery.skill,
     Delivery.conversation_closed_time,
+    Delivery.sent_time,
 )
 
 
@@ -129,9 +133,9 @@ async def _apply(
         changed.append(
             Changed(delivery_id, account_id, version, kind or status, status, error_code)
         )
-        source, attempted, channel, skill, closed_time = rest
+        source, attempted, channel, skill, closed_time, sent_time = rest
         old = before if isinstance(before, counts.State) else before[delivery_id]
-        new = counts.State(status, error_code, closed_time is not None)
+        new = counts.State(status, error_code, closed_time is not None, sent_time is not None)
         tally.move(counts.Key.of(account_id, source, attempted, channel, skill), old, new)
     await _append(session, changed, now)
     await tally.flush(session)
@@ -283,6 +287,52 @@ async def add_conversation_push(
     return delivery_id
 
 
+@dataclass(frozen=True)
+class ConversationText:
+    """An agent's or bot's message of an SMS or WhatsApp conversation, to send to the number."""
+
+    account_id: str
+    channel: str  # sms | wa
+    phone: str
+    conversation_id: str
+    message_id: int
+    text: str
+    skill: str | None
+    valid_seconds: int
+
+
+async def add_conversation_text(
+    session: AsyncSession, message: ConversationText, now: datetime
+) -> int:
+    """Queue an SMS or WhatsApp conversation's message in the priority lane, in the unit of
+    work that adds the message (like ``add_conversation_push``)."""
+    row = {
+        "account_id": message.account_id,
+        "source": Source.CONVERSATION.value,
+        "campaign_id": None,
+        "call_id": None,
+        "handoff_id": "",
+        "skill": message.skill or "",
+        "priority": CONVERSATION_PRIORITY,
+        "channel": message.channel,
+        "consumer_id": None,
+        "phone": message.phone,
+        "conversation_id": message.conversation_id,
+        "message_id": message.message_id,
+        "message_text": message.text,
+        "lookback_seconds": message.valid_seconds,
+        "expires_at": now + timedelta(seconds=message.valid_seconds),
+        "status": DeliveryStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "attempted_time": now,
+    }
+    delivery_id: int = (
+        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
+    ).scalar_one()
+    return delivery_id
+
+
 _REQUEUED_COLUMNS = (
     "account_id",
     "source",
@@ -342,13 +392,11 @@ async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: dateti
             changed.append(
                 Changed(delivery_id, account_id, version, SUPERSEDED, status, error_code)
             )
-            # Reported as its latest attempt: the old one leaves the counts, the new one joins.
+            # Reported as its latest attempt: the old one leaves the counts.
             tally.move(counts.key_of(old), counts.state_of(old), None)
-            tally.move(
-                counts.Key.of(old.account_id, old.source, now, old.channel, old.skill),
-                None,
-                counts.QUEUED,
-            )
+        # ... and the new one joins them.
+        new_key = counts.Key.of(old.account_id, old.source, now, old.channel, old.skill)
+        tally.move(new_key, None, counts.QUEUED)
     await _append(session, changed, now)
     await tally.flush(session)
     return len(failed)
@@ -458,6 +506,117 @@ async def record_receipt(
     )
     current = await session.scalar(select(Delivery.status).where(Delivery.id == delivery.id))
     return str(current)
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What a provider's status webhook says of one delivery it was sent on ``channel``."""
+
+    account_id: str
+    delivery_id: int
+    channel: str
+    status: DeliveryStatus  # SENT, DELIVERED, READ or FAILED
+    provider_message_id: str | None = None
+    error_code: ErrorCode | None = None  # FAILED: the per-delivery code
+    error_message: str | None = None  # FAILED: the provider's error code, nothing else
+    error_source: ErrorSource | None = None
+
+
+async def record_provider_status(
+    session: AsyncSession, report: ProviderStatus, now: datetime
+) -> list[Changed]:
+    """A provider's status callback: forward only (a late or repeated callback changes
+    nothing), and FAILED also ends a SENT delivery (``PROVIDER_FAILED_FROM``).
+
+    A callback can overtake the dispatcher's own record of the send (outcomes are written in
+    batches): it then stamps ``sentTime`` and the provider's message ID itself, and clears the
+    lease, so the dispatcher's late outcome (guarded by lease and status) changes nothing.
+    """
+    new = report.status
+    values: dict[str, Any] = {"status": new.value, "lease_owner": None, "lease_until": None}
+    if report.provider_message_id is not None:
+        values["provider_message_id"] = func.coalesce(
+            Delivery.provider_message_id,
+            literal(report.provider_message_id, Delivery.provider_message_id.type),
+        )
+    if new == DeliveryStatus.FAILED:
+        before = [s.value for s in PROVIDER_FAILED_FROM]
+        values |= {
+            "failed_time": now,
+            "error_code": (report.error_code or ErrorCode.PROVIDER_REJECTED).value,
+            "error_message": report.error_message,
+            "error_source": report.error_source.value if report.error_source else None,
+        }
+    else:
+        before = statuses_before(new)
+        stamped = literal(now, Delivery.sent_time.type)
+        values["sent_time"] = func.coalesce(Delivery.sent_time, stamped)
+        if new in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+            values["delivered_time"] = func.coalesce(Delivery.delivered_time, stamped)
+        if new == DeliveryStatus.READ:
+            values["read_time"] = now
+    return await _apply(
+        session,
+        update(Delivery)
+        .where(
+            Delivery.id == report.delivery_id,
+            Delivery.account_id == report.account_id,
+            Delivery.channel == report.channel,
+            Delivery.status.in_(before),
+        )
+        .values(**values, **_bump())
+        .execution_options(synchronize_session=False),
+        now,
+        before=await _states_for_update(session, [report.delivery_id]),
+    )
+
+
+async def add_fallback(
+    session: AsyncSession, failed: Delivery, channel: str, now: datetime
+) -> int | None:
+    """Queue ``failed`` (a WhatsApp message WhatsApp could not deliver) again on ``channel``,
+    linked to it by ``fallbackOf``, with what is left of its lookback. The failed delivery is
+    superseded by it (a SUPERSEDED event), so the campaign's per-consumer views count the
+    consumer once, on the fallback. Once per delivery: a repeated failure report adds nothing
+    (None)."""
+    if failed.superseded_by is not None or failed.expires_at <= now:
+        return None
+    row = {
+        **{column: getattr(failed, column) for column in _REQUEUED_COLUMNS},
+        "channel": channel,
+        "fallback_of": failed.id,
+        "expires_at": failed.expires_at,
+        "status": DeliveryStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "attempted_time": now,
+    }
+    delivery_id: int = (
+        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
+    ).scalar_one()
+    superseded = (
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == failed.id, Delivery.superseded_by.is_(None))
+            .values(superseded_by=delivery_id, **_bump())
+            .returning(*_RETURNED)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not superseded:  # pragma: no cover - a concurrent report's fallback committed first
+        # Undo this one with the whole webhook: the provider retries, and finds it done.
+        raise RuntimeError(f"delivery {failed.id} already fell back")
+    [(_, account_id, version, status, error_code)] = superseded
+    await _append(
+        session, [Changed(failed.id, account_id, version, SUPERSEDED, status, error_code)], now
+    )
+    # Reported as its latest attempt, like a retry: the first leaves the counts, this one joins.
+    tally = Tally()
+    tally.move(counts.key_of(failed), counts.state_of(failed), None)
+    key = counts.Key.of(failed.account_id, failed.source, now, channel, failed.skill)
+    tally.move(key, None, counts.QUEUED)
+    await tally.flush(session)
+    return delivery_id
 
 
 async def mark_replied(

@@ -48,6 +48,14 @@ class Delivery(Base):
             sqlite_where=text("phone IS NOT NULL"),
             postgresql_where=text("phone IS NOT NULL"),
         ),
+        # A campaign's current recipients in order (the campaign report pages by offset).
+        Index(
+            "ix_deliveries_campaign_current",
+            "campaign_id",
+            "id",
+            sqlite_where=text("superseded_by IS NULL"),
+            postgresql_where=text("superseded_by IS NULL"),
+        ),
         # An account's deliveries by attempt time (the transactions report).
         Index("ix_deliveries_account_attempted", "account_id", "source", "attempted_time", "id"),
         Index(
@@ -105,6 +113,9 @@ class Delivery(Base):
     message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     conversation_created_time: Mapped[datetime | None] = mapped_column(nullable=True)
     conversation_closed_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A WhatsApp message that could not be delivered sent again as SMS: the WhatsApp delivery
+    # this one falls back from (the consumer is counted once, on the first).
+    fallback_of: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # How many changes ``delivery_events`` holds for this delivery: the sequence of the last one.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

@@ -46,6 +46,12 @@ TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
     S.CANCELLED: frozenset(),
 }
 
+# The one exception to "a failure ends only what was never sent": the provider's own report that
+# a message it accepted never reached the handset (Twilio ``undelivered``/``failed``, WhatsApp
+# ``failed``) ends it as FAILED, until a delivery report says otherwise. Only the provider's
+# status webhooks make this move (``lifecycle.record_provider_status``); nothing else does.
+PROVIDER_FAILED_FROM: tuple[DeliveryStatus, ...] = (S.QUEUED, S.SCHEDULED, S.SENT)
+
 # The time column each status stamps when reached.
 STAGE_TIME = {
     S.SCHEDULED: "scheduled_time",

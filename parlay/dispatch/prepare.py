@@ -45,7 +45,7 @@ def recipient_of(delivery: ClaimedDelivery, origin: Origin | None) -> Recipient:
             account_id=delivery.account_id,
             channel=delivery.channel,
             consumer_id=delivery.consumer_id,
-            phone=None,
+            phone=delivery.phone if delivery.channel != "inapp" else None,
             conversation_push=True,
         )
     return Recipient(
@@ -68,11 +68,11 @@ def conversation_message_of(delivery: ClaimedDelivery, passed: Pass) -> Outbound
         channel=delivery.channel,
         payload=conversation_payload(delivery),
         consumer_id=delivery.consumer_id,
-        phone=None,
+        phone=delivery.phone,
         expires_at=delivery.expires_at,
         attempt=delivery.attempts,
         targets=passed.targets,
-        collapse_id=f"ams-{delivery.id}",
+        collapse_id=f"ams-{delivery.id}" if delivery.channel == "inapp" else None,
     )
 
 
@@ -178,8 +178,15 @@ def outcome_of(
     if isinstance(result, Accepted):
         return Outcome.sent(delivery.id, owner, result.provider_message_id)
     if isinstance(result, Rejected):
+        # The provider says the number unsubscribed: skipped, like a send the checks refuse.
+        status = DeliveryStatus.SKIPPED if result.code == ErrorCode.OPTED_OUT else None
         return Outcome.final(
-            delivery.id, owner, DeliveryStatus.FAILED, result.code, result.message, result.source
+            delivery.id,
+            owner,
+            status or DeliveryStatus.FAILED,
+            result.code,
+            result.message,
+            result.source,
         )
     at = now + timedelta(seconds=backoff_delay(delivery.attempts, config, result.retry_after))
     if delivery.attempts >= config.max_attempts or at >= delivery.expires_at:

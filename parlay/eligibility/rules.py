@@ -230,6 +230,12 @@ def conversation_push_targets(devices: list[Device], streaming: Collection[str])
 
 
 def _check_conversation_push(r: Recipient, facts: Facts) -> CheckResult:
+    if r.channel != "inapp":
+        # An answer in an SMS or WhatsApp conversation: the consumer wrote a moment ago, so no
+        # quiet hours; only a number that opted out of SMS since is not written to.
+        if r.channel == "sms" and r.phone and (r.account_id, r.phone) in facts.opted_out:
+            return Fail(DeliveryStatus.SKIPPED, ErrorCode.OPTED_OUT, "the number replied STOP")
+        return _check_phone(r.phone)
     if not r.consumer_id:
         return Fail(DeliveryStatus.FAILED, ErrorCode.NEVER_LOGGED_IN, "no consumerId")
     who = (r.account_id, r.consumer_id)

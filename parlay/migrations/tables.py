@@ -4,7 +4,7 @@ from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, Us
 from parlay.apps.models import App, Device
 from parlay.c2m.models import Call
 from parlay.campaigns.models import Campaign
-from parlay.consumers.models import Consumer, SmsOptOut
+from parlay.consumers.models import Consumer, SmsOptOut, WhatsAppWindow
 from parlay.conversations.models import Conversation, Message
 from parlay.delivery.counts import DeliveryCount, DeliveryReasonCount
 from parlay.delivery.models import Delivery, DeliveryEvent
@@ -12,6 +12,7 @@ from parlay.handoffs.models import Handoff
 from parlay.lib.db.base import Base
 from parlay.lib.idempotency.models import IdempotencyRecord
 from parlay.lib.secretbox.models import SecretKeyCheck
+from parlay.messaging.models import ChannelAccount, InboundTaken
 from parlay.webhooks.models import WebhookAttempt, WebhookOutboxEvent, WebhookSubscription
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Call",
     "Campaign",
+    "ChannelAccount",
     "Consumer",
     "Conversation",
     "Delivery",
@@ -31,6 +33,7 @@ __all__ = [
     "Device",
     "Handoff",
     "IdempotencyRecord",
+    "InboundTaken",
     "Message",
     "SecretKeyCheck",
     "Skill",
@@ -40,4 +43,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookOutboxEvent",
     "WebhookSubscription",
+    "WhatsAppWindow",
 ]

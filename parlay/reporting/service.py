@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
@@ -123,7 +123,9 @@ class _Rows:
         self.rows: dict[tuple[date, str, str], AnalyticsRow] = {}
 
     def row(self, at: datetime, channel: str, skill: str) -> AnalyticsRow:
-        day = at.astimezone(self.zone).date()
+        return self.day_row(at.astimezone(self.zone).date(), channel, skill)
+
+    def day_row(self, day: date, channel: str, skill: str) -> AnalyticsRow:
         key = (day, channel, skill)
         if (row := self.rows.get(key)) is None:
             row = self.rows[key] = AnalyticsRow(day, channel, skill)
@@ -156,7 +158,7 @@ async def analytics(
     first = -(-int(window.start.timestamp()) // SLOT_SECONDS)  # the first whole slot
     last = int(window.end.timestamp()) // SLOT_SECONDS  # the slot after the last whole one
     if first < last:
-        await _add_slots(session, rows, account_id, app, first, last, filters)
+        await _add_slots(session, rows, account_id, app, window, first, last, filters)
         edges = [
             (window.start, counts.slot_start(first)),
             (counts.slot_start(last), window.end),
@@ -191,42 +193,89 @@ async def analytics_from_deliveries(
     return rows.sorted()
 
 
+_SLOTS_PER_DAY = 86400 // SLOT_SECONDS
+
+
+def _offset_segments(window: Window, zone: ZoneInfo) -> list[tuple[int, int]]:
+    """The zone's UTC offset (in slots) over the window, as ``(first slot, offset)`` pieces: one,
+    or one more per daylight-saving change inside it."""
+    first = counts.slot_of(window.start)
+    last = -(-int(window.end.timestamp()) // SLOT_SECONDS)
+    segments: list[tuple[int, int]] = []
+    for slot in range(first, last + 1):
+        offset = counts.slot_start(slot).astimezone(zone).utcoffset()
+        slots = int(offset.total_seconds()) // SLOT_SECONDS if offset is not None else 0
+        if not segments or segments[-1][1] != slots:
+            segments.append((slot, slots))
+    return segments
+
+
+def _local_day(slot: Any, segments: Sequence[tuple[int, int]]) -> Any:
+    """SQL: the local day of a slot, as days since 1970-01-01: (slot + offset) // slots per day,
+    every offset being a whole number of slots (so every local midnight is a slot boundary)."""
+    day = (slot + segments[-1][1]) // _SLOTS_PER_DAY
+    if len(segments) == 1:
+        return day
+    return case(
+        *(
+            (slot < segments[i + 1][0], (slot + offset) // _SLOTS_PER_DAY)
+            for i, (_, offset) in enumerate(segments[:-1])
+        ),
+        else_=day,
+    )
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
 async def _add_slots(
     session: AsyncSession,
     rows: _Rows,
     account_id: str,
     app: App,
+    window: Window,
     first: int,
     last: int,
     filters: Filters,
 ) -> None:
+    """Sum the kept counts of the whole slots ``[first, last)`` per local day, in SQL: a month
+    is up to 2,880 slots per channel × skill, and only the day sums come back."""
+    segments = _offset_segments(window, rows.zone)
     c = DeliveryCount
-    metrics = [getattr(c, m) for m in counts.METRICS]
-    query = select(c.slot, c.channel, c.skill, *metrics, c.csat_sum, c.csat_count).where(
-        c.account_id == account_id, c.source == app.source, c.slot >= first, c.slot < last
+    day = _local_day(c.slot, segments)
+    sums = [func.sum(getattr(c, m)) for m in (*counts.METRICS, "csat_sum", "csat_count")]
+    query = (
+        select(day, c.channel, c.skill, *sums)
+        .where(c.account_id == account_id, c.source == app.source, c.slot >= first, c.slot < last)
+        .group_by(day, c.channel, c.skill)
     )
-    for slot, channel, skill, *values in await session.execute(
+    for index, channel, skill, *values in await session.execute(
         filters.apply(query, c.channel, c.skill)
     ):
-        row = rows.row(counts.slot_start(slot), channel, skill)
-        *funnel, csat_sum, csat_count = values
+        row = rows.day_row(_EPOCH_DAY + timedelta(days=int(index)), channel, skill)
+        *funnel, csat_sum, csat_count = (int(v or 0) for v in values)
         for i, v in enumerate(funnel):
             row.funnel[i] += v
         row.csat_sum += csat_sum
         row.csat_count += csat_count
     r = DeliveryReasonCount
-    query = select(r.slot, r.channel, r.skill, r.error_code, r.n).where(
-        r.account_id == account_id,
-        r.source == app.source,
-        r.slot >= first,
-        r.slot < last,
-        r.n != 0,
+    day = _local_day(r.slot, segments)
+    query = (
+        select(day, r.channel, r.skill, r.error_code, func.sum(r.n))
+        .where(
+            r.account_id == account_id,
+            r.source == app.source,
+            r.slot >= first,
+            r.slot < last,
+        )
+        .group_by(day, r.channel, r.skill, r.error_code)
     )
-    for slot, channel, skill, code, n in await session.execute(
+    for index, channel, skill, code, n in await session.execute(
         filters.apply(query, r.channel, r.skill)
     ):
-        row = rows.row(counts.slot_start(slot), channel, skill)
-        row.reasons[code] = row.reasons.get(code, 0) + n
+        if n:
+            row = rows.day_row(_EPOCH_DAY + timedelta(days=int(index)), channel, skill)
+            row.reasons[code] = row.reasons.get(code, 0) + int(n)
 
 
 async def _add_deliveries(
@@ -235,6 +284,7 @@ async def _add_deliveries(
     """Count deliveries directly, by the rule the kept counts follow."""
     d = Delivery
     closed = d.conversation_closed_time.is_not(None)
+    was_sent = d.sent_time.is_not(None)
     rated = and_(d.status == DeliveryStatus.REPLIED.value, Conversation.csat_score.is_not(None))
     query = (
         select(
@@ -244,19 +294,20 @@ async def _add_deliveries(
             d.status,
             d.error_code,
             closed,
+            was_sent,
             func.count(),
             func.sum(Conversation.csat_score).filter(rated),
             func.count(Conversation.csat_score).filter(rated),
         )
         .outerjoin(Conversation, Conversation.id == d.conversation_id)
         .where(*where, d.superseded_by.is_(None))
-        .group_by(d.attempted_time, d.channel, d.skill, d.status, d.error_code, closed)
+        .group_by(d.attempted_time, d.channel, d.skill, d.status, d.error_code, closed, was_sent)
     )
-    for attempted, channel, skill, status, code, is_closed, n, csat_sum, csat_n in (
+    for attempted, channel, skill, status, code, is_closed, sent, n, csat_sum, csat_n in (
         await session.execute(filters.apply(query, d.channel, d.skill))
     ).all():
         row = rows.add_state(
-            attempted, channel, skill, counts.State(status, code, bool(is_closed)), n
+            attempted, channel, skill, counts.State(status, code, bool(is_closed), bool(sent)), n
         )
         row.csat_sum += int(csat_sum or 0)
         row.csat_count += int(csat_n or 0)
@@ -292,10 +343,32 @@ class Page:
         return self.offset + self.limit if self.offset + self.limit < self.count else -1
 
 
+# Core columns, not ORM attributes: a streamed report skips the ORM's row loading (a third of
+# the CSV export's time).
+_D = Delivery.__table__.c
+_CALLS = Call.__table__.c
+
+# A report row: a result row with the named columns of ``deliveries`` (read without the ORM:
+# 2-3x faster to stream, and a report never changes what it reads).
+ReportRow = Any
+
+# The columns of a recipient row, in the order ``views.consumer_values`` unpacks them.
+RECIPIENT_COLUMNS = (
+    _D.id,
+    _D.consumer_id,
+    _D.phone,
+    _D.status,
+    _D.error_source,
+    _D.error_code,
+    _D.error_message,
+    _D.conversation_id,
+)
+
+
 @dataclass(frozen=True)
 class CampaignReport:
     page: Page
-    recipients: Sequence[Delivery]
+    recipients: Sequence[ReportRow]
 
 
 def _current(query: _Q) -> _Q:
@@ -307,48 +380,80 @@ async def campaign_report(
     session: AsyncSession, account_id: str, campaign_id: str, offset: int, limit: int
 ) -> CampaignReport:
     campaign = await get_campaign(session, account_id, campaign_id)
-    mine = _current(select(Delivery).where(Delivery.campaign_id == campaign.id))
-    total = await session.scalar(
-        _current(select(func.count()).where(Delivery.campaign_id == campaign.id))
+    await _prefer_indexes(session)
+    query = _current(
+        select(*RECIPIENT_COLUMNS)
+        .where(Delivery.campaign_id == campaign.id)
+        .order_by(Delivery.id)
+        .offset(offset)
+        .limit(limit)
     )
-    page = (
-        (await session.execute(mine.order_by(Delivery.id).offset(offset).limit(limit)))
-        .scalars()
-        .all()
-    )
-    return CampaignReport(Page(int(total or 0), offset, limit), page)
+    page = (await session.execute(query)).all()
+    # Each accepted consumer has exactly one current delivery (a retry or a fallback supersedes
+    # the one before), so the campaign's count is the report's, without counting 100,000 rows.
+    return CampaignReport(Page(campaign.accepted_consumers, offset, limit), page)
+
+
+async def _prefer_indexes(session: AsyncSession) -> None:
+    """PostgreSQL, this transaction only: price random reads as on an SSD. With the default
+    (4, a spinning disk's) a page of a campaign's recipients walked the primary key from the
+    table's start and filtered instead of reading the campaign's own index: 134 ms against
+    0.2 ms for a first page, 100,000 recipients among 400,000 deliveries."""
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL random_page_cost = 1.1"))
 
 
 async def campaign_recipients_after(
     session: AsyncSession, account_id: str, campaign_id: str, after_id: int, limit: int
-) -> list[Delivery]:
+) -> list[ReportRow]:
     """The campaign's recipients after ``after_id``, in order: for streaming every one."""
     await get_campaign(session, account_id, campaign_id)
     query = _current(
-        select(Delivery)
+        select(*RECIPIENT_COLUMNS)
         .where(Delivery.campaign_id == campaign_id, Delivery.id > after_id)
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return list((await session.execute(query)).scalars())
+    return list((await (await session.connection()).execute(query)).all())
 
 
 # --- transactions -------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Transaction:
-    delivery: Delivery
-    ivr_number: str | None
+# The columns of a transaction row, in the order ``views.transaction_values`` unpacks them.
+TRANSACTION_COLUMNS = (
+    _D.id,
+    _D.channel,
+    _D.skill,
+    _D.campaign_id,
+    _D.handoff_id,
+    _D.consumer_id,
+    _D.phone,
+    _D.conversation_id,
+    _D.status,
+    _D.attempted_time,
+    _D.sent_time,
+    _D.delivered_time,
+    _D.read_time,
+    _D.failed_time,
+    _D.expired_time,
+    _D.skipped_time,
+    _D.cancelled_time,
+    _D.conversation_created_time,
+    _D.conversation_closed_time,
+    _D.error_code,
+    _D.error_message,
+    _D.error_source,
+    _CALLS.ivr_number,
+)
 
 
 def _transactions(
     account_id: str, app: App, window: Window, filters: Filters
-) -> Select[Delivery, str | None]:
+) -> Select[*tuple[Any, ...]]:
     d = Delivery
-    query = (
-        select(d, Call.ivr_number)
-        .outerjoin(Call, and_(Call.delivery_id == d.id, Call.account_id == d.account_id))
+    query: Select[*tuple[Any, ...]] = (
+        select(*TRANSACTION_COLUMNS)
+        .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
         .where(
             d.account_id == account_id,
             d.source == app.source,
@@ -367,13 +472,13 @@ async def transactions(
     filters: Filters,
     offset: int,
     limit: int,
-) -> tuple[Page, list[Transaction]]:
+) -> tuple[Page, list[ReportRow]]:
     base = _transactions(account_id, app, window, filters)
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
     rows = await session.execute(
         base.order_by(Delivery.attempted_time, Delivery.id).offset(offset).limit(limit)
     )
-    return Page(int(total or 0), offset, limit), [Transaction(d, ivr) for d, ivr in rows]
+    return Page(int(total or 0), offset, limit), list(rows.all())
 
 
 async def transactions_after(
@@ -384,16 +489,17 @@ async def transactions_after(
     filters: Filters,
     after: tuple[datetime, int] | None,
     limit: int,
-) -> list[Transaction]:
+) -> list[ReportRow]:
     """The next ``limit`` transactions after ``after`` (attempt time, id): for streaming."""
     query = _transactions(account_id, app, window, filters)
     if after is not None:
         at, last_id = after
-        query = query.where(
-            or_(
-                Delivery.attempted_time > at,
-                and_(Delivery.attempted_time == at, Delivery.id > last_id),
-            )
-        )
-    rows = await session.execute(query.order_by(Delivery.attempted_time, Delivery.id).limit(limit))
-    return [Transaction(d, ivr) for d, ivr in rows]
+        # A row-value comparison: both databases walk the index from there (an OR of the two
+        # conditions made SQLite scan from the window's start on every chunk).
+        query = query.where(tuple_(Delivery.attempted_time, Delivery.id) > tuple_(at, last_id))
+    # On the connection: a Core result, without the ORM session's row loading.
+    connection = await session.connection()
+    rows = await connection.execute(
+        query.order_by(Delivery.attempted_time, Delivery.id).limit(limit)
+    )
+    return list(rows.all())

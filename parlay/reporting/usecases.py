@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from parlay.delivery.models import Delivery
 from parlay.lib.db.uow import Transactions
 from parlay.reporting import service
 from parlay.reporting.service import (
@@ -15,13 +14,13 @@ from parlay.reporting.service import (
     CampaignReport,
     Filters,
     Page,
-    Transaction,
+    ReportRow,
     Window,
 )
 
 # Rows per read of a streamed report: big enough that a read's fixed cost is small, small
 # enough that a chunk's memory is.
-STREAM_CHUNK = 2000
+STREAM_CHUNK = 5000
 
 
 async def analytics(
@@ -47,7 +46,7 @@ async def campaign_report(
 
 async def campaign_recipients(
     tx: Transactions, account_id: str, campaign_id: str
-) -> AsyncIterator[list[Delivery]]:
+) -> AsyncIterator[list[ReportRow]]:
     """Every current recipient of the campaign, a chunk at a time (404 before the first if the
     campaign is not the account's)."""
     async with tx.read() as uow:
@@ -58,8 +57,8 @@ async def campaign_recipients(
 
 
 async def _recipient_chunks(
-    tx: Transactions, account_id: str, campaign_id: str, chunk: list[Delivery]
-) -> AsyncIterator[list[Delivery]]:
+    tx: Transactions, account_id: str, campaign_id: str, chunk: list[ReportRow]
+) -> AsyncIterator[list[ReportRow]]:
     while chunk:
         yield chunk
         if len(chunk) < STREAM_CHUNK:
@@ -78,7 +77,7 @@ async def transactions(
     filters: Filters,
     offset: int,
     limit: int,
-) -> tuple[Page, list[Transaction]]:
+) -> tuple[Page, list[ReportRow]]:
     async with tx.read() as uow:
         return await service.transactions(
             uow.session, account_id, app, window, filters, offset, limit
@@ -87,7 +86,7 @@ async def transactions(
 
 async def all_transactions(
     tx: Transactions, account_id: str, app: App, window: Window, filters: Filters
-) -> AsyncIterator[list[Transaction]]:
+) -> AsyncIterator[list[ReportRow]]:
     """Every transaction of the window, a chunk at a time, in attempt order."""
     after: tuple[datetime, int] | None = None
     while True:
@@ -99,5 +98,5 @@ async def all_transactions(
             yield chunk
         if len(chunk) < STREAM_CHUNK:
             return
-        last = chunk[-1].delivery
+        last = chunk[-1]
         after = (last.attempted_time, last.id)

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from parlay.delivery.counts import PROVIDER_FAILURES
-from parlay.delivery.models import Delivery
-from parlay.delivery.status import DeliveryStatus, ErrorCode
-from parlay.reporting.service import AnalyticsRow, Transaction
+from parlay.delivery.status import ErrorCode
+from parlay.reporting.service import AnalyticsRow, ReportRow
 
 ANALYTICS_FIELDS = (
     "channel",
@@ -47,19 +46,21 @@ def analytics_row(r: AnalyticsRow) -> dict[str, Any]:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if at is None:
+        return None
+    # Stored in UTC: the zone's suffix is always Z (strftime is 3x slower than this).
+    return at.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def consumer_row(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": str(d.id),
-        "consumerId": d.consumer_id or d.phone,
-        "status": d.status,
-        "errorSource": d.error_source,
-        "errorCode": d.error_code,
-        "errorMessage": d.error_message,
-        "conversationId": d.conversation_id,
-    }
+def consumer_values(d: ReportRow) -> tuple[Any, ...]:
+    """A recipient's values in the order of ``CONSUMER_FIELDS``; ``d`` holds the columns of
+    ``service.RECIPIENT_COLUMNS``, in that order."""
+    delivery_id, consumer_id, phone, status, source, code, message, conversation_id = d
+    return (str(delivery_id), consumer_id or phone, status, source, code, message, conversation_id)
+
+
+def consumer_row(d: ReportRow) -> dict[str, Any]:
+    return dict(zip(CONSUMER_FIELDS, consumer_values(d), strict=True))
 
 
 CONSUMER_FIELDS = (
@@ -102,36 +103,71 @@ TRANSACTION_FIELDS = (
 )
 
 
-def transaction_row(t: Transaction) -> dict[str, Any]:
-    d = t.delivery
-    provider_failure = d.status == DeliveryStatus.FAILED and d.error_code in PROVIDER_FAILURES
-    opted_out = d.status == DeliveryStatus.SKIPPED and d.error_code == ErrorCode.OPTED_OUT
-    return {
-        "transactionId": str(d.id),
-        "channel": d.channel,
-        "skill": d.skill,
-        "initialChannel": d.channel,
-        "initialSkill": d.skill,
-        "proactiveCampaignId": d.campaign_id,
-        "handOffId": d.handoff_id or None,
-        "ivrNumber": t.ivr_number,
-        "consumerId": d.consumer_id or d.phone,
-        "conversationId": d.conversation_id,
-        "status": d.status,
-        "attemptedTime": _iso(d.attempted_time),
-        "eligibleTime": _iso(d.sent_time or (d.failed_time if provider_failure else None)),
-        "inviteTime": _iso(d.sent_time),
-        "sentTime": _iso(d.sent_time),
-        "deliveredTime": _iso(d.delivered_time),
-        "readTime": _iso(d.read_time),
-        "failedTime": _iso(d.failed_time or d.expired_time),
-        "skippedTime": _iso(d.skipped_time),
-        "cancelledTime": _iso(d.cancelled_time),
-        "optInsTime": None,
-        "optOutsTime": _iso(d.skipped_time) if opted_out else None,
-        "conversationsCreatedTime": _iso(d.conversation_created_time),
-        "conversationsClosedTime": _iso(d.conversation_closed_time),
-        "errorCode": d.error_code,
-        "errorMessage": d.error_message,
-        "errorSource": d.error_source,
-    }
+def transaction_values(d: ReportRow) -> tuple[Any, ...]:
+    """One transaction's values in the order of ``TRANSACTION_FIELDS`` (the CSV's columns).
+
+    ``d`` holds the columns of ``service.TRANSACTION_COLUMNS``, in that order: unpacked by
+    position, which costs a fifth of reading a result row's attributes by name (the CSV export
+    spends most of its time here)."""
+    (
+        delivery_id,
+        channel,
+        skill,
+        campaign_id,
+        handoff_id,
+        consumer_id,
+        phone,
+        conversation_id,
+        status,
+        attempted,
+        sent,
+        delivered,
+        read,
+        failed,
+        expired,
+        skipped,
+        cancelled,
+        created,
+        closed,
+        code,
+        message,
+        source,
+        ivr_number,
+    ) = d
+    provider_failure = status == "FAILED" and code in PROVIDER_FAILURES
+    opted_out = status == "SKIPPED" and code == ErrorCode.OPTED_OUT
+    sent_at = _iso(sent)
+    skipped_at = _iso(skipped)
+    return (
+        str(delivery_id),
+        channel,
+        skill,
+        channel,
+        skill,
+        campaign_id,
+        handoff_id or None,
+        ivr_number,
+        consumer_id or phone,
+        conversation_id,
+        status,
+        _iso(attempted),
+        sent_at or (_iso(failed) if provider_failure else None),
+        sent_at,
+        sent_at,
+        _iso(delivered),
+        _iso(read),
+        _iso(failed or expired),
+        skipped_at,
+        _iso(cancelled),
+        None,
+        skipped_at if opted_out else None,
+        _iso(created),
+        _iso(closed),
+        code,
+        message,
+        source,
+    )
+
+
+def transaction_row(d: ReportRow) -> dict[str, Any]:
+    return dict(zip(TRANSACTION_FIELDS, transaction_values(d), strict=True))

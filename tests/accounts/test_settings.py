@@ -49,13 +49,14 @@ def consumer_auth(**overrides: Any) -> dict[str, Any]:
 # --- shape and partial updates ---------------------------------------------------------------
 
 
-async def test_settings_have_the_four_documented_fields(brand: Brand) -> None:
+async def test_settings_have_the_five_documented_fields(brand: Brand) -> None:
     settings = await get(brand)
     assert settings == {
         "rateLimits": {"c2m": 10_000, "proactive": 10_000, "reporting": 10_000, "consumer": 10_000},
         "defaultSkill": None,
         "welcomeMessage": {"enabled": False, "text": None},
         "consumerAuth": None,
+        "timeZone": "UTC",
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -380,6 +380,11 @@ def test_a_later_stage_counts_the_earlier_ones_and_a_refusal_by_a_provider_was_e
     checked_out = counts.funnel(counts.State("FAILED", "NO_PUSH_TOKEN"))
     assert refused[counts.METRICS.index("eligible")] == 1
     assert checked_out[counts.METRICS.index("eligible")] == 0
+    undelivered = counts.funnel(counts.State("FAILED", "PROVIDER_REJECTED", sent=True))
+    assert (
+        undelivered[counts.METRICS.index("sent")],
+        undelivered[counts.METRICS.index("failed")],
+    ) == (1, 1)
     assert counts.reason(counts.State("EXPIRED", "EXPIRED")) == "EXPIRED"
     assert counts.reason(counts.State("SENT")) is None
 
@@ -420,3 +425,29 @@ async def test_kept_counts_equal_a_recount_of_the_deliveries_after_retries_and_c
     # The retried number counts once, as its latest (sent) attempt.
     assert (row.count("attempted"), row.count("sent"), row.count("failed")) == (4, 2, 1)
     assert row.reasons == {"INVALID_NUMBER": 1, "CANCELLED": 1}
+
+
+async def test_a_day_of_a_daylight_saving_change_is_split_at_local_midnight(
+    outbound: Outbound,
+) -> None:
+    await outbound.client.put(
+        f"{outbound.brand.url}/settings",
+        json={"timeZone": "America/New_York"},
+        headers=outbound.brand.admin,
+    )
+    handoff_id = await outbound.handoff(sms_channel())
+    # 2026-03-08 01:30 EST, before the clocks go forward at 07:00 UTC ...
+    outbound.advance_to(datetime(2026, 3, 8, 6, 30, tzinfo=UTC))
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
+    # ... and 2026-03-09 00:30 EDT (still 03-08 at the winter offset).
+    outbound.advance_to(datetime(2026, 3, 9, 4, 30, tzinfo=UTC))
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE_2)])
+    march = {
+        "attemptedStartTime": int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000),
+        "attemptedEndTime": int(datetime(2026, 3, 15, tzinfo=UTC).timestamp() * 1000),
+    }
+    result = await report(outbound, "prmsg/analytics", **march)
+    assert [(r["transactionday"], r["attempted"]) for r in result["analytics"]] == [
+        ("03-08-2026", 1),
+        ("03-09-2026", 1),
+    ]

@@ -30,7 +30,9 @@ from parlay.reporting.views import (
     TRANSACTION_FIELDS,
     analytics_row,
     consumer_row,
+    consumer_values,
     transaction_row,
+    transaction_values,
 )
 
 REPORTING = ApiFamily.REPORTING
@@ -113,12 +115,13 @@ def _analytics(metadata: dict[str, Any], rows: Sequence[AnalyticsRow]) -> Analyt
 
 
 async def _csv(
-    fields: Sequence[str], chunks: AsyncIterator[Iterable[dict[str, Any]]]
+    fields: Sequence[str], chunks: AsyncIterator[Iterable[Sequence[Any]]]
 ) -> AsyncIterator[str]:
-    """CSV text, one chunk of rows at a time (the header first)."""
+    """CSV text, one chunk of rows (values in the order of ``fields``) at a time, the header
+    first."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(fields)
     yield out.getvalue()
     async for chunk in chunks:
         out.seek(0)
@@ -200,7 +203,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
         CSV). A retried recipient appears as its latest attempt."""
         if format == "csv":
             chunks = await usecases.campaign_recipients(s.tx, me.account_id, campaignId)
-            rows = _mapped(chunks, consumer_row)
+            rows = _mapped(chunks, consumer_values)
             return _csv_response(f"campaign-{campaignId}", _csv(CONSUMER_FIELDS, rows))
         report = await usecases.campaign_report(s.tx, me.account_id, campaignId, offset, limit)
         return CampaignReportOut.model_validate(
@@ -237,7 +240,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
         window, filters = Window.of(start, end), _filters(body)
         if format == "csv":
             chunks = usecases.all_transactions(s.tx, me.account_id, app, window, filters)
-            rows = _mapped(chunks, transaction_row)
+            rows = _mapped(chunks, transaction_values)
             return _csv_response(f"transactions-{app.value}", _csv(TRANSACTION_FIELDS, rows))
         page, found = await usecases.transactions(
             s.tx, me.account_id, app, window, filters, offset, limit
@@ -299,9 +302,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     return router
 
 
-async def _mapped(
-    chunks: AsyncIterator[Sequence[Any]], row: Any
-) -> AsyncIterator[list[dict[str, Any]]]:
+async def _mapped(chunks: AsyncIterator[Sequence[Any]], row: Any) -> AsyncIterator[list[Any]]:
     async for chunk in chunks:
         yield [row(item) for item in chunk]
 

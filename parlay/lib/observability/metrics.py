@@ -32,6 +32,19 @@ class Metrics:
             "Requests let through because the rate limiter's storage (Redis) was unreachable.",
             registry=self.registry,
         )
+        self.webhooks_refused = Counter(
+            "parlay_provider_webhooks_refused_total",
+            "Provider webhooks (Twilio, WhatsApp) refused with 403: unsigned, forged, or for an "
+            "account without the provider's credentials. Nothing they said was applied.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.sms_segments = Counter(
+            "parlay_sms_segments_total",
+            "SMS segments Twilio accepted to send, by encoding (GSM-7 or UCS-2): what is billed.",
+            ["encoding"],
+            registry=self.registry,
+        )
         self.presence_errors = Counter(
             "parlay_presence_errors_total",
             "Live-stream presence reads or writes that failed (Redis unreachable): agent pushes "

@@ -8,8 +8,9 @@ Create Date: 2026-11-29 11:30:00.000000
 15-minute slot of its attempt × source × channel × skill (``parlay.delivery.counts``); they are
 filled here from the deliveries that exist, with the same rule the lifecycle applies from now
 on. ``conversations`` gains the consumer's rating (``csat_score``, ``csat_time``), ``accounts``
-its ``time_zone`` (IANA name; reports split days in it), and ``deliveries`` an index for reading
-an account's deliveries by attempt time (the transactions report).
+its ``time_zone`` (IANA name; reports split days in it), and ``deliveries`` two indexes: an
+account's deliveries by attempt time (the transactions report) and a campaign's current
+recipients in order (the campaign report).
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def upgrade() -> None:
         "delivery_counts",
         *_key(),
         *(sa.Column(m, sa.Integer(), nullable=False) for m in _METRICS),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "delivery_reason_counts",
         *_key(),
         sa.Column("error_code", sa.String(64), primary_key=True),
         sa.Column("n", sa.Integer(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.add_column("conversations", sa.Column("csat_score", sa.Integer(), nullable=True))
     op.add_column(
@@ -81,6 +84,13 @@ def upgrade() -> None:
         "deliveries",
         ["account_id", "source", "attempted_time", "id"],
     )
+    op.create_index(
+        "ix_deliveries_campaign_current",
+        "deliveries",
+        ["campaign_id", "id"],
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    )
     _fill_counts()
 
 
@@ -93,21 +103,21 @@ def _fill_counts() -> None:
     rows = bind.execute(
         sa.text(
             "SELECT account_id, source, attempted_time, channel, skill, status, error_code, "
-            "conversation_closed_time IS NOT NULL, COUNT(*) FROM deliveries "
+            "conversation_closed_time IS NOT NULL, sent_time IS NOT NULL, COUNT(*) FROM deliveries "
             "WHERE superseded_by IS NULL AND source IN ('PROACTIVE', 'IVR_DEFLECTION') "
             "GROUP BY account_id, source, attempted_time, channel, skill, status, error_code, "
-            "conversation_closed_time IS NOT NULL"
+            "conversation_closed_time IS NOT NULL, sent_time IS NOT NULL"
         )
     ).all()
     funnel: dict[tuple[object, ...], list[int]] = {}
     reasons: dict[tuple[object, ...], int] = {}
-    for account, source, attempted, channel, skill, status, code, closed, n in rows:
+    for account, source, attempted, channel, skill, status, code, closed, sent, n in rows:
         if isinstance(attempted, str):
             attempted = datetime.fromisoformat(attempted)
         if attempted.tzinfo is None:
             attempted = attempted.replace(tzinfo=UTC)
         key = (account, source, counts.slot_of(attempted), channel, skill)
-        state = counts.State(status, code, bool(closed))
+        state = counts.State(status, code, bool(closed), bool(sent))
         row = funnel.setdefault(key, [0] * len(counts.METRICS))
         for i, v in enumerate(counts.funnel(state)):
             row[i] += v * n
@@ -138,6 +148,7 @@ def _fill_counts() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_campaign_current", table_name="deliveries")
     op.drop_index("ix_deliveries_account_attempted", table_name="deliveries")
     op.execute("ALTER TABLE accounts DROP COLUMN time_zone")
     op.execute("ALTER TABLE conversations DROP COLUMN csat_time")

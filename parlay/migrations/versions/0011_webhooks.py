@@ -1,7 +1,7 @@
 """status webhooks: subscriptions, the outbox of events to send, the last attempts
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-29 11:00:00.000000
 
 New tables only (plain CREATE TABLE on SQLite and PostgreSQL); nothing existing changes.
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0011"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
