@@ -74,6 +74,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.provider_webhooks import router as provider_webhooks_router
     from parlay.api.routes.reporting import legacy_router as legacy_reporting_router
     from parlay.api.routes.reporting import router as reporting_router
+    from parlay.api.routes.webhooks import router as webhooks_router
 
     for router in (
         accounts_router,
@@ -89,6 +90,7 @@ def _include_domain_routers(app: FastAPI) -> None:
         reporting_router,
         legacy_reporting_router,
         liveperson_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

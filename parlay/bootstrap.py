@@ -31,6 +31,7 @@ from parlay.dispatch.config import DispatchConfig
 from parlay.dispatch.dispatcher import Dispatcher
 from parlay.dispatch.origins import OriginCache
 from parlay.dispatch.wakeups import notify_workers
+from parlay.dispatch.webhooks import RelayConfig, WebhookRelay
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
@@ -47,6 +48,7 @@ from parlay.lib.urgency import Urgency
 from parlay.messaging.directory import ProviderDirectory
 from parlay.messaging.usecases import ProviderAccountsChanged
 from parlay.services import Services
+from parlay.webhooks.usecases import WebhooksQueued
 
 log = get_logger("parlay.bootstrap")
 
@@ -72,6 +74,7 @@ class Container:
     tx: Transactions
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
+    relay: WebhookRelay | None = None  # status webhooks, beside the dispatcher in the worker
     streams: StreamSlots = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -108,6 +111,17 @@ class Container:
                 presence=self.presence,
             )
             self.dispatcher.start()
+        if self.relay is None:
+            self.relay = WebhookRelay(
+                self.db,
+                self.clock,
+                self.secrets,
+                self.urls,
+                relay_config(self.settings),
+                ca_bundle=self.settings.provider_ca_bundle,
+                busy=self._dispatching,
+            )
+            self.relay.start()
         return self.dispatcher
 
     async def close(self) -> None:
@@ -116,6 +130,9 @@ class Container:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
         for channel in set(self.channels.values()):
             await channel.close()
         await self.jwks.close()
@@ -131,6 +148,7 @@ class Container:
         self.signals.on(WorkQueued, self._work_queued)
         self.signals.on(CampaignCancelled, self._campaign_cancelled)
         self.signals.on(AppsChanged, lambda changed: self.apps.forget(changed.account_id))
+        self.signals.on(WebhooksQueued, self._webhooks_queued)
         self.signals.on(
             ProviderAccountsChanged, lambda changed: self.providers.forget(changed.account_id)
         )
@@ -146,6 +164,14 @@ class Container:
             self.dispatcher.wake(priority=queued.priority)
         elif not self.db.is_sqlite:
             self._in_background(notify_workers(self.db, priority=queued.priority), "notify")
+
+    def _dispatching(self) -> bool:
+        return self.dispatcher is not None and self.dispatcher.busy()
+
+    def _webhooks_queued(self, _: WebhooksQueued) -> None:
+        # A relay in another process finds the event at its next poll (half a second).
+        if self.relay is not None:
+            self.relay.wake()
 
     def _campaign_cancelled(self, cancelled: CampaignCancelled) -> None:
         if self.dispatcher is not None:
@@ -186,6 +212,16 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
         poll_interval_seconds=settings.worker_poll_interval_seconds,
         max_attempts=settings.worker_max_attempts,
         backoff_base_seconds=settings.worker_backoff_base_seconds,
+    )
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    return RelayConfig(
+        concurrency=settings.webhook_concurrency,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        lease_seconds=settings.webhook_lease_seconds,
+        poll_interval_seconds=settings.webhook_poll_interval_seconds,
     )
 
 

@@ -140,9 +140,9 @@ def secret_key_reencrypt() -> None:
 
     apps, channels, keys = _run(job, settings)
     click.echo(
-        f"{apps} app(s), {channels} SMS/WhatsApp account(s) and {keys} OAuth key(s) "
-        "re-encrypted with the first key of PARLAY_SECRET_KEY; the keys after it are no longer "
-        "needed"
+        f"{apps} app(s) with the webhook secrets, {channels} SMS/WhatsApp account(s) and {keys} "
+        "OAuth key(s) re-encrypted with the first key of PARLAY_SECRET_KEY; the keys after it are "
+        "no longer needed"
     )
 
 

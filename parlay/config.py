@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
 
+    # The status-webhook relay (in the worker): requests in flight over all subscriptions, each
+    # request's timeout, and the first retry's delay (doubled per failure, jittered, capped at an
+    # hour; a subscription whose events fail for 24 hours is disabled).
+    webhook_concurrency: int = Field(default=64, ge=1, le=1024)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_backoff_base_seconds: float = Field(default=10.0, gt=0)
+    # How long a relay holds the events it took (a dead worker's are sent again after this),
+    # and how often an idle relay looks for new events.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_interval_seconds: float = Field(default=0.5, gt=0)
+
     # Fernet keys (comma-separated, newest first) that encrypt the push credentials Parlay
     # stores: required by serve, api and worker (the demo keeps one in a file). Generate one with
     # `parlay secret-key generate`; rotation in docs/operations.md.
@@ -66,8 +77,9 @@ class Settings(BaseSettings):
     # Extra CA certificates trusted for provider connections (a test CA for loopback fakes).
     provider_ca_bundle: str | None = None
     # Lifts the URL policy (parlay.lib.http.urls): URLs Parlay fetches (push proxy, APNs and FCM
-    # endpoints, token_uri, jwksUrl) may then be plain http and reach any address, loopback and
-    # private networks included. For the demo and tests (fakes on 127.0.0.1), never production.
+    # endpoints, token_uri, jwksUrl, webhooks) may then be plain http and reach any address,
+    # loopback and private networks included. For the demo and tests (fakes on 127.0.0.1), never
+    # production.
     allow_private_urls: bool = False
 
     # Where brands' systems and providers reach this Parlay (https://parlay.brand.example): the

@@ -190,6 +190,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "skill": "billing"
     },
     ("POST", "/api/account/{accountId}/consumer/messages"): {"text": "written by the caller"},
+    ("POST", "/api/account/{accountId}/webhooks"): {
+        "url": "https://hooks.example.com/parlay",
+        "events": ["delivery.*"],
+    },
 }
 
 

@@ -24,6 +24,7 @@ LAYERS = [
     "accounts",
     "handoffs",
     "seed",
+    "webhooks",
     "delivery",
     "channels",
     "campaigns",
@@ -47,6 +48,7 @@ LAYERS = [
 DOMAINS = {
     "accounts",
     "handoffs",
+    "webhooks",
     "delivery",
     "channels",
     "campaigns",

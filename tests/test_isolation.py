@@ -98,6 +98,14 @@ async def b(other_brand: Brand) -> Holdings:
         {"Authorization": f"Bearer {consumer_key.token('globex-secret-consumer')}"},
     )
 
+    webhook = await post(
+        "/webhooks",
+        {
+            "url": "https://hooks.globex.example/parlay",
+            "events": ["delivery.*", "conversation.*"],
+            "description": "globex secret webhook",
+        },
+    )
     held.ids = {
         "userId": str(user["id"]),
         "keyId": str(key["id"]),
@@ -105,6 +113,7 @@ async def b(other_brand: Brand) -> Holdings:
         "campaignId": str(campaign["proactiveCampaignId"]),
         "appId": str(app["appId"]),
         "conversationId": str(conversation["conversationId"]),
+        "webhookId": str(webhook["id"]),
         # Not a resource: which report (campaigns or invites) of the account.
         "app": "prmsg",
     }
@@ -116,6 +125,8 @@ async def b(other_brand: Brand) -> Holdings:
         str(key["prefix"]),
         "4155550142",
         "push.globex.example",
+        "hooks.globex.example",
+        str(webhook["secret"]),
     ]
     return held
 

@@ -24,10 +24,10 @@ from parlay.apps.stored import (
     from_json,
 )
 from parlay.channels.push import ApnsCredentials, FcmCredentials, ProxyConfig, PushApp
-from parlay.channels.pushproxy import SIGNATURE_HEADER
 from parlay.lib.errors import invalid_field
 from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.secretbox import SecretBox
+from parlay.lib.signing import SIGNATURE_HEADER
 
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,23}$")
 _SERVICE_PLATFORMS = {"apns": {"ios"}, "fcm": {"android", "ios"}, "proxy": {"android", "ios"}}

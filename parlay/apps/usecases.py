@@ -12,6 +12,7 @@ from parlay.lib.db.uow import Transactions
 from parlay.lib.http.urls import UrlPolicy
 from parlay.lib.secretbox import SecretBox
 from parlay.lib.secretbox.check import record_key
+from parlay.webhooks import service as webhooks
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,12 @@ async def delete_app(tx: Transactions, account_id: str, app_id: str) -> None:
 
 
 async def reencrypt_secrets(tx: Transactions, box: SecretBox) -> int:
-    """Every stored secret encrypted again with the newest key of ``box`` (after a rotation),
-    and the database's key check with it, in one transaction; how many apps. Nothing a push
-    client holds changes (the secrets are the same), so no signal."""
+    """Every stored secret encrypted again with the newest key of ``box`` (after a rotation):
+    the apps' credentials and the status webhooks' signing secrets, and the database's key check
+    with them, in one transaction; how many apps. Nothing a push client holds changes (the
+    secrets are the same), so no signal."""
     async with tx.write() as uow:
         count = await service.reencrypt_secrets(uow.session, box)
+        await webhooks.reencrypt(uow.session, box)
         await record_key(uow.session, box, uow.now)
     return count

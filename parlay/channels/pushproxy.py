@@ -40,8 +40,6 @@ A delivery's ``errorMessage`` carries the status only, never the body of the ans
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -53,15 +51,9 @@ from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.http.client import DEFAULT_TIMEOUT, make_client, retry_after_seconds
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
+from parlay.lib.signing import SIGNATURE_HEADER, signature
 
 SOURCE = ErrorSource.PROXY
-SIGNATURE_HEADER = "X-Parlay-Signature"
-
-
-def signature(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``X-Parlay-Signature`` value of ``body`` signed at ``timestamp`` (Unix seconds)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def proxy_body(note: PushNotification) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
 from parlay.consumers.models import Consumer
-from parlay.conversations import topics
+from parlay.conversations import topics, webhooks
 from parlay.conversations.assignment import assign_waiting, enqueue
 from parlay.conversations.context import (
     campaign_context,
@@ -168,6 +168,7 @@ async def consumer_writes(
         if conversation is not None:
             message = add_message(session, conversation, "consumer", text, uow.now)
             await session.flush()
+            await webhooks.message(uow, conversation, message)
             uow.emit(topics.conversation_message(conversation, message))
             return Written(conversation, message, opened=False)
         try:
@@ -268,5 +269,7 @@ async def _open(
     if welcome is not None:
         uow.emit(topics.message_added(conversation, welcome))
     await assign_waiting(uow, account_id)
+    await webhooks.created(uow, conversation, message)
+    await webhooks.message(uow, conversation, message)
     uow.emit(topics.conversation_message(conversation, message))
     return Written(conversation, message, opened=True)

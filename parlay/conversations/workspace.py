@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.accounts.models import User
 from parlay.accounts.permissions import Permission, Principal
 from parlay.accounts.service import require_skill
-from parlay.conversations import pushes, topics
+from parlay.conversations import pushes, topics, webhooks
 from parlay.conversations.assignment import (
     AgentState,
     agent_skills,
@@ -250,6 +250,7 @@ async def reply(uow: UnitOfWork, agent: Agent, conversation_id: str, text: str) 
     message = add_message(session, c, agent.sender, text, uow.now, agent_id=agent.user_id)
     await session.flush()
     await pushes.push_message(uow, c, message)
+    await webhooks.message(uow, c, message)
     added = topics.message_added(c, message)
     uow.emit(
         added,
@@ -274,6 +275,7 @@ async def transfer(uow: UnitOfWork, agent: Agent, conversation_id: str, skill: s
     note = add_message(session, c, "system", TRANSFER_NOTE, uow.now)
     enqueue(uow, c)
     await session.flush()
+    await webhooks.transferred(uow, c, previous)
     if previous is not None:
         uow.emit(
             LiveEvent.of(
@@ -306,6 +308,7 @@ async def close_conversation(uow: UnitOfWork, c: Conversation, by: str) -> None:
     if c.delivery_id is not None:
         await lifecycle.mark_conversation_closed(uow.session, c.delivery_id, uow.now)
     await uow.session.flush()
+    await webhooks.closed(uow, c)
     listeners = [
         supervisor_topic(c.account_id),
         topics.consumer_topic(c.account_id, c.consumer_id, c.phone),

@@ -48,6 +48,7 @@ from parlay.delivery.status import (
 )
 from parlay.lib.db.base import _pg_bind, _sqlite_bind
 from parlay.lib.db.bulk import insert_rows
+from parlay.webhooks.outbox import enqueue_delivery_changes
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
@@ -86,6 +87,13 @@ async def _append(session: AsyncSession, changed: Sequence[Changed], now: dateti
             for c in changed
         ]
         await insert_rows(session, EVENTS, EVENT_COLUMNS, rows)
+        await _announce(session, changed, now)
+
+
+async def _announce(session: AsyncSession, changed: Sequence[Changed], now: datetime) -> None:
+    """The status webhooks' events of these changes, in the same transaction (one indexed read
+    when the accounts have no subscription)."""
+    await enqueue_delivery_changes(session, changed, now)
 
 
 _RETURNED = (
@@ -916,6 +924,7 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
             )
             changed += changed_here
     await _count_outcomes(session, changed)
+    await _announce(session, changed, prepared.now)
     return changed
 
 

@@ -114,6 +114,7 @@ class Dispatcher:
         # on the event loop.
         self.urgency = urgency or Urgency()
         self._claims = 0
+        self._worked_at = float("-inf")  # when a claim last found deliveries (``busy``)
         self._pending: list[Outcome] = []
         # In-app messages accepted by the provider, announced (live events to the consumer's
         # open app) once their outcomes are written.
@@ -219,6 +220,11 @@ class Dispatcher:
         for lane in self._lanes:
             if lane.is_priority == priority:
                 lane.wake.set()
+
+    def busy(self) -> bool:
+        """A claim found work in the last two seconds: work that can wait (the webhook relay)
+        takes a smaller share of the event loop meanwhile."""
+        return time.monotonic() - self._worked_at < 2.0
 
     def cancelled(self, campaign_ids: Iterable[str]) -> None:
         """These campaigns were cancelled: deliveries of theirs that a lane has claimed but not
@@ -343,6 +349,8 @@ class Dispatcher:
         if len(self._started_campaigns) > 10_000:
             self._started_campaigns.clear()
         self._started_campaigns |= starting
+        if claims:
+            self._worked_at = time.monotonic()
         return owner, [c.delivery_id for c in claims]
 
     async def _prepare(self, ids: Sequence[int]) -> list[tuple[ClaimedDelivery, OutboundMessage]]:

@@ -22,6 +22,7 @@ from parlay.lib.db.base import Base
 from parlay.lib.idempotency.models import IdempotencyRecord
 from parlay.lib.secretbox.models import SecretKeyCheck
 from parlay.messaging.models import ChannelAccount, InboundTaken
+from parlay.webhooks.models import WebhookAttempt, WebhookOutboxEvent, WebhookSubscription
 
 __all__ = [
     "AccessToken",
@@ -50,5 +51,8 @@ __all__ = [
     "SmsOptOut",
     "User",
     "UserSkill",
+    "WebhookAttempt",
+    "WebhookOutboxEvent",
+    "WebhookSubscription",
     "WhatsAppWindow",
 ]

@@ -17,8 +17,9 @@ import pytest
 
 from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.push import ProxyConfig, PushApp, PushNotification
-from parlay.channels.pushproxy import PushProxyClient, signature
+from parlay.channels.pushproxy import PushProxyClient
 from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.signing import signature
 from tests.fakes.loopback import LOOPBACK_URLS, ManualClock, loopback_tls
 from tests.fakes.pushproxy import PushProxyFake, running, verify_signature
 

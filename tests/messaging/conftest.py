@@ -77,7 +77,7 @@ class World:
                 "consumers": list(consumers),
             },
         )
-        assert response.status_code == 202, response.text
+        assert response.status_code == 200, response.text
         return str(response.json()["proactiveCampaignId"])
 
     async def deliveries(self, **where: Any) -> list[Delivery]:

@@ -1,7 +1,7 @@
 """sms and whatsapp: provider accounts, the WhatsApp window, inbound messages taken, fallbacks
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29 11:00:00.000000
 
 ``channel_accounts`` holds each account's Twilio and WhatsApp settings (secrets sealed, like the
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from parlay.lib.db.base import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
