@@ -413,8 +413,8 @@ def test_reencrypt_moves_every_secret_to_the_first_key(
 
     assert result.exit_code == 0, result.output
     assert (
-        "1 app(s) with the webhook secrets, 0 SMS/WhatsApp account(s) and 0 OAuth key(s) re-encrypted"
-        in result.stdout
+        "1 app(s) with the webhook secrets, 0 SMS/WhatsApp account(s) and 0 OAuth key(s) "
+        "re-encrypted" in result.stdout
     )
     proxy = push_app(stored_app(database_file), SecretBox([new_key])).proxy
     assert proxy is not None

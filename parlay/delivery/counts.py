@@ -179,6 +179,15 @@ class Key:
             return None
         return cls(account_id, source, slot_of(attempted), channel, skill)
 
+    @classmethod
+    def in_slot(
+        cls, account_id: str, source: str, channel: str, skill: str, slot: int
+    ) -> Key | None:
+        """The same, with the slot computed by the database."""
+        if source not in OUTBOUND_SOURCES:
+            return None
+        return cls(account_id, source, int(slot), channel, skill)
+
 
 # --- moving counts ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ The writers, by who calls them:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from sqlalchemy import Select, Table, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery import counts
-from parlay.delivery.counts import Tally
+from parlay.delivery.counts import SLOT_SECONDS, Tally
 from parlay.delivery.models import Delivery, DeliveryEvent
 from parlay.delivery.queue import is_pending
 from parlay.delivery.status import (
@@ -814,11 +814,18 @@ def _pg_statement(shape: _Shape) -> str:
     )
     if not shape.event:
         return update_sql
-    returning = "RETURNING d.id, d.account_id, d.version, d.status, d.error_code"
+    # The changed rows come back with the key of the counts they move (its 15-minute slot
+    # computed here), and their events are inserted by the same statement.
+    returning = (
+        "RETURNING d.id, d.account_id, d.version, d.status, d.error_code, d.source, d.channel, "
+        f"d.skill, floor(extract(epoch FROM d.attempted_time) / {SLOT_SECONDS})::bigint AS slot"
+    )
     return (
-        f"WITH changed AS ({update_sql} {returning}) {_INSERT_EVENTS} "  # noqa: S608 - constants
-        "SELECT account_id, id, version, status, status, error_code, $1 FROM changed "
-        "RETURNING delivery_id, account_id, sequence, kind, status, error_code"
+        f"WITH changed AS ({update_sql} {returning}), "  # noqa: S608 - constants
+        f"events AS ({_INSERT_EVENTS} "
+        "SELECT account_id, id, version, status, status, error_code, $1 FROM changed) "
+        "SELECT id, account_id, version, status, error_code, source, channel, skill, slot "
+        "FROM changed"
     )
 
 
@@ -836,7 +843,11 @@ def _sqlite_statement(shape: _Shape) -> str:
         f"AND deliveries.{PENDING_SQL}"
     )
     if shape.event:
-        sql += " RETURNING id, account_id, version, status, error_code"
+        # Whole seconds of the stored text: strftime('%s') rounds a fraction up.
+        sql += (
+            " RETURNING id, account_id, version, status, error_code, source, channel, skill, "
+            f"CAST(strftime('%s', substr(attempted_time, 1, 19)) AS INTEGER) / {SLOT_SECONDS}"
+        )
     return sql
 
 
@@ -890,22 +901,26 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
     connection = await session.connection()
     driver: Any = (await connection.get_raw_connection()).driver_connection
     changed: list[Changed] = []
+    keyed: list[tuple[Changed, counts.Key | None]] = []
     for write in prepared.writes:
-        if prepared.dialect == "postgresql":
-            if write.event:
-                records = await driver.fetch(write.sql, *write.params)
-                changed += [Changed(*record) for record in records]
-            else:
+        if not write.event:
+            if prepared.dialect == "postgresql":
                 await driver.execute(write.sql, *write.params)
+            else:
+                await (await driver.execute(write.sql, write.params)).close()
             continue
-        cursor = await driver.execute(write.sql, write.params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        if write.event and rows:
-            changed_here = [
-                Changed(delivery_id, account_id, version, status, status, error_code)
-                for delivery_id, account_id, version, status, error_code in rows
-            ]
+        if prepared.dialect == "postgresql":
+            rows = await driver.fetch(write.sql, *write.params)
+        else:
+            cursor = await driver.execute(write.sql, write.params)
+            rows = await cursor.fetchall()
+            await cursor.close()
+        changed_here = []
+        for delivery_id, account_id, version, status, error_code, *key in rows:
+            c = Changed(delivery_id, account_id, version, status, status, error_code)
+            changed_here.append(c)
+            keyed.append((c, counts.Key.in_slot(account_id, *key)))
+        if prepared.dialect == "sqlite" and changed_here:
             occurred = write.params["now"]
             await driver.executemany(
                 _SQLITE_INSERT_EVENT,
@@ -922,29 +937,27 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
                     for c in changed_here
                 ],
             )
-            changed += changed_here
-    await _count_outcomes(session, changed)
+        changed += changed_here
+    await _count_outcomes(session, keyed)
     await _announce(session, changed, prepared.now)
     return changed
 
 
-async def _count_outcomes(session: AsyncSession, changed: Sequence[Changed]) -> None:
+async def _count_outcomes(
+    session: AsyncSession, keyed: Sequence[tuple[Changed, counts.Key | None]]
+) -> None:
     """Move the counts of deliveries an outcome took out of the queue (all of them were pending:
-    an outcome changes nothing else)."""
-    done = {c.delivery_id: c for c in changed if c.status not in _PENDING_VALUES}
-    if not done:
-        return
-    rows = await session.execute(
-        select(
-            Delivery.id, Delivery.source, Delivery.attempted_time, Delivery.channel, Delivery.skill
-        ).where(Delivery.id.in_(list(done)))
-    )
-    tally = Tally()
-    for delivery_id, source, attempted, channel, skill in rows:
-        c = done[delivery_id]
-        key = counts.Key.of(c.account_id, source, attempted, channel, skill)
-        tally.move(key, counts.QUEUED, counts.State(c.status, c.error_code))
-    await tally.flush(session)
+    an outcome changes nothing else), summed per row and state first: a batch of 500 outcomes
+    is a handful of (row, state) pairs."""
+    moved: Counter[tuple[counts.Key, counts.State]] = Counter()
+    for c, key in keyed:
+        if key is not None and c.status not in _PENDING_VALUES:
+            moved[(key, counts.State(c.status, c.error_code))] += 1
+    if moved:
+        tally = Tally()
+        for (key, state), n in moved.items():
+            tally.move(key, counts.QUEUED, state, n)
+        await tally.flush(session)
 
 
 _PENDING_VALUES = frozenset(s.value for s in PENDING)
