@@ -212,7 +212,8 @@ async def test_when_redis_is_unreachable_requests_pass_and_the_failure_is_counte
     limiter = LimitsRateLimiter(
         storage_url("redis://127.0.0.1:1/0"), on_error=lambda: failures.append(None)
     )
-    hits = [await limiter.hit(ApiFamily.C2M, "acme", Limit(1)) for _ in range(3)]
+    # Over the limit of 1 if it were counted; each try waits out the client's reconnects (~7 s).
+    hits = [await limiter.hit(ApiFamily.C2M, "acme", Limit(1)) for _ in range(2)]
 
-    assert hits == [None, None, None]
-    assert len(failures) == 3
+    assert hits == [None, None]
+    assert len(failures) == 2

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import Header, Query, Request, Response
 
 from parlay.api.deps import ServicesDep
+from parlay.api.openapi import problems
 from parlay.api.params import MAX_ROW_ID, AccountIdPath
 from parlay.api.strict_json import api_router
 from parlay.messaging import usecases
@@ -40,7 +41,12 @@ async def _form(request: Request) -> dict[str, str]:
     )
 
 
-@router.post("/twilio/{accountId}/status", operation_id="twilioStatusCallback", status_code=204)
+@router.post(
+    "/twilio/{accountId}/status",
+    operation_id="twilioStatusCallback",
+    status_code=204,
+    responses=problems(403),
+)
 async def twilio_status(
     accountId: AccountIdPath,
     request: Request,
@@ -60,7 +66,9 @@ async def twilio_status(
     return Response(status_code=204)
 
 
-@router.post("/twilio/{accountId}/inbound", operation_id="twilioInboundSms")
+@router.post(
+    "/twilio/{accountId}/inbound", operation_id="twilioInboundSms", responses=problems(403)
+)
 async def twilio_inbound(
     accountId: AccountIdPath,
     request: Request,
@@ -79,7 +87,7 @@ async def twilio_inbound(
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.get("/whatsapp/{accountId}", operation_id="whatsAppHandshake")
+@router.get("/whatsapp/{accountId}", operation_id="whatsAppHandshake", responses=problems(403))
 async def whatsapp_handshake(
     accountId: AccountIdPath,
     s: ServicesDep,
@@ -96,7 +104,12 @@ async def whatsapp_handshake(
     return Response(answer, media_type="text/plain")
 
 
-@router.post("/whatsapp/{accountId}", operation_id="whatsAppNotification", status_code=200)
+@router.post(
+    "/whatsapp/{accountId}",
+    operation_id="whatsAppNotification",
+    status_code=200,
+    responses=problems(403),
+)
 async def whatsapp_notification(
     accountId: AccountIdPath,
     request: Request,
