@@ -45,7 +45,7 @@ async def test_campaigns_are_listed_newest_first_in_pages_filtered_by_status_and
     second_at = cancelled["campaigns"][0]["createdAt"]
     window = await listing(f"createdAfter={second_at}&createdBefore={second_at}")
     assert window["campaigns"] == []  # createdBefore is exclusive
-    after = await listing(f"createdAfter={second_at}")
+    after = await listing(f"createdAfter={second_at.removesuffix('Z')}")  # no zone: UTC
     assert [c["campaignName"] for c in after["campaigns"]] == ["third", "second"]
 
     other = Brand.auth(await other_brand.api_key("proactive"))
@@ -60,6 +60,10 @@ async def test_campaigns_are_listed_newest_first_in_pages_filtered_by_status_and
     )
     assert bad.status_code == 400
     assert [e["field"] for e in problem(bad)["errors"]] == ["status"]
+    garbage = await outbound.client.get(
+        f"{outbound.campaigns_url}?cursor=%21%21", headers=outbound.proactive
+    )
+    assert [e["field"] for e in problem(garbage)["errors"]] == ["cursor"]
     not_a_time = await outbound.client.get(
         f"{outbound.campaigns_url}?createdAfter=yesterday", headers=outbound.proactive
     )
