@@ -4,17 +4,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` serves: `make run PORT=8081 HOST=0.0.0.0`.
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: run test lint typecheck check bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
+	@echo "building $(VENV) from requirements.lock (first run only: about a minute)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@echo "$(VENV) ready"
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/parlay serve --demo
+	$(BIN)/parlay serve --demo --host $(HOST) --port $(PORT)
 
 # Lint, format check, type-check (the tests too), then the suite with branch coverage: the run
 # fails if coverage falls under the floor in pyproject.toml ([tool.coverage.report] fail_under).

@@ -69,6 +69,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     from parlay.api.routes.channels import router as channels_router
     from parlay.api.routes.consumer_conversations import router as conversation_router
     from parlay.api.routes.consumers import router as consumer_router
+    from parlay.api.routes.deliveries import router as deliveries_router
     from parlay.api.routes.handoffs import router as handoffs_router
     from parlay.api.routes.liveperson import router as liveperson_router
     from parlay.api.routes.provider_webhooks import router as provider_webhooks_router
@@ -84,6 +85,7 @@ def _include_domain_routers(app: FastAPI) -> None:
         provider_webhooks_router,
         c2m_router,
         campaigns_router,
+        deliveries_router,
         consumer_router,
         conversation_router,
         agent_router,

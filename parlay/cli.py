@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -68,6 +70,7 @@ def _fail(message: str) -> NoReturn:
 
 
 @click.group()
+@click.version_option(package_name="parlay", message="parlay %(version)s")
 def main() -> None:
     """Parlay: IVR deflection and proactive messaging over push, SMS and WhatsApp."""
 
@@ -156,6 +159,15 @@ def _required_box(settings: Settings) -> SecretBox:
 def demo_key_path(database_url: str) -> Path:
     """Where the demo keeps its key: beside its SQLite database file, else in the working
     directory."""
+    return _demo_file(database_url, "secret-key")
+
+
+def demo_credentials_path(database_url: str) -> Path:
+    """Where the demo keeps the credentials it printed when it was seeded (beside its key)."""
+    return _demo_file(database_url, "demo-credentials")
+
+
+def _demo_file(database_url: str, suffix: str) -> Path:
     try:
         url = make_url(database_url)
     except ArgumentError:
@@ -164,8 +176,8 @@ def demo_key_path(database_url: str) -> Path:
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
-            return path.with_name(f"{path.name}.secret-key")
-    return Path("parlay-demo.secret-key")
+            return path.with_name(f"{path.name}.{suffix}")
+    return Path(f"parlay-demo.{suffix}")
 
 
 def _with_secret_key(settings: Settings, *, demo: bool) -> tuple[Settings, SecretBox, list[str]]:
@@ -252,6 +264,9 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     from parlay.migrations import upgrade
     from parlay.runtime import build_app, check_secret_key, startup_report
 
+    # Before the database, the key file or anything else: a second `make run` beside a running
+    # one must change nothing and say why in one line (uvicorn would only fail after start-up).
+    _require_free_port(host, port)
     settings = get_settings()
     if demo and "PARLAY_SANDBOX_CHANNELS" not in os.environ:
         # The demo account has no push credentials: its in-app sends go to the sandbox too.
@@ -265,7 +280,15 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     async def prepare(db: Database) -> list[str]:
         await upgrade(db, secrets=box)
         key_lines.extend(await check_secret_key(db, box))
-        return await startup_report(db, settings, demo=demo, host=host, port=port) + key_lines
+        report = await startup_report(
+            db,
+            settings,
+            demo=demo,
+            host=host,
+            port=port,
+            credentials_file=demo_credentials_path(settings.database_url) if demo else None,
+        )
+        return report + key_lines
 
     for line in _run(prepare, settings):
         click.echo(line, err=True)
@@ -282,6 +305,27 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
         http="h11",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Exit with one line when ``host:port`` cannot be bound. SO_REUSEADDR as uvicorn sets it, so
+    a port in TIME_WAIT from a stopped server counts as free, a listening one as taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _fail(f"--host {host}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _fail(
+                    f"port {port} is in use (another Parlay?); stop it or run "
+                    f"make run PORT={port + 1}"
+                )
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, start_http_server
@@ -19,7 +21,7 @@ from parlay.lib.db.engine import Database
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.secretbox import SecretBox
 from parlay.lib.secretbox.check import KeyState, check_key
-from parlay.seed import seed_demo
+from parlay.seed import DEMO_ACCOUNT, seed_demo
 
 log = get_logger("parlay.runtime")
 
@@ -78,20 +80,41 @@ async def run_worker(settings: Settings) -> None:
 
 
 async def startup_report(
-    db: Database, settings: Settings, *, demo: bool, host: str, port: int
+    db: Database,
+    settings: Settings,
+    *,
+    demo: bool,
+    host: str,
+    port: int,
+    credentials_file: Path | None = None,
 ) -> list[str]:
-    """What an operator needs to read at start: where it serves, and how to get in."""
+    """What an operator needs to read at start: where it serves, where sends go, and how to get
+    in. The demo's credentials are printed once, when it is seeded, and kept in
+    ``credentials_file`` (mode 0600) so that a later start can point there instead of changing
+    them."""
     base = f"http://{host}:{port}"
     lines = [f"Parlay on {base}  (API docs: {base}/docs, database: {db.url.render_as_string()})"]
+    lines += sandbox_banner(settings)
     if demo:
         creds = await seed_demo(db, settings)
-        lines += [
+        if creds is None:
+            where = _where_kept(credentials_file)
+            lines += [
+                f"demo account {DEMO_ACCOUNT!r} already seeded: its admin login and API key are "
+                f"{where}; they are not changed. A new key: parlay apikey create {DEMO_ACCOUNT} "
+                "--name demo --scopes c2m,proactive,reporting"
+            ]
+            return lines
+        said = [
             f"demo account {creds.account_id!r}:",
             f"  admin login  POST {base}/api/account/{creds.account_id}/login "
             f'{{"username": "{creds.username}", "password": "{creds.password}"}}',
             f"  API key      {creds.api_key}   (all scopes; send as 'Authorization: Bearer <key>')",
         ]
-        return lines
+        if credentials_file is not None:
+            _write_private(credentials_file, "\n".join(said) + "\n")
+            said.append(f"  (kept in {credentials_file}: later starts reuse this account)")
+        return lines + said
     async with db.read() as session:
         has_account = await account_exists(session)
     if not has_account:
@@ -103,6 +126,35 @@ async def startup_report(
             "or start with --demo to seed a demo account.",
         ]
     return lines
+
+
+def sandbox_banner(settings: Settings) -> list[str]:
+    """Which channels go to the sandbox, said where an operator looks: a demo that 'sends' with
+    nothing arriving on a phone otherwise looks broken."""
+    channels = [c.strip() for c in settings.sandbox_channels.split(",") if c.strip()]
+    if not channels:
+        return [
+            "sandbox: none forced; in-app pushes go to each app's providers, SMS and WhatsApp "
+            "to the account's Twilio / WhatsApp number (to the sandbox until it connects one)"
+        ]
+    return [
+        f"sandbox: {', '.join(channels)} sends go to the sandbox channel (accepted, nothing "
+        "leaves this machine). To send for real, set PARLAY_SANDBOX_CHANNELS to the channels "
+        "to keep in the sandbox (empty for none) and restart"
+    ]
+
+
+def _where_kept(credentials_file: Path | None) -> str:
+    if credentials_file is not None and credentials_file.exists():
+        return f"in {credentials_file} (written at its first start)"
+    return "in the output of its first start"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by this user only (it holds a password and an API key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 async def check_secret_key(db: Database, box: SecretBox) -> list[str]:

@@ -6,12 +6,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from parlay.accounts import service
-from parlay.accounts.models import Account, User
+from parlay.accounts.models import Account
 from parlay.accounts.permissions import Role, Scope
-from parlay.accounts.secrets import hash_password
 from parlay.config import Settings
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
@@ -63,42 +60,25 @@ class DemoCredentials:
     api_key: str
 
 
-async def seed_demo(db: Database, settings: Settings) -> DemoCredentials:
-    """Create (or refresh) the demo account: a new admin password and API key on every run."""
+async def seed_demo(db: Database, settings: Settings) -> DemoCredentials | None:
+    """Create the demo account, its admin and an all-scope API key, once: None when the account
+    is already there. A second start must not change what the first printed (a server still
+    running on those credentials would lose its admin login), nor pile up keys."""
     now = SystemClock().now()
     password = secrets.token_urlsafe(12)
     async with db.write() as session:
-        if await session.get(Account, DEMO_ACCOUNT) is None:
-            await service.create_account(
-                session,
-                DEMO_ACCOUNT,
-                "Demo brand",
-                now=now,
-            )
-            await service.create_skill(session, DEMO_ACCOUNT, DEMO_SKILL, now)
-            await service.create_user(
-                session,
-                DEMO_ACCOUNT,
-                username=DEMO_ADMIN,
-                password=password,
-                roles=[Role.ADMIN.value],
-                now=now,
-            )
-        else:
-            admin = await session.scalar(
-                select(User).where(User.account_id == DEMO_ACCOUNT, User.username == DEMO_ADMIN)
-            )
-            if admin is None:
-                await service.create_user(
-                    session,
-                    DEMO_ACCOUNT,
-                    username=DEMO_ADMIN,
-                    password=password,
-                    roles=[Role.ADMIN.value],
-                    now=now,
-                )
-            else:
-                admin.password_hash = hash_password(password)
+        if await session.get(Account, DEMO_ACCOUNT) is not None:
+            return None
+        await service.create_account(session, DEMO_ACCOUNT, "Demo brand", now=now)
+        await service.create_skill(session, DEMO_ACCOUNT, DEMO_SKILL, now)
+        await service.create_user(
+            session,
+            DEMO_ACCOUNT,
+            username=DEMO_ADMIN,
+            password=password,
+            roles=[Role.ADMIN.value],
+            now=now,
+        )
         key, _ = await service.create_api_key(
             session, DEMO_ACCOUNT, f"demo-{now:%Y%m%d%H%M%S}", [s.value for s in Scope], now
         )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -19,15 +20,18 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from parlay import migrations as migrate
+from parlay.accounts.models import ApiKey, User
+from parlay.accounts.secrets import verify_password
 from parlay.app import create_app
 from parlay.apps.credentials import push_app
 from parlay.apps.models import App
 from parlay.bootstrap import build_container
-from parlay.cli import demo_key_path, main
+from parlay.cli import demo_credentials_path, demo_key_path, main
 from parlay.config import Settings, get_settings
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.secretbox import SecretBox, generate_key
+from parlay.runtime import sandbox_banner, startup_report
 from tests.conftest import TEST_SECRET_KEY
 from tests.servers import free_port
 
@@ -453,7 +457,81 @@ def test_serve_demo_makes_a_key_once_and_keeps_it(tmp_path: Path) -> None:
     again = Served(tmp_path, "--demo")
     try:
         again.wait_for_output(rf"secret key: read from {key_path}")
-        again.wait_for_output(r"API key")
+        again.wait_for_output(r"demo account 'demo' already seeded")
     finally:
         again.stop()
     assert key_path.read_text() == key
+
+
+def test_version_is_the_installed_package_version() -> None:
+    from importlib.metadata import version
+
+    result = parlay("--version")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"parlay {version('parlay')}"
+
+
+def test_a_busy_port_is_one_line_and_nothing_is_touched(tmp_path: Path, database_file: str) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+
+        result = parlay("serve", "--demo", "--port", str(port))
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: port {port} is in use (another Parlay?); stop it or run make run PORT={port + 1}\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no database, no key file
+
+
+def test_the_demo_is_seeded_once_and_later_starts_point_to_its_credentials(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    settings = Settings(database_url=url, secret_key=TEST_SECRET_KEY, sandbox_channels="inapp,sms")
+    kept = demo_credentials_path(url)
+
+    async def start_twice() -> tuple[list[str], list[str], int, str | None]:
+        db = Database(url)
+        try:
+            await migrate.upgrade(db, secrets=SecretBox([TEST_SECRET_KEY]))
+            first = await startup_report(
+                db, settings, demo=True, host="h", port=1, credentials_file=kept
+            )
+            second = await startup_report(
+                db, settings, demo=True, host="h", port=1, credentials_file=kept
+            )
+            async with db.read() as session:
+                keys = len((await session.scalars(select(ApiKey))).all())
+                password = await session.scalar(
+                    select(User.password_hash).where(User.username == "admin")
+                )
+        finally:
+            await db.dispose()
+        return first, second, keys, password
+
+    first, second, keys, password_hash = asyncio.run(start_twice())
+
+    login = next(line for line in first if '"password"' in line)
+    assert login in kept.read_text()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    key = next(line for line in first if "API key " in line).split()[2]
+    assert key not in "\n".join(second)
+    assert not any('"password"' in line for line in second)
+    assert f"demo account 'demo' already seeded: its admin login and API key are in {kept}" in (
+        "\n".join(second)
+    )
+    assert keys == 1
+    password = json.loads(login[login.index("{") :])["password"]
+    assert password_hash is not None
+    assert verify_password(password, password_hash)
+    assert any(line.startswith("sandbox: inapp, sms sends go to the sandbox") for line in first)
+
+
+def test_the_banner_says_when_no_channel_is_forced_to_the_sandbox() -> None:
+    (line,) = sandbox_banner(Settings(sandbox_channels=""))
+
+    assert line.startswith("sandbox: none forced")

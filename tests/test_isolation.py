@@ -106,7 +106,19 @@ async def b(other_brand: Brand) -> Holdings:
             "description": "globex secret webhook",
         },
     )
+    c2m_key = await post("/apikeys", {"name": "globex-secret-ivr", "scopes": ["c2m"]})
+    call = await post(
+        "/eligibility?v=2.0",
+        {
+            "skill": "globex-secret-skill",
+            "consumerPhoneNumber": "+14155550143",
+            "handoffId": handoff["id"],
+        },
+        ob.auth(str(c2m_key["key"])),
+    )
     held.ids = {
+        "callId": str(call["callId"]),
+        "deliveryId": str(campaign["acceptedConsumers"][0]["id"]),
         "userId": str(user["id"]),
         "keyId": str(key["id"]),
         "handoffId": str(handoff["id"]),
@@ -229,7 +241,7 @@ async def test_accounts_b_resources_are_untouched_after_account_a_tried_everythi
     user = (await ob.client.get(f"{ob.url}/users/{b.ids['userId']}", headers=admin)).json()
     assert user["disabled"] is False
     keys = (await ob.client.get(f"{ob.url}/apikeys", headers=admin)).json()["apiKeys"]
-    assert [k["name"] for k in keys] == ["globex-secret-key"]
+    assert [k["name"] for k in keys] == ["globex-secret-key", "globex-secret-ivr"]
     handoff = await ob.client.get(f"{ob.url}/handoffs/{b.ids['handoffId']}", headers=admin)
     assert handoff.json()["name"] == "Globex secret handoff"
     settings = (await ob.client.get(f"{ob.url}/settings", headers=admin)).json()

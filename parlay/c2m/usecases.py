@@ -4,13 +4,16 @@ waiting, so campaign work of this process holds back meanwhile)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from parlay.c2m import service
 from parlay.c2m.models import Call
 from parlay.c2m.service import Availability, EligibilityRequest, InviteRequest, InviteResult
+from parlay.delivery.models import Delivery
 from parlay.delivery.queue import WorkQueued
 from parlay.lib.db.uow import Transactions
+from parlay.lib.errors import NotFound
 from parlay.lib.idempotency.service import Repeat, StoredResponse
 
 
@@ -41,3 +44,22 @@ async def send_invite(
         )
         uow.emit(WorkQueued(priority=True))
     return response
+
+
+@dataclass(frozen=True)
+class InviteState:
+    call: Call
+    delivery: Delivery | None
+
+
+async def invite_state(tx: Transactions, account_id: str, call_id: str) -> InviteState:
+    """The call and its invite's delivery as they are now, read in one snapshot; another
+    account's call is 404."""
+    async with tx.read() as uow:
+        call = await uow.session.get(Call, call_id)
+        if call is None or call.account_id != account_id:
+            raise NotFound(f"no call {call_id!r}")
+        delivery = None
+        if call.delivery_id is not None:
+            delivery = await uow.session.get(Delivery, call.delivery_id)
+    return InviteState(call, delivery)

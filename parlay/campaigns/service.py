@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import find_skill, require_skill
@@ -385,3 +385,55 @@ async def list_recipients(
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
     return campaign, page, next_cursor
+
+
+def encode_campaign_cursor(campaign_id: str) -> str:
+    return base64.urlsafe_b64encode(f"c{campaign_id}".encode()).decode().rstrip("=")
+
+
+def _decode_campaign_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_field("cursor", "not a cursor this API returned") from exc
+    if not raw.startswith("c") or not 1 < len(raw) <= 37:
+        raise invalid_field("cursor", "not a cursor this API returned")
+    return raw[1:]
+
+
+async def list_campaigns(
+    session: AsyncSession,
+    account_id: str,
+    *,
+    status: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Campaign], str | None]:
+    """A page of the account's campaigns, newest first. The cursor names the last campaign of
+    the previous page; the page goes on strictly after it in (created_at, id) order, so
+    campaigns created meanwhile never shift a page (they are newer than the first one)."""
+    query = select(Campaign).where(Campaign.account_id == account_id)
+    if status is not None:
+        if status not in CampaignStatus.__members__:
+            raise invalid_field("status", f"one of {sorted(CampaignStatus.__members__)}")
+        query = query.where(Campaign.status == status)
+    if created_after is not None:
+        query = query.where(Campaign.created_at >= created_after)
+    if created_before is not None:
+        query = query.where(Campaign.created_at < created_before)
+    if cursor is not None:
+        last = await session.get(Campaign, _decode_campaign_cursor(cursor))
+        if last is None or last.account_id != account_id:
+            raise invalid_field("cursor", "not a cursor this API returned")
+        query = query.where(
+            or_(
+                Campaign.created_at < last.created_at,
+                and_(Campaign.created_at == last.created_at, Campaign.id < last.id),
+            )
+        )
+    query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).scalars().all()
+    page = rows[:limit]
+    return page, encode_campaign_cursor(page[-1].id) if len(rows) > limit else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from parlay.campaigns import service
@@ -98,6 +99,35 @@ async def recipients(
             uow.session, account_id, campaign_id, status=status, cursor=cursor, limit=limit
         )
     return RecipientPage(campaign.status, page, next_cursor)
+
+
+@dataclass(frozen=True)
+class CampaignListing:
+    campaigns: Sequence[Campaign]
+    next_cursor: str | None
+
+
+async def list_campaigns(
+    tx: Transactions,
+    account_id: str,
+    *,
+    status: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> CampaignListing:
+    async with tx.read() as uow:
+        page, next_cursor = await service.list_campaigns(
+            uow.session,
+            account_id,
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            cursor=cursor,
+            limit=limit,
+        )
+    return CampaignListing(page, next_cursor)
 
 
 async def cancel_campaign(tx: Transactions, account_id: str, campaign_id: str) -> CampaignState:

@@ -9,13 +9,15 @@ from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader
+from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
+from parlay.api.routes.deliveries import delivery_out
 from parlay.api.schemas.outbound import (
     EligibilityIn,
     EligibilityOut,
     IneligibleChannel,
     InviteIn,
     InviteOut,
+    InviteStateOut,
 )
 from parlay.api.strict_json import api_router
 from parlay.c2m import usecases
@@ -110,3 +112,27 @@ async def send_invite(
         s.tx, me.account_id, request, repeat=repeat, answer=_invite_answer
     )
     return JSONResponse(result.body, status_code=result.status)
+
+
+@router.get("/invite/{callId}", operation_id="getInvite", response_model=InviteStateOut)
+async def get_invite(
+    accountId: AccountIdPath,
+    callId: OpaqueIdPath,
+    s: ServicesDep,
+    me: Annotated[Principal, require(Permission.C2M, C2M)],
+) -> InviteStateOut:
+    """The call's invite: its answer, and its delivery's status and every stage time now (the
+    IVR's read-back after ``QUEUED``). No ``v``: this route is Parlay's own."""
+    state = await usecases.invite_state(s.tx, me.account_id, callId)
+    answer = state.call.invite_answer
+    return InviteStateOut(
+        call_id=state.call.id,
+        hand_off_id=state.call.handoff_id,
+        skill=state.call.skill,
+        created_at=state.call.created_at,
+        expires_at=state.call.expires_at,
+        invited=answer is not None,
+        invite_status=answer.get("status") if answer is not None else None,
+        reason=answer.get("reason") if answer is not None else None,
+        delivery=delivery_out(state.delivery) if state.delivery is not None else None,
+    )

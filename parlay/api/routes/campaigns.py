@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -15,7 +16,9 @@ from parlay.api.schemas.outbound import (
     AppendConsumersIn,
     CampaignAccepted,
     CampaignIn,
+    CampaignListOut,
     CampaignOut,
+    CampaignSummaryOut,
     RecipientOut,
     RecipientPage,
 )
@@ -26,6 +29,7 @@ from parlay.campaigns.models import Campaign
 from parlay.campaigns.service import Accepted, CampaignRequest
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import LIVEPERSON_STATUS, DeliveryStatus
+from parlay.lib.errors import invalid_field
 from parlay.lib.idempotency.service import Repeat
 from parlay.lib.ratelimit import ApiFamily
 
@@ -172,6 +176,76 @@ async def append_consumers(
         s.tx, me.account_id, campaignId, body.consumers, list_accepted=not _minimal(prefer)
     )
     return JSONResponse(_accepted_payload(result), status_code=200)
+
+
+def _query_time(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 query time in UTC; one written without a zone is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid_field(name, "an ISO 8601 date or time, e.g. 2026-11-29T12:00:00Z") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@router.get("", operation_id="listCampaigns", response_model=CampaignListOut)
+async def list_campaigns(
+    accountId: AccountIdPath,
+    s: ServicesDep,
+    me: Annotated[Principal, require(Permission.CAMPAIGNS_READ, PROACTIVE)],
+    status: Annotated[
+        str | None,
+        Query(max_length=32, description="Only campaigns in this status (ACCEPTED, ...)."),
+    ] = None,
+    created_after: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            alias="createdAfter",
+            description="Only campaigns created at or after this time (ISO 8601; no zone: UTC).",
+        ),
+    ] = None,
+    created_before: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            alias="createdBefore",
+            description="Only campaigns created before this time (ISO 8601; no zone: UTC).",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="nextCursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Campaigns per page.")] = 100,
+) -> CampaignListOut:
+    """The account's campaigns, newest first, a page at a time (100 unless ``limit`` says)."""
+    listing = await usecases.list_campaigns(
+        s.tx,
+        me.account_id,
+        status=status,
+        created_after=_query_time("createdAfter", created_after),
+        created_before=_query_time("createdBefore", created_before),
+        cursor=cursor,
+        limit=limit,
+    )
+    return CampaignListOut(
+        campaigns=[
+            CampaignSummaryOut(
+                proactive_campaign_id=c.id,
+                campaign_name=c.name,
+                campaign_status=c.status,
+                skill=c.skill,
+                template_id=c.handoff_id,
+                accepted_consumers=c.accepted_consumers,
+                failed_consumers=c.failed_consumers,
+                created_at=c.created_at,
+                finished_at=c.finished_at,
+            )
+            for c in listing.campaigns
+        ],
+        next_cursor=listing.next_cursor,
+    )
 
 
 @router.get("/{campaignId}", operation_id="getCampaign", response_model=CampaignOut)

@@ -229,3 +229,79 @@ class InviteOut(ResponseModel):
     channel: str | None
     status: str
     reason: str | None = None
+
+
+class CampaignSummaryOut(ResponseModel):
+    """A campaign as the listing shows it (its counts by status: ``GET .../campaign/{id}``)."""
+
+    proactive_campaign_id: str = Field(description="The campaign's ID.")
+    campaign_name: str = Field(description="The name it was created with.")
+    campaign_status: str = Field(
+        description="ACCEPTED, IN_PROGRESS, FINISHED, CANCELLED or FAILED."
+    )
+    skill: str = Field(description="The skill replies are routed to.")
+    template_id: str = Field(description="The handoff it was sent with.")
+    accepted_consumers: int = Field(description="Recipients queued.")
+    failed_consumers: int = Field(description="Consumers refused at intake.")
+    created_at: datetime = Field(description="When it was accepted (UTC).")
+    finished_at: datetime | None = Field(description="When its last delivery became final.")
+
+
+class CampaignListOut(ResponseModel):
+    campaigns: list[CampaignSummaryOut] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )
+
+
+class DeliveryOut(ResponseModel):
+    """One delivery with every stage time (null: the stage was not reached)."""
+
+    delivery_id: str = Field(description="The delivery's ID.")
+    source: str = Field(description="PROACTIVE, IVR_DEFLECTION or CONVERSATION.")
+    channel: str = Field(description="inapp, sms or wa.")
+    status: str = Field(description="The delivery status in Parlay's words (QUEUED, SENT, ...).")
+    proactive_campaign_id: str | None = Field(description="Its campaign, if any.")
+    call_id: str | None = Field(description="Its C2M call, if any.")
+    hand_off_id: str = Field(description="The handoff it was sent with.")
+    skill: str = Field(description="The skill replies are routed to.")
+    consumer_id: str | None = Field(description="The in-app consumer ID, if any.")
+    consumer_phone_number: str | None = Field(description="The number (E.164), if any.")
+    conversation_id: str | None = Field(description="The conversation its reply opened.")
+    error_code: str | None = Field(description="Why it did not go out (a delivery error code).")
+    error_message: str | None = Field(description="Details of the error.")
+    error_source: str | None = Field(description="parlay, apns, fcm, proxy, sandbox, ...")
+    provider_message_id: str | None = Field(description="The provider's ID of the message.")
+    superseded_by: str | None = Field(
+        description="The delivery that took its place (retry-failed, WhatsApp → SMS fallback)."
+    )
+    attempts: int = Field(description="Send attempts so far.")
+    attempted_time: datetime = Field(description="Queued (accepted).")
+    scheduled_time: datetime | None = Field(description="Held for quiet hours or a window.")
+    sent_time: datetime | None = Field(description="A provider accepted it.")
+    delivered_time: datetime | None = Field(description="The app reported the push received.")
+    read_time: datetime | None = Field(description="The consumer opened it.")
+    failed_time: datetime | None = Field(description="It failed.")
+    skipped_time: datetime | None = Field(description="It was skipped (opted out, ...).")
+    expired_time: datetime | None = Field(description="Its lookback ended before it was sent.")
+    cancelled_time: datetime | None = Field(description="Its campaign was cancelled.")
+    conversation_created_time: datetime | None = Field(
+        description="The consumer's reply opened a conversation."
+    )
+    conversation_closed_time: datetime | None = Field(description="That conversation closed.")
+
+
+class InviteStateOut(ResponseModel):
+    """A C2M call: its eligibility, the invite's answer and the invite's delivery now."""
+
+    call_id: str = Field(description="The call.")
+    hand_off_id: str = Field(description="The handoff of the eligibility check.")
+    skill: str = Field(description="The skill of the eligibility check.")
+    created_at: datetime = Field(description="When eligibility was checked (UTC).")
+    expires_at: datetime = Field(description="The end of the call's lookback.")
+    invited: bool = Field(description="Whether an invite was sent on the call.")
+    invite_status: str | None = Field(
+        description="The invite's answer: QUEUED or NOT_SENT; null before an invite."
+    )
+    reason: str | None = Field(description="Why NOT_SENT (a delivery error code).")
+    delivery: DeliveryOut | None = Field(description="The invite's delivery, as it is now.")
