@@ -32,11 +32,12 @@ from parlay.channels.base import (
     SendResult,
 )
 from parlay.channels.pacing import SenderPacer
+from parlay.channels.provider_http import ProviderChannel
 from parlay.channels.providers import ProviderAccounts, TwilioAccount
 from parlay.channels.segments import Segments, count_segments
 from parlay.delivery.status import ErrorCode, ErrorSource
-from parlay.lib.clock import Clock, SystemClock
-from parlay.lib.http.client import DEFAULT_TIMEOUT, code_word, make_client, retry_after_seconds
+from parlay.lib.clock import Clock
+from parlay.lib.http.client import DEFAULT_TIMEOUT, code_word
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.TWILIO
@@ -78,7 +79,7 @@ def message_form(
     return form
 
 
-class TwilioChannel:
+class TwilioChannel(ProviderChannel):
     """The ``sms`` channel. Safe for concurrent sends."""
 
     def __init__(
@@ -94,16 +95,12 @@ class TwilioChannel:
         on_segments: Callable[[Segments], None] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
-        self._accounts = accounts
-        self._sandbox = sandbox
-        self._urls = urls
+        super().__init__(
+            accounts, sandbox, urls=urls, ca_bundle=ca_bundle, clock=clock, timeout=timeout
+        )
         self._public_url = public_url
-        self._ca_bundle = ca_bundle
-        self._clock = clock or SystemClock()
         self._pacer = pacer or SenderPacer()
         self._on_segments = on_segments
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
 
     async def send(self, message: OutboundMessage) -> SendResult:
         account = await self._accounts.twilio(message.account_id)
@@ -151,25 +148,10 @@ class TwilioChannel:
         if code in QUEUE_FULL:
             return RetryLater(SOURCE, reason, retry_after=QUEUE_FULL_BACKOFF_SECONDS)
         if status == 429 or code == TOO_MANY_REQUESTS or status >= 500 or status == 408:
-            now = self._clock.now().timestamp()
-            wait = retry_after_seconds(response.headers.get("retry-after"), now)
-            return RetryLater(SOURCE, reason, retry_after=wait)
+            return self._retry_later(SOURCE, response, reason)
         if code in NOT_SMS_NUMBERS:
             return Rejected(SOURCE, ErrorCode.INVALID_NUMBER, reason)
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
-
-    async def close(self) -> None:
-        await self._sandbox.close()  # idempotent: it may serve other channels too
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_client(
-                urls=self._urls, ca_bundle=self._ca_bundle, timeout=self._timeout
-            )
-        return self._client
 
 
 def _json(response: httpx.Response) -> dict[str, object]:

@@ -30,10 +30,11 @@ from parlay.channels.base import (
     RetryLater,
     SendResult,
 )
+from parlay.channels.provider_http import ProviderChannel
 from parlay.channels.providers import ProviderAccounts
 from parlay.delivery.status import ErrorCode, ErrorSource
-from parlay.lib.clock import Clock, SystemClock
-from parlay.lib.http.client import DEFAULT_TIMEOUT, make_client, retry_after_seconds
+from parlay.lib.clock import Clock
+from parlay.lib.http.client import DEFAULT_TIMEOUT
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.WHATSAPP
@@ -92,7 +93,7 @@ def error_code(doc: dict[str, Any]) -> int | None:
     return code if isinstance(code, int) else None
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(ProviderChannel):
     """The ``wa`` channel. Safe for concurrent sends."""
 
     def __init__(
@@ -105,13 +106,9 @@ class WhatsAppChannel:
         clock: Clock | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
-        self._accounts = accounts
-        self._sandbox = sandbox
-        self._urls = urls
-        self._ca_bundle = ca_bundle
-        self._clock = clock or SystemClock()
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        super().__init__(
+            accounts, sandbox, urls=urls, ca_bundle=ca_bundle, clock=clock, timeout=timeout
+        )
 
     async def send(self, message: OutboundMessage) -> SendResult:
         account = await self._accounts.whatsapp(message.account_id)
@@ -155,22 +152,7 @@ class WhatsAppChannel:
         code = error_code(doc)
         reason = f"WhatsApp error {code}" if code is not None else f"WhatsApp answered {status}"
         if code in RATE_LIMITED or status == 429 or status >= 500:
-            now = self._clock.now().timestamp()
-            wait = retry_after_seconds(response.headers.get("retry-after"), now)
-            return RetryLater(SOURCE, reason, retry_after=wait)
+            return self._retry_later(SOURCE, response, reason)
         if code in UNDELIVERABLE:
             return Rejected(SOURCE, ErrorCode.INVALID_NUMBER, reason)
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
-
-    async def close(self) -> None:
-        await self._sandbox.close()  # idempotent: it may serve other channels too
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_client(
-                urls=self._urls, ca_bundle=self._ca_bundle, timeout=self._timeout
-            )
-        return self._client
