@@ -263,30 +263,9 @@ async def add_conversation_push(
 ) -> int:
     """Queue the push of a conversation's message in the priority lane, in the unit of work that
     adds the message: both commit, or neither. It has no campaign, call or handoff."""
-    row = {
-        "account_id": push.account_id,
-        "source": Source.CONVERSATION.value,
-        "campaign_id": None,
-        "call_id": None,
-        "handoff_id": "",
-        "skill": push.skill or "",
-        "priority": CONVERSATION_PRIORITY,
-        "channel": "inapp",
-        "consumer_id": push.consumer_id,
-        "conversation_id": push.conversation_id,
-        "message_id": push.message_id,
-        "message_text": push.text,
-        "lookback_seconds": push.valid_seconds,
-        "expires_at": now + timedelta(seconds=push.valid_seconds),
-        "status": DeliveryStatus.QUEUED.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "attempted_time": now,
-    }
-    delivery_id: int = (
-        await session.execute(insert(Delivery).values(**row).returning(Delivery.id))
-    ).scalar_one()
-    return delivery_id
+    return await _add_conversation_delivery(
+        session, push.account_id, "inapp", push.consumer_id, None, push, now
+    )
 
 
 @dataclass(frozen=True)
@@ -308,17 +287,33 @@ async def add_conversation_text(
 ) -> int:
     """Queue an SMS or WhatsApp conversation's message in the priority lane, in the unit of
     work that adds the message (like ``add_conversation_push``)."""
+    return await _add_conversation_delivery(
+        session, message.account_id, message.channel, None, message.phone, message, now
+    )
+
+
+async def _add_conversation_delivery(
+    session: AsyncSession,
+    account_id: str,
+    channel: str,
+    consumer_id: str | None,
+    phone: str | None,
+    message: ConversationPush | ConversationText,
+    now: datetime,
+) -> int:
+    """One conversation message's delivery, queued in the priority lane to the consumer's app
+    (``consumer_id``) or number (``phone``)."""
     row = {
-        "account_id": message.account_id,
+        "account_id": account_id,
         "source": Source.CONVERSATION.value,
         "campaign_id": None,
         "call_id": None,
         "handoff_id": "",
         "skill": message.skill or "",
         "priority": CONVERSATION_PRIORITY,
-        "channel": message.channel,
-        "consumer_id": None,
-        "phone": message.phone,
+        "channel": channel,
+        "consumer_id": consumer_id,
+        "phone": phone,
         "conversation_id": message.conversation_id,
         "message_id": message.message_id,
         "message_text": message.text,
