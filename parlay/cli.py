@@ -365,3 +365,14 @@ def worker() -> None:
 def api(host: str, port: int) -> None:
     """Run the HTTP API only (scale-out: several of these plus workers)."""
     _serve(host, port, demo=False, run_api=True, run_worker=False)
+
+
+def _add_client_commands() -> None:
+    """``parlay campaign|users|skills|handoffs``: commands on the API client (docs/cli.md)."""
+    from parlay.console.app import commands
+
+    for name, command in commands().items():
+        main.add_command(command, name)
+
+
+_add_client_commands()
