@@ -54,6 +54,19 @@ class Target:
         return client
 
 
+def show(columns: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; tab-separated lines with a header row when piped (for scripts)."""
+    if out.is_terminal:
+        table = Table(*columns[:-1])
+        table.add_column(columns[-1], no_wrap=True)  # the ID: copied whole
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    for line in [columns, *rows]:
+        out.print("\t".join(line), markup=False)
+
+
 def fail(message: str) -> NoReturn:
     err.print(f"error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(1)
@@ -303,20 +316,21 @@ def campaign_list(
 ) -> None:
     """The account's campaigns, newest first."""
     with connected(ctx) as client:
-        table = Table("name", "status", "accepted", "failed", "created")
-        table.add_column("id", no_wrap=True)
+        rows = []
         for n, c in enumerate(client.campaigns(status=status, page_size=min(limit, 1000))):
             if n == limit:
                 break
-            table.add_row(
-                c["campaignName"],
-                c["campaignStatus"],
-                str(c["acceptedConsumers"]),
-                str(c["failedConsumers"]),
-                c["createdAt"][:19],
-                c["proactiveCampaignId"],
+            rows.append(
+                [
+                    c["campaignName"],
+                    c["campaignStatus"],
+                    str(c["acceptedConsumers"]),
+                    str(c["failedConsumers"]),
+                    c["createdAt"][:19],
+                    c["proactiveCampaignId"],
+                ]
             )
-        out.print(table)
+        show(["name", "status", "accepted", "failed", "created", "id"], rows)
 
 
 @campaign.command("cancel")
@@ -336,17 +350,18 @@ def campaign_cancel(
 def users_list(ctx: typer.Context) -> None:
     """The account's staff users."""
     with connected(ctx) as client:
-        table = Table("id", "username", "roles", "skills", "type", "disabled")
-        for u in client.list_users():
-            table.add_row(
-                str(u["id"]),
+        rows = [
+            [
                 u["username"],
                 ",".join(u["roles"]),
                 ",".join(u["skills"]),
                 u["type"],
                 "yes" if u["disabled"] else "",
-            )
-        out.print(table)
+                str(u["id"]),
+            ]
+            for u in client.list_users()
+        ]
+        show(["username", "roles", "skills", "type", "disabled", "id"], rows)
 
 
 @users.command("create")
@@ -380,10 +395,8 @@ def users_create(
 def skills_list(ctx: typer.Context) -> None:
     """The account's skills."""
     with connected(ctx) as client:
-        table = Table("id", "name", "created")
-        for s in client.list_skills():
-            table.add_row(str(s["id"]), s["name"], s["createdAt"])
-        out.print(table)
+        rows = [[x["name"], x["createdAt"][:19], str(x["id"])] for x in client.list_skills()]
+        show(["name", "created", "id"], rows)
 
 
 @skills.command("create")
@@ -400,13 +413,11 @@ def skills_create(
 def handoffs_list(ctx: typer.Context) -> None:
     """The account's handoffs, oldest first."""
     with connected(ctx) as client:
-        table = Table("name", "skill", "channels")
-        table.add_column("id", no_wrap=True)
-        for h in client.list_handoffs():
-            table.add_row(
-                h["name"], h["skill"] or "", ",".join(c["type"] for c in h["channels"]), h["id"]
-            )
-        out.print(table)
+        rows = [
+            [h["name"], h["skill"] or "", ",".join(c["type"] for c in h["channels"]), h["id"]]
+            for h in client.list_handoffs()
+        ]
+        show(["name", "skill", "channels", "id"], rows)
 
 
 @handoffs.command("create")
