@@ -109,3 +109,34 @@ def test_the_sync_and_async_clients_offer_the_same_calls_with_the_same_parameter
     assert sync.keys() - {"close"} == asynchronous.keys() - {"aclose"}
     for name in sync.keys() - {"close"}:
         assert list(sync[name].parameters) == list(asynchronous[name].parameters), name
+
+
+def test_an_error_answer_without_a_problem_body_is_still_typed() -> None:
+    from parlay.client.errors import ServerError, api_error
+
+    error = api_error(httpx.Response(502, text="<html>bad gateway</html>"))
+    assert isinstance(error, ServerError)
+    assert (error.status, error.error_code, error.detail) == (502, None, "Bad Gateway")
+
+
+def test_a_server_that_cannot_be_reached_raises_transport_failed_after_the_retries() -> None:
+    from parlay.client import TransportFailed
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    policy = RetryPolicy(max_attempts=2, backoff_base=0.0)
+    with Parlay(url, "acme", api_key="plk_x", retry=policy) as client:
+        with pytest.raises(TransportFailed):
+            client.list_skills()
+
+
+@pytest.mark.anyio
+async def test_the_async_client_raises_transport_failed_too() -> None:
+    from parlay.client import TransportFailed
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    policy = RetryPolicy(max_attempts=2, backoff_base=0.0)
+    async with AsyncParlay(url, "acme", api_key="plk_x", retry=policy) as client:
+        with pytest.raises(TransportFailed):
+            await client.list_skills()

@@ -121,6 +121,14 @@ def test_client_credentials_are_exchanged_for_a_key_token_that_is_then_used(live
     assert [s.split()[1][:4] for s in sent[1:]] == ["pla_", "pla_"]
 
 
+@pytest.mark.anyio
+async def test_the_async_client_exchanges_client_credentials_too(live: Live) -> None:
+    brand = live.brand()
+    auth = ClientCredentials.from_api_key(brand.api_key)
+    async with AsyncParlay(live.url, brand.account_id, auth=auth) as client:
+        assert (await client.get_handoff(brand.handoff_id))["id"] == brand.handoff_id
+
+
 def test_errors_carry_the_problem_fields(live: Live) -> None:
     brand = live.brand()
     with Parlay(live.url, brand.account_id, api_key=brand.api_key) as client:
@@ -184,3 +192,75 @@ def test_a_webhook_signature_is_verified_and_a_forged_one_refused(
     assert not client_webhooks.verify("another-secret", body, header)
     timestamp = header.split(",")[0]
     assert not client_webhooks.verify(secret, body, f"{timestamp},v1={'0' * 64}")
+
+
+@pytest.mark.anyio
+async def test_every_brand_call_reaches_its_route_and_reads_its_answer(live: Live) -> None:
+    """C2M from eligibility to the invite's delivery, a campaign appended to, retried and
+    cancelled, handoffs and webhook subscriptions from creation to deletion."""
+    brand = live.brand()
+    async with AsyncParlay(live.url, brand.account_id, api_key=brand.api_key) as client:
+        check = await client.check_eligibility(
+            skill="general",
+            phone="+447700900123",
+            handoff_id=brand.handoff_id,
+            template_variables={"1": "Ann"},
+        )
+        assert check["availableChannels"] == ["wa"]
+        invite = await client.send_invite(check["callId"])
+        assert invite["status"] == "QUEUED"
+        assert invite["deliveryId"] is not None
+        state = await client.get_invite(check["callId"])
+        assert state["invited"]
+        delivery = await client.get_delivery(invite["deliveryId"])
+        assert delivery["callId"] == check["callId"]
+
+        accepted = await client.create_campaign(
+            name="appended",
+            skill="general",
+            handoff_id=brand.handoff_id,
+            consumers=consumers(1),
+            list_accepted=True,
+        )
+        campaign_id = accepted["proactiveCampaignId"]
+        assert len(accepted.get("acceptedConsumers", [])) == 1
+        more = await client.append_consumers(campaign_id, consumers(2, offset=100))
+        assert more["acceptedCount"] == 2
+        assert await client.retry_failed(campaign_id) == 0
+        cancelled = await client.cancel_campaign(campaign_id)
+        assert cancelled["campaignStatus"] in ("CANCELLED", "FINISHED")
+
+        handoffs = await client.list_handoffs()
+        assert [h["id"] for h in handoffs] == [brand.handoff_id]
+        webhook = await client.create_webhook("http://127.0.0.1:9/hook", ["conversation.*"])
+        assert [w["id"] for w in await client.list_webhooks()] == [webhook["id"]]
+        assert (await client.get_webhook(webhook["id"]))["state"] == "active"
+        assert (await client.enable_webhook(webhook["id"]))["state"] == "active"
+        await client.delete_webhook(webhook["id"])
+        assert await client.list_webhooks() == []
+
+
+def test_every_staff_call_reaches_its_route_and_reads_its_answer(live: Live) -> None:
+    """Skills, users and handoff writes, as an admin logged in through the client."""
+    brand = live.brand()
+    with Parlay(live.url, brand.account_id) as client:
+        client.login("admin", brand.admin_password)
+        skill = client.create_skill("billing")
+        assert skill["name"] in [s["name"] for s in client.list_skills()]
+        user = client.create_user(
+            username="ann", password="long enough", roles=["agent"], skills=["billing"]
+        )
+        assert client.get_user(user["id"])["skills"] == ["billing"]
+        assert "ann" in [u["username"] for u in client.list_users()]
+        handoff = client.create_handoff(
+            {"name": "sms", "channels": [{"type": "sms", "messageText": "Hi"}]}
+        )
+        replaced = client.replace_handoff(
+            handoff["id"],
+            {"name": "sms, renamed", "channels": [{"type": "sms", "messageText": "Hi"}]},
+        )
+        assert replaced["name"] == "sms, renamed"
+        assert client.get_handoff(handoff["id"])["name"] == "sms, renamed"
+        client.delete_handoff(handoff["id"])
+        with pytest.raises(NotFound):
+            client.get_handoff(handoff["id"])
