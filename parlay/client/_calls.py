@@ -3,7 +3,7 @@ clients run these calls; neither knows a URL."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -19,11 +19,7 @@ def _seg(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def _body(response: httpx.Response) -> Any:
-    return response.json()
-
-
-def _as(kind: type[T]) -> Any:
+def _as(kind: type[T]) -> Callable[[httpx.Response], T]:
     """A parser reading the JSON answer as ``kind`` (a TypedDict: no conversion, as served)."""
 
     def parse(response: httpx.Response) -> T:

@@ -203,7 +203,3 @@ def answer(call: Call[T], response: httpx.Response) -> T:
     if response.status_code >= 400:
         raise api_error(response)
     return call.parse(response)
-
-
-def json_of(response: httpx.Response) -> Any:
-    return response.json()

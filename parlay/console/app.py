@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, cast
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -438,34 +437,20 @@ def handoffs_create(
     if not isinstance(body, dict):
         fail(f"{file}: a handoff is a JSON object")
     with connected(ctx) as client:
-        created = client.create_handoff(body)  # type: ignore[arg-type]
+        created = client.create_handoff(cast(t.HandoffIn, body))
         out.print(f"handoff {created['id']} {created['name']!r} created", markup=False)
 
 
-def commands() -> dict[str, click.Command]:
-    """The groups as click commands, to add to the ``parlay`` group. Typer carries its own copy
-    of click, so each is a thin click command that hands its arguments to the Typer group (which
-    parses them, prints its own help and errors, and exits with their status)."""
-    groups: dict[str, typer.Typer] = {
-        "campaign": campaign,
-        "users": users,
-        "skills": skills,
-        "handoffs": handoffs,
-    }
-    return {name: _bridge(name, app) for name, app in groups.items()}
+GROUPS: dict[str, typer.Typer] = {
+    "campaign": campaign,
+    "users": users,
+    "skills": skills,
+    "handoffs": handoffs,
+}
 
 
-def _bridge(name: str, app: typer.Typer) -> click.Command:
-    group = typer.main.get_command(app)
-
-    def run(args: tuple[str, ...]) -> None:
-        group.main(args=list(args), prog_name=f"parlay {name}", standalone_mode=True)
-
-    return click.Command(
-        name,
-        callback=run,
-        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-        help=app.info.help if isinstance(app.info.help, str) else None,
-        context_settings={"ignore_unknown_options": True, "help_option_names": []},
-        add_help_option=False,
-    )
+def run_group(name: str, args: list[str]) -> None:
+    """Run the group ``name`` on ``args``: it parses them, prints its own help and errors, and
+    exits with their status (Typer carries its own copy of click, so it runs standalone)."""
+    group = typer.main.get_command(GROUPS[name])
+    group.main(args=args, prog_name=f"parlay {name}", standalone_mode=True)
