@@ -12,7 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from parlay.client import AsyncParlay, BadRequest, ClientCredentials, NotFound, Parlay
+from parlay.client import (
+    AsyncParlay,
+    BadRequest,
+    ClientCredentials,
+    NotFound,
+    Parlay,
+    Unauthorized,
+)
 from parlay.client import webhooks as client_webhooks
 from parlay.client.types import Consumer
 from tests.client.conftest import Live
@@ -119,6 +126,24 @@ def test_client_credentials_are_exchanged_for_a_key_token_that_is_then_used(live
     exchanges = [p for _, p, _ in recorder.seen if p.startswith("/sentinel/")]
     assert len(exchanges) == 1
     assert [s.split()[1][:4] for s in sent[1:]] == ["pla_", "pla_"]
+
+
+def test_a_key_token_refused_is_exchanged_once_more_then_the_refusal_stands(live: Live) -> None:
+    brand = live.brand()
+    recorder = Recorder()
+    http = httpx.Client(event_hooks={"response": [recorder]})
+    auth = ClientCredentials.from_api_key(brand.api_key)
+    with Parlay(live.url, brand.account_id, auth=auth, http=http) as client:
+        client.list_handoffs()
+        admin = {"Authorization": f"Bearer {brand.admin_token()}"}
+        keys = httpx.get(f"{live.url}/api/account/{brand.account_id}/apikeys", headers=admin)
+        for key in keys.json()["apiKeys"]:
+            url = f"{live.url}/api/account/{brand.account_id}/apikeys/{key['id']}"
+            httpx.delete(url, headers=admin).raise_for_status()
+        with pytest.raises(Unauthorized):
+            client.list_handoffs()
+    exchanges = [status for _, p, status in recorder.seen if p.startswith("/sentinel/")]
+    assert exchanges == [200, 401]
 
 
 @pytest.mark.anyio
