@@ -343,6 +343,24 @@ async def status_counts(session: AsyncSession, campaign_id: str) -> dict[str, in
     return {status: int(count) for status, count in rows.all()}
 
 
+async def status_counts_of(
+    session: AsyncSession, campaign_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Each campaign's recipients counted by delivery status, in one read (a list page)."""
+    counted: dict[str, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    if not campaign_ids:
+        return counted
+    rows = await session.execute(
+        select(Delivery.campaign_id, Delivery.status, func.count())
+        .where(Delivery.campaign_id.in_(list(campaign_ids)), Delivery.superseded_by.is_(None))
+        .group_by(Delivery.campaign_id, Delivery.status)
+    )
+    for campaign_id, status, count in rows.all():
+        if campaign_id is not None:
+            counted[campaign_id][status] = int(count)
+    return counted
+
+
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"d{last_id}".encode()).decode().rstrip("=")
 

@@ -130,6 +130,32 @@ async def list_campaigns(
     return CampaignListing(page, next_cursor)
 
 
+@dataclass(frozen=True)
+class CampaignOverview:
+    """A page of campaigns, each with its recipients counted by delivery status."""
+
+    campaigns: Sequence[CampaignState]
+    next_cursor: str | None
+
+
+async def campaign_overview(
+    tx: Transactions, account_id: str, *, cursor: str | None, limit: int
+) -> CampaignOverview:
+    """The account's campaigns, newest first, with their counts read in the same snapshot."""
+    async with tx.read() as uow:
+        page, next_cursor = await service.list_campaigns(
+            uow.session,
+            account_id,
+            status=None,
+            created_after=None,
+            created_before=None,
+            cursor=cursor,
+            limit=limit,
+        )
+        counts = await service.status_counts_of(uow.session, [c.id for c in page])
+    return CampaignOverview([CampaignState(c, counts[c.id]) for c in page], next_cursor)
+
+
 async def cancel_campaign(tx: Transactions, account_id: str, campaign_id: str) -> CampaignState:
     async with tx.write() as uow:
         campaign = await service.cancel_campaign(uow.session, account_id, campaign_id, uow.now)

@@ -226,7 +226,7 @@ def campaign_send(
 ) -> None:
     """Check a CSV file of recipients, then send it in chunks of --chunk, each a campaign; the
     same command again sends nothing twice."""
-    from parlay.console.recipients_file import FileRefused, read
+    from parlay.api.recipients_file import FileRefused, read
     from parlay.handoffs.snapshot import HandoffSnapshot
 
     with connected(ctx) as client:

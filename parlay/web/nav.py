@@ -15,7 +15,11 @@ class NavItem:
 
 
 # In the order the nav shows them. A new page adds its line here (docs/web-tool.md).
-PAGES: tuple[NavItem, ...] = (NavItem("Skills", "/app/skills", Permission.SKILLS_READ),)
+PAGES: tuple[NavItem, ...] = (
+    NavItem("Dashboard", "/app/dashboard", Permission.REPORTING),
+    NavItem("Campaigns", "/app/campaigns", Permission.CAMPAIGNS_READ),
+    NavItem("Skills", "/app/skills", Permission.SKILLS_READ),
+)
 
 
 def visible_pages(principal: Principal, pages: tuple[NavItem, ...] = PAGES) -> list[NavItem]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from parlay.console.recipients_file import FileRefused, read
+from parlay.api.recipients_file import FileRefused, read
 from parlay.handoffs.snapshot import ChannelConfig, HandoffSnapshot
 
 HANDOFF = HandoffSnapshot(

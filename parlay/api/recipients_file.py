@@ -37,6 +37,33 @@ class BadRow:
     line: int
     reason: str
 
+    @property
+    def column(self) -> str:
+        """The file's column the reason is about ("" when it is the row as a whole)."""
+        return _column_of(self.reason)
+
+
+# The API's per-consumer refusals, and its fields, named by the file's columns.
+_REFUSAL_COLUMNS = {
+    "INVALID_NUMBER": PHONE_COLUMN,
+    "DUPLICATE_NUMBER": PHONE_COLUMN,
+    "DUPLICATE_CONSUMER": ID_COLUMN,
+    "consumerContent": ID_COLUMN,
+    "consumerPhoneNumber": PHONE_COLUMN,
+}
+
+
+def _column_of(reason: str) -> str:
+    code, _, argument = reason.partition("=")
+    if code in ("MISSING_VARIABLE", "VARIABLE_NOT_STRING", "INVALID_VARIABLE"):
+        return argument
+    if code == "MISSING_CONSUMER_INFORMATION":
+        return f"{ID_COLUMN} / {PHONE_COLUMN}"
+    where = reason.split(":", 1)[0].split(".")
+    if where[0] == "variables" and len(where) > 1:
+        return where[1]
+    return _REFUSAL_COLUMNS.get(where[0], "")
+
 
 @dataclass
 class RecipientsFile:
