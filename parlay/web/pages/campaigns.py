@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from parlay.accounts import usecases as accounts
@@ -163,7 +164,7 @@ FormText = Annotated[str, Form(max_length=100_000)]
 
 
 async def _recipients_data(file: UploadFile | None, pasted: str, draft: Draft) -> bytes | None:
-    data = await file.read() if file is not None and file.filename else b""
+    data = await run_in_threadpool(_upload_bytes, file) if file and file.filename else b""
     if data and pasted.strip():
         draft.errors["recipients"] = "Upload a file or paste a list, not both."
         return None
@@ -172,6 +173,12 @@ async def _recipients_data(file: UploadFile | None, pasted: str, draft: Draft) -
         draft.errors["recipients"] = "Upload a CSV file or paste the recipients."
         return None
     return data
+
+
+def _upload_bytes(file: UploadFile) -> bytes:
+    """The uploaded file whole (spooled to disk past 1 MiB: read off the event loop)."""
+    file.file.seek(0)
+    return b"".join(file.file)
 
 
 def _request_body(draft: Draft, consumers: Sequence[Any]) -> dict[str, Any]:
