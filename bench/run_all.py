@@ -23,6 +23,7 @@ import dispatch
 import inapp_dispatch
 import invite_latency
 import sms
+import web
 from _common import Figure, postgres_admin_url, print_figures
 
 
@@ -70,6 +71,7 @@ def main() -> None:
             "SMS through the Twilio fake",
             lambda: sms.run(admin_url, args.sms_n) if args.sms_n else [],
         ),
+        ("web tool pages", lambda: web.run(admin_url)),
     ]
     for title, run in steps:
         results = run()

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from parlay.accounts.permissions import Role
 from tests.conftest import TEST_PASSWORD
@@ -27,7 +27,7 @@ from tests.servers import start_api, stop, wait_ready
 from tests.web.browser import ACCOUNT, LiveParlay, _create_account, require_chromium, sign_in
 
 SCRIPTED_REFUSAL = "+14155550199"  # the sandbox refuses every send to this number
-LAPTOP = {"width": 1280, "height": 800}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 SHOTS = os.environ.get("PARLAY_DOCS_SCREENSHOTS")
 
 
