@@ -133,6 +133,20 @@ async def test_a_form_sent_twice_creates_one_campaign_of_the_rows_that_pass(
     assert created["campaignName"] == "Spring"
 
 
+async def test_the_same_form_sent_again_with_another_list_sends_nothing_more(
+    web: WebClient,
+) -> None:
+    csrf = await web.signed_in_as("campaign_manager")
+    handoff_id = await _handoff(web.brand)
+    first = _form(csrf, handoff_id, recipients_text=f"phone,1\n{GOOD_PHONE},Ana\n")
+    assert (await web.http.post("/app/campaigns", data=first)).status_code == 303
+    other = _form(csrf, handoff_id, recipients_text=f"phone,1\n{OTHER_PHONE},Bo\n")
+    refused = await web.http.post("/app/campaigns", data=other)
+    assert refused.status_code == 409
+    assert "already sent with other fields or another file" in refused.text
+    assert len(await _campaigns(web.brand)) == 1
+
+
 async def test_an_htmx_send_answers_with_the_campaigns_page_to_open(web: WebClient) -> None:
     csrf = await web.signed_in_as("campaign_manager")
     handoff_id = await _handoff(web.brand)

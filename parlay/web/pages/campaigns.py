@@ -31,7 +31,7 @@ from parlay.campaigns.service import Accepted, CampaignRequest
 from parlay.delivery.status import PENDING, PROGRESS, DeliveryStatus
 from parlay.handoffs import usecases as handoffs
 from parlay.handoffs.snapshot import HandoffSnapshot
-from parlay.lib.errors import Conflict, ParlayError
+from parlay.lib.errors import Conflict, IdempotencyKeyReused, ParlayError
 from parlay.lib.idempotency.service import Repeat
 from parlay.reporting import usecases as reporting
 from parlay.reporting.views import CONSUMER_FIELDS, consumer_values
@@ -283,11 +283,7 @@ async def create_campaign(
     data = await _recipients_data(recipients_file, recipients_text, draft)
     body = await _check(request, viewer, draft, data)
     if body is None or draft.checked is None or data is None:
-        return (
-            _preview(request, draft, 400)
-            if request.headers.get("hx-request")
-            else (await _new_page(request, viewer, draft, 400))
-        )
+        return await _refused(request, viewer, draft, 400)
     campaign_request = CampaignRequest(
         name=body.campaign_name,
         skill=body.skill,
@@ -313,19 +309,30 @@ async def create_campaign(
             repeat=repeat,
             answer=_answer,
         )
+    except IdempotencyKeyReused as exc:
+        draft.errors["form"] = (
+            "This form was already sent with other fields or another file; nothing was sent "
+            "again. Open a new campaign form to send another campaign."
+        )
+        return await _refused(request, viewer, draft, exc.status)
     except ParlayError as exc:
         field_name = _FORM_FIELDS.get(exc.errors[0].field, "") if exc.errors else ""
         if isinstance(exc, Conflict) or not field_name:
             draft.errors["form"] = exc.detail
         else:
             draft.errors[field_name] = exc.errors[0].message
-        if request.headers.get("hx-request"):
-            return _preview(request, draft, exc.status)
-        return await _new_page(request, viewer, draft, exc.status)
+        return await _refused(request, viewer, draft, exc.status)
     target = f"{WEB_ROOT}/campaigns/{sent.body['proactiveCampaignId']}"
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+async def _refused(request: Request, viewer: Viewer, draft: Draft, status: int) -> Response:
+    """The form's problems: in the preview (htmx keeps the chosen file), else the whole page."""
+    if request.headers.get("hx-request"):
+        return _preview(request, draft, status)
+    return await _new_page(request, viewer, draft, status)
 
 
 def _answer(accepted: Accepted) -> tuple[int, Any]:
