@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from parlay.api.docs_ui import install_docs
 from parlay.api.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -47,10 +48,14 @@ def create_app(
         summary="IVR deflection and proactive messaging over push, SMS and WhatsApp.",
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        # Served by install_docs from the package's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
     app.router.redirect_slashes = False
