@@ -103,12 +103,32 @@ def _include_domain_routers(app: FastAPI) -> None:
 
 
 def _install_operational_routes(app: FastAPI, services: Services) -> None:
-    @app.get("/healthz", tags=["operations"], operation_id="healthz")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        operation_id="healthz",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], operation_id="readyz")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        operation_id="readyz",
+        responses={
+            200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok"}}}},
+            503: {
+                "description": "The database does not answer.",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "unavailable", "database": "connection refused"}
+                    }
+                },
+            },
+        },
+    )
     async def readyz() -> Response:
         """Readiness: the database answers."""
         try:
