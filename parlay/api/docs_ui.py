@@ -16,8 +16,9 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS_URL = "/docs/assets"
@@ -32,11 +33,22 @@ SWAGGER_UI_PARAMETERS = {
 }
 
 
+class _Assets(StaticFiles):
+    """The vendored files, which browsers may keep a day (revalidated by ``ETag``) instead of
+    the ``no-store`` every API answer carries."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve the reference pages and their vendored assets (``create_app`` disables FastAPI's
     CDN-loaded ones with ``docs_url=None, redoc_url=None``)."""
     openapi_url = app.openapi_url or "/openapi.json"
-    app.mount(ASSETS_URL, StaticFiles(directory=STATIC_DIR), name="docs-assets")
+    app.mount(ASSETS_URL, _Assets(directory=STATIC_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -78,3 +78,5 @@ async def test_reference_page_loads_only_assets_parlay_serves(
         assert asset.status_code == 200, reference
         expected = TYPES[Path(parts.path).suffix or ".json"]
         assert expected in asset.headers["content-type"], reference
+        if parts.path.startswith("/docs/assets/"):
+            assert asset.headers["cache-control"] == "public, max-age=86400", reference
