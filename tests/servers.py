@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0
 
 
 def free_port() -> int:
