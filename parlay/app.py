@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from parlay.api.docs_ui import install_docs
 from parlay.api.middleware import (
@@ -58,6 +58,7 @@ def create_app(
     install_docs(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
+    _mount_web_tool(app, services)
     app.router.redirect_slashes = False
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
@@ -100,6 +101,18 @@ def _include_domain_routers(app: FastAPI) -> None:
         webhooks_router,
     ):
         app.include_router(router)
+
+
+def _mount_web_tool(app: FastAPI, services: Services) -> None:
+    """The web tool's pages at /app/ (``parlay.web``); ``/`` and ``/app`` lead there."""
+    from parlay.web import WEB_ROOT, create_web_app
+
+    @app.get("/", include_in_schema=False)
+    @app.get(WEB_ROOT, include_in_schema=False)
+    async def to_web_tool() -> Response:
+        return RedirectResponse(f"{WEB_ROOT}/", status_code=307)
+
+    app.mount(WEB_ROOT, create_web_app(services))
 
 
 def _install_operational_routes(app: FastAPI, services: Services) -> None:
