@@ -2,7 +2,7 @@
 scripts and styles from the package itself, so they work where no CDN can be reached.
 
 The assets are copied unchanged from the npm packages ``swagger-ui-dist`` and ``redoc``;
-``static/MANIFEST.sha256`` records their versions and checksums (docs/api.md#the-reference-pages
+``static/SHA256SUMS`` records their versions and checksums (docs/api.md#the-reference-pages
 says how to upgrade them).
 """
 

@@ -25,7 +25,7 @@ TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": 
 
 
 def _manifest() -> dict[str, str]:
-    lines = (STATIC_DIR / "MANIFEST.sha256").read_text().splitlines()
+    lines = (STATIC_DIR / "SHA256SUMS").read_text().splitlines()
     return {
         name: digest
         for digest, name in (line.split(maxsplit=1) for line in lines if not line.startswith("#"))
@@ -36,7 +36,7 @@ def _vendored() -> set[str]:
     return {
         path.relative_to(STATIC_DIR).as_posix()
         for path in STATIC_DIR.rglob("*")
-        if path.is_file() and path.name != "MANIFEST.sha256"
+        if path.is_file() and path.name != "SHA256SUMS"
     }
 
 
@@ -52,7 +52,7 @@ def test_an_installed_package_carries_every_vendored_asset() -> None:
     patterns = pyproject["tool"]["setuptools"]["package-data"]["parlay"]
     package = STATIC_DIR.parent.parent
     carried = {path for pattern in patterns for path in package.glob(pattern)}
-    for name in (*_vendored(), "MANIFEST.sha256"):
+    for name in (*_vendored(), "SHA256SUMS"):
         assert STATIC_DIR / name in carried, name
 
 
