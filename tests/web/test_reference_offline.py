@@ -25,7 +25,8 @@ def test_the_api_reference_renders_with_no_network_beyond_parlay(
     page.route("**/*", only_parlay)
     page.goto(f"{live_parlay.url}/docs")
     # Swagger UI drew the document: its title, the campaigns' section and its operations.
-    expect(page.get_by_role("heading", name="Parlay")).to_be_visible()
+    # (Swagger UI is 1.5 MB of script: a loaded machine takes more than the default 5 s.)
+    expect(page.get_by_role("heading", name="Parlay")).to_be_visible(timeout=30_000)
     expect(page.locator("#operations-tag-proactive")).to_be_visible()
     expect(page.locator(".opblock").first).to_be_visible()
     assert elsewhere == []
