@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from parlay.accounts import usecases as accounts
 from parlay.accounts.permissions import Permission
-from parlay.api.params import OpaqueIdPath
+from parlay.api.params import CampaignIdPath
 from parlay.api.recipients_file import BadRow, FileRefused, RecipientsFile, read
 from parlay.api.schemas.outbound import MAX_CONSUMERS, CampaignIn
 from parlay.campaigns import usecases
@@ -387,7 +387,7 @@ _NOTICES = {"cancelled": "The campaign was cancelled: its queued recipients will
 async def campaign(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_READ)],
-    campaign_id: OpaqueIdPath,
+    campaign_id: CampaignIdPath,
     status: Annotated[str | None, Query(max_length=32)] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     done: Annotated[str | None, Query(max_length=32)] = None,
@@ -410,7 +410,7 @@ async def campaign(
 async def campaign_counts(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_READ)],
-    campaign_id: OpaqueIdPath,
+    campaign_id: CampaignIdPath,
 ) -> Response:
     """The campaign's status and counts alone: what its page polls while it is sending."""
     state = await usecases.campaign_state(
@@ -429,7 +429,7 @@ async def campaign_counts(
 async def cancel_campaign(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_WRITE)],
-    campaign_id: OpaqueIdPath,
+    campaign_id: CampaignIdPath,
 ) -> Response:
     try:
         await usecases.cancel_campaign(
@@ -444,7 +444,7 @@ async def cancel_campaign(
 async def retry_failed(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_WRITE)],
-    campaign_id: OpaqueIdPath,
+    campaign_id: CampaignIdPath,
 ) -> Response:
     try:
         requeued = await usecases.retry_failed(
@@ -461,7 +461,7 @@ async def retry_failed(
 async def campaign_csv(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.REPORTING)],
-    campaign_id: OpaqueIdPath,
+    campaign_id: CampaignIdPath,
 ) -> Response:
     """The Reporting API's campaign report as CSV: every recipient, streamed."""
     chunks = await reporting.campaign_recipients(
