@@ -335,29 +335,52 @@ async def finish_campaigns(session: AsyncSession, now: datetime) -> list[str]:
 
 
 async def status_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
-    rows = await session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.campaign_id == campaign_id, Delivery.superseded_by.is_(None))
-        .group_by(Delivery.status)
-    )
-    return {status: int(count) for status, count in rows.all()}
+    """The campaign's current recipients (a retried one as its latest attempt) by status."""
+    return (await status_counts_of(session, [campaign_id]))[campaign_id]
 
 
 async def status_counts_of(
     session: AsyncSession, campaign_ids: Sequence[str]
 ) -> dict[str, dict[str, int]]:
-    """Each campaign's recipients counted by delivery status, in one read (a list page)."""
+    """Each campaign's current recipients counted by delivery status, in few reads.
+
+    Counting only current rows (``superseded_by IS NULL``) by status reads every row of the
+    campaign: no index holds both columns (0.47 s for 100,000 recipients on a loaded SQLite,
+    ``bench/web.py``). Every row by status, and the current rows alone, are each answered by an
+    index (``ix_deliveries_campaign_status``, ``ix_deliveries_campaign_current``: 21 and 15 ms);
+    when the two totals agree no row was superseded and the first count is exact. Only a
+    campaign with retried or fallen-back recipients is counted row by row.
+    """
     counted: dict[str, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
     if not campaign_ids:
         return counted
-    rows = await session.execute(
+    ids = list(campaign_ids)
+    every = await session.execute(
         select(Delivery.campaign_id, Delivery.status, func.count())
-        .where(Delivery.campaign_id.in_(list(campaign_ids)), Delivery.superseded_by.is_(None))
+        .where(Delivery.campaign_id.in_(ids))
         .group_by(Delivery.campaign_id, Delivery.status)
     )
-    for campaign_id, status, count in rows.all():
+    for campaign_id, status, count in every.all():
         if campaign_id is not None:
             counted[campaign_id][status] = int(count)
+    current = await session.execute(
+        select(Delivery.campaign_id, func.count())
+        .where(Delivery.campaign_id.in_(ids), Delivery.superseded_by.is_(None))
+        .group_by(Delivery.campaign_id)
+    )
+    current_rows = {campaign_id: int(count) for campaign_id, count in current.all()}
+    retried = [c for c in ids if sum(counted[c].values()) != current_rows.get(c, 0)]
+    if retried:
+        exact = await session.execute(
+            select(Delivery.campaign_id, Delivery.status, func.count())
+            .where(Delivery.campaign_id.in_(retried), Delivery.superseded_by.is_(None))
+            .group_by(Delivery.campaign_id, Delivery.status)
+        )
+        for campaign_id in retried:
+            counted[campaign_id] = {}
+        for campaign_id, status, count in exact.all():
+            if campaign_id is not None:
+                counted[campaign_id][status] = int(count)
     return counted
 
 
