@@ -116,6 +116,18 @@ async def test_a_file_that_cannot_be_read_is_refused_beside_the_recipients(web: 
     assert "unknown column &#39;email&#39;" in error
 
 
+async def test_more_than_100000_rows_are_refused_before_sending(web: WebClient) -> None:
+    csrf = await web.signed_in_as("admin")
+    handoff_id = await _handoff(web.brand)
+    rows = "".join(f"+1415{n:07d},x\n" for n in range(100_001))
+    page = await web.http.post(
+        "/app/campaigns/new", data=_form(csrf, handoff_id), files=_file(f"phone,1\n{rows}")
+    )
+    assert page.status_code == 400
+    assert "at most 100,000 in one campaign" in page.text
+    assert "Send to" not in page.text
+
+
 async def test_a_form_sent_twice_creates_one_campaign_of_the_rows_that_pass(
     web: WebClient,
 ) -> None:
