@@ -109,6 +109,10 @@ class QueueEntry(ConversationSummary):
 
 class ConversationList(ResponseModel):
     conversations: list[ConversationSummary]
+    next_cursor: str | None = Field(
+        default=None,
+        description="state=CLOSED: pass as ``cursor`` for the next page; null on the last page.",
+    )
 
 
 class QueueList(ResponseModel):
