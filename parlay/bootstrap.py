@@ -224,6 +224,7 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
         poll_interval_seconds=settings.worker_poll_interval_seconds,
         max_attempts=settings.worker_max_attempts,
         backoff_base_seconds=settings.worker_backoff_base_seconds,
+        log_outcomes=settings.log_delivery_outcomes,
     )
 
 

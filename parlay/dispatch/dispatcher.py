@@ -443,7 +443,14 @@ class Dispatcher:
             self._sent[:0] = sent
             raise
         try:
-            report_outcomes(batch, changed, self._claimed, self._timings, self._metrics)
+            report_outcomes(
+                batch,
+                changed,
+                self._claimed,
+                self._timings,
+                self._metrics,
+                log_lines=self.config.log_outcomes,
+            )
         except Exception:
             log.warning("reporting outcomes failed", count=len(batch), exc_info=True)
         if sent and self._on_sent is not None:

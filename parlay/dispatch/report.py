@@ -13,6 +13,8 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from structlog.stdlib import BoundLogger
+
 from parlay.channels.base import OutboundMessage, SendResult
 from parlay.delivery.lifecycle import Changed, Outcome
 from parlay.delivery.queue import ClaimedDelivery
@@ -54,9 +56,14 @@ def report_outcomes(
     claimed: MutableMapping[int, ClaimedDelivery],
     timings: MutableMapping[int, SendTiming],
     metrics: Metrics | None,
+    *,
+    log_lines: bool = True,
 ) -> None:
-    """Log and count the outcomes a flush recorded; forget what the dispatcher held of them."""
+    """Log (unless ``log_lines`` is off) and count the outcomes a flush recorded; forget what
+    the dispatcher held of them."""
     written = {c.delivery_id for c in changed}
+    # Bound once per flush: the lazy module logger would bind itself again for every line.
+    logger = log.bind()
     counted: Counter[tuple[str, str, str]] = Counter()
     for outcome in outcomes:
         delivery = claimed.pop(outcome.delivery_id, None)
@@ -66,7 +73,8 @@ def report_outcomes(
         if outcome.kind in _STATUS_CHANGES and outcome.delivery_id not in written:
             continue  # stale (another worker or a receipt got there first): nothing changed
         status = outcome.status.value if outcome.status is not None else RETRY
-        _log(delivery, outcome, status, timing)
+        if log_lines:
+            _log(logger, delivery, outcome, status, timing)
         if metrics is not None:
             counted[(delivery.channel, status, outcome.error_code or "")] += 1
             if timing is not None:
@@ -77,9 +85,13 @@ def report_outcomes(
 
 
 def _log(
-    delivery: ClaimedDelivery, outcome: Outcome, status: str, timing: SendTiming | None
+    logger: BoundLogger,
+    delivery: ClaimedDelivery,
+    outcome: Outcome,
+    status: str,
+    timing: SendTiming | None,
 ) -> None:
-    log.info(
+    logger.info(
         "delivery outcome",
         delivery_id=delivery.id,
         account_id=delivery.account_id,

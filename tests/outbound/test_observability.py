@@ -121,3 +121,19 @@ async def test_the_queue_depth_counts_due_deliveries_per_lane(outbound: Outbound
     assert value(samples, depth, lane="sms") == 2
     assert value(samples, depth, lane="priority") == 1
     assert value(samples, depth, lane="inapp") == value(samples, depth, lane="wa") == 0
+
+
+@pytest.mark.dispatch(metrics_token=SecretStr(TOKEN), log_delivery_outcomes=False)
+async def test_without_outcome_lines_the_outcomes_are_still_counted(outbound: Outbound) -> None:
+    handoff_id = await outbound.handoff(sms_channel())
+    outbound.start()
+    with structlog.testing.capture_logs() as logs:
+        await outbound.campaign(handoff_id, [sms(OK)])
+        await outbound.run_until_done()
+        samples = await eventually(
+            lambda: scrape(outbound),
+            lambda s: value(s, "parlay_delivery_outcomes_total", **SENT_SMS) == 1,
+            what="the outcome counter",
+        )
+    assert await _outcome_lines(logs) == []
+    assert value(samples, "parlay_provider_send_seconds_count", provider="sandbox") == 1
