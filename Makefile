@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # Where `make run` serves: `make run PORT=8081 HOST=0.0.0.0`.
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The suite runs on every core (pytest-xdist; each worker has its own databases):
+# `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint typecheck check bench lock clean
 
@@ -27,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench
 	$(BIN)/python -m ruff format --check parlay tests bench
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench

@@ -365,3 +365,34 @@ def worker() -> None:
 def api(host: str, port: int) -> None:
     """Run the HTTP API only (scale-out: several of these plus workers)."""
     _serve(host, port, demo=False, run_api=True, run_worker=False)
+
+
+# ``parlay campaign|users|skills|handoffs``: commands on the API client (docs/cli.md), in Typer.
+# Imported only when one of them runs: the server's commands load neither Typer, Rich nor the
+# client.
+_CLIENT_COMMANDS = {
+    "campaign": "Send and follow campaigns on a running Parlay (docs/cli.md).",
+    "users": "Staff users of an account on a running Parlay.",
+    "skills": "Skills of an account on a running Parlay.",
+    "handoffs": "Handoffs of an account on a running Parlay.",
+}
+
+
+def _client_command(name: str, summary: str) -> click.Command:
+    def run(args: tuple[str, ...]) -> None:
+        from parlay.console.app import run_group
+
+        run_group(name, list(args))
+
+    return click.Command(
+        name,
+        callback=run,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        help=summary,
+        context_settings={"ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+    )
+
+
+for _name, _summary in _CLIENT_COMMANDS.items():
+    main.add_command(_client_command(_name, _summary))

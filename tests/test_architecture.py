@@ -20,6 +20,7 @@ PACKAGE = ROOT / "parlay"
 # Bottom to top: a part may import only the parts below it (and itself).
 LAYERS = [
     "lib",
+    "client",
     "config",
     "accounts",
     "handoffs",
@@ -42,6 +43,7 @@ LAYERS = [
     "bootstrap",
     "app",
     "runtime",
+    "console",
     "cli",
 ]
 # The product's domains: framework-free (no FastAPI, no Starlette).
