@@ -275,6 +275,10 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
         # A demo tries things on this machine: push proxies and key endpoints on localhost.
         settings = settings.model_copy(update={"allow_private_urls": True})
     settings, box, key_lines = _with_secret_key(settings, demo=demo)
+    if demo:
+        # The web tool's sign-in page shows the demo login (never without --demo).
+        kept = demo_credentials_path(settings.database_url)
+        settings = settings.model_copy(update={"web_demo_credentials_file": kept})
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:
