@@ -20,6 +20,7 @@ PAGES: tuple[NavItem, ...] = (
     NavItem("Skills", "/app/skills", Permission.SKILLS_READ),
     NavItem("Users and agents", "/app/users", Permission.USERS_READ),
     NavItem("API keys", "/app/apikeys", Permission.APIKEYS_MANAGE),
+    NavItem("Webhooks", "/app/webhooks", Permission.WEBHOOKS_MANAGE),
 )
 
 
