@@ -24,7 +24,6 @@ from parlay.handoffs.models import Handoff
 from parlay.lib.errors import ParlayError
 from parlay.web.auth import Viewer, page, services_of
 from parlay.web.pages.formdata import (
-    FORM,
     checked,
     optional,
     refusal,
@@ -173,7 +172,6 @@ async def _form_page(
         "handoff": handoff,
         "values": values,
         "errors": errors or {},
-        "form_error": (errors or {}).get(FORM),
         "skills": [s.name for s in skills],
         "channel_types": CHANNEL_TYPES,
         "channel_titles": CHANNEL_TITLES,
