@@ -14,7 +14,16 @@ from parlay.lib.errors import ParlayError
 from parlay.lib.observability.logging import get_logger
 from parlay.services import Services
 from parlay.web.auth import NotSignedIn, csrf_guard
-from parlay.web.pages import apikeys, handoffs, home, session, skills, users, webhooks
+from parlay.web.pages import (
+    apikeys,
+    handoffs,
+    home,
+    session,
+    settings,
+    skills,
+    users,
+    webhooks,
+)
 from parlay.web.security import WEB_ROOT, clear_session_cookie
 from parlay.web.templating import HERE, render
 
@@ -42,6 +51,7 @@ def create_web_app(services: Services) -> FastAPI:
         apikeys.router,
         users.router,
         webhooks.router,
+        settings.router,
     ):
         web.include_router(router)
     _install_error_pages(web)

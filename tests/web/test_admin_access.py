@@ -22,6 +22,7 @@ OPENS = {
     "/app/apikeys": {"admin"},
     "/app/users": {"admin", "agent_manager"},
     "/app/webhooks": {"admin"},
+    "/app/settings": {"admin"},
 }
 
 

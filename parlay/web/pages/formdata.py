@@ -40,6 +40,30 @@ def top_level(known: Iterable[str]) -> FieldNamer:
     return name
 
 
+def nested(known: Iterable[str]) -> FieldNamer:
+    """The namer of a form whose inputs join the API path in snake case: ``rateLimits.c2m`` is
+    the input ``rate_limits_c2m``."""
+    names = frozenset(known)
+
+    def name(path: str) -> str | None:
+        field = "_".join(snake(part) for part in path.split("."))
+        return field if field in names else None
+
+    return name
+
+
+def whole_number(value: str) -> int | str | None:
+    """A whole number typed in a form; what is not one is passed on for the schema to refuse
+    (its strict integers take no text)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
 def text(form: FormData, key: str) -> str:
     value = form.get(key)
     return value if isinstance(value, str) else ""

@@ -17,7 +17,15 @@ from parlay.accounts.service import UserChanges, UserView
 from parlay.api.schemas.accounts import Role, UserCreate, UserUpdate
 from parlay.lib.errors import Conflict, ParlayError
 from parlay.web.auth import Viewer, page, services_of
-from parlay.web.pages.formdata import chosen, optional, refusal, text, top_level, validation_errors
+from parlay.web.pages.formdata import (
+    chosen,
+    optional,
+    refusal,
+    text,
+    top_level,
+    validation_errors,
+    whole_number,
+)
 from parlay.web.security import WEB_ROOT
 from parlay.web.templating import render
 
@@ -34,17 +42,6 @@ TYPES = [("human", "A person"), ("bot", "A bot (agent role only)")]
 _namer = top_level(
     {"username", "password", "roles", "type", "skills", "max_concurrent_conversations"}
 )
-
-
-def _number(value: str) -> int | str | None:
-    """A whole number typed in a form; what is not one goes to the schema, which refuses it."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return value
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -106,7 +103,7 @@ async def create_user(
         "type": values["type"],
         "skills": values["skills"],
     }
-    number = _number(values["max_concurrent_conversations"])
+    number = whole_number(values["max_concurrent_conversations"])
     if number is not None:
         body_in["maxConcurrentConversations"] = number
     try:
@@ -185,7 +182,7 @@ async def update_user(
     body_in: dict[str, Any] = {
         "roles": values["roles"],
         "skills": values["skills"],
-        "maxConcurrentConversations": _number(values["max_concurrent_conversations"]),
+        "maxConcurrentConversations": whole_number(values["max_concurrent_conversations"]),
     }
     password = optional(form, "password")
     if password is not None:
