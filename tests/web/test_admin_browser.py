@@ -10,12 +10,12 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from parlay.accounts.permissions import Role
 from tests.web.browser import ACCOUNT, LiveParlay, sign_in
 
-LAPTOP = {"width": 1280, "height": 800}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def _screenshot(page: Page, name: str) -> None:

@@ -3,6 +3,8 @@ maximum conversations, disables and enables; an agent manager only looks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import TEST_PASSWORD
@@ -11,7 +13,7 @@ from tests.web.conftest import WebClient
 pytestmark = pytest.mark.anyio
 
 
-async def _user(web: WebClient, username: str) -> dict[str, object]:
+async def _user(web: WebClient, username: str) -> dict[str, Any]:
     listed = await web.http.get(f"{web.brand.url}/users", headers=web.brand.admin)
     return next(u for u in listed.json()["users"] if u["username"] == username)
 
@@ -45,7 +47,7 @@ async def test_an_admin_creates_an_agent_sets_its_skills_and_disables_it(web: We
     saved = await web.http.post(f"/app/users/{ada['id']}", data=changes)
     assert saved.status_code == 303, saved.text
     ada = await _user(web, "ada")
-    assert (sorted(ada["skills"]), ada["maxConcurrentConversations"]) == (  # type: ignore[arg-type]
+    assert (sorted(ada["skills"]), ada["maxConcurrentConversations"]) == (
         ["billing", "general"],
         7,
     )
