@@ -16,6 +16,7 @@ from parlay.services import Services
 from parlay.web.auth import NotSignedIn, csrf_guard
 from parlay.web.pages import (
     apikeys,
+    channels,
     handoffs,
     home,
     session,
@@ -51,6 +52,7 @@ def create_web_app(services: Services) -> FastAPI:
         apikeys.router,
         users.router,
         webhooks.router,
+        channels.router,
         settings.router,
     ):
         web.include_router(router)

@@ -23,6 +23,7 @@ OPENS = {
     "/app/users": {"admin", "agent_manager"},
     "/app/webhooks": {"admin"},
     "/app/settings": {"admin"},
+    "/app/channels": {"admin"},
 }
 
 
