@@ -16,6 +16,7 @@ from parlay.services import Services
 from parlay.web.auth import NotSignedIn, csrf_guard
 from parlay.web.pages import (
     apikeys,
+    apps,
     channels,
     handoffs,
     home,
@@ -52,6 +53,7 @@ def create_web_app(services: Services) -> FastAPI:
         apikeys.router,
         users.router,
         webhooks.router,
+        apps.router,
         channels.router,
         settings.router,
     ):

@@ -21,6 +21,7 @@ PAGES: tuple[NavItem, ...] = (
     NavItem("Users and agents", "/app/users", Permission.USERS_READ),
     NavItem("API keys", "/app/apikeys", Permission.APIKEYS_MANAGE),
     NavItem("Webhooks", "/app/webhooks", Permission.WEBHOOKS_MANAGE),
+    NavItem("Apps", "/app/apps", Permission.APPS_READ),
     NavItem("Channels", "/app/channels", Permission.CHANNELS_READ),
     NavItem("Settings", "/app/settings", Permission.SETTINGS_READ),
 )

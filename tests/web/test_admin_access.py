@@ -24,6 +24,7 @@ OPENS = {
     "/app/webhooks": {"admin"},
     "/app/settings": {"admin"},
     "/app/channels": {"admin"},
+    "/app/apps": {"admin", "campaign_manager"},
 }
 
 
@@ -39,7 +40,7 @@ async def test_each_role_opens_exactly_the_admin_pages_its_api_grants(web: WebCl
                 assert (f'href="{path}"' in home.text) is (role in roles), (role, path)
 
 
-async def test_another_accounts_handoff_key_and_webhook_are_not_found(
+async def test_another_accounts_ids_open_nothing_in_the_web_tool(
     web: WebClient, other_brand: Brand
 ) -> None:
     handoff = await other_brand.client.post(
@@ -57,9 +58,27 @@ async def test_another_accounts_handoff_key_and_webhook_are_not_found(
         json={"url": "https://hooks.globex.example/x", "events": ["delivery.*"]},
         headers=other_brand.admin,
     )
+    app = await other_brand.client.post(
+        f"{other_brand.url}/apps",
+        json={
+            "appId": "com.globex.only",
+            "platform": "ios",
+            "pushService": "proxy",
+            "proxy": {"url": "https://push.globex.example/x", "secret": "s" * 20},
+        },
+        headers=other_brand.admin,
+    )
+    assert app.status_code == 201, app.text
+    users = await other_brand.client.get(f"{other_brand.url}/users", headers=other_brand.admin)
     handoff_id, key_id, hook_id = handoff.json()["id"], key.json()["id"], hook.json()["id"]
+    user_id = users.json()["users"][0]["id"]
     csrf = await web.signed_in_as("admin")
-    for path in (f"/app/handoffs/{handoff_id}", f"/app/webhooks/{hook_id}"):
+    for path in (
+        f"/app/handoffs/{handoff_id}",
+        f"/app/webhooks/{hook_id}",
+        f"/app/users/{user_id}",
+        "/app/apps/com.globex.only",
+    ):
         assert (await web.http.get(path)).status_code == 404, path
     for path in (
         f"/app/handoffs/{handoff_id}",
@@ -68,6 +87,9 @@ async def test_another_accounts_handoff_key_and_webhook_are_not_found(
         f"/app/webhooks/{hook_id}/test",
         f"/app/webhooks/{hook_id}/enable",
         f"/app/webhooks/{hook_id}/delete",
+        f"/app/users/{user_id}",
+        f"/app/users/{user_id}/disable",
+        "/app/apps/com.globex.only/delete",
     ):
         response = await web.http.post(path, data={"name": "mine", "csrf_token": csrf})
         assert response.status_code == 404, path
