@@ -81,9 +81,10 @@ def test_a_new_api_key_is_shown_once_and_stops_working_when_revoked(
     expect(shown).to_be_visible()
     key = shown.input_value()
     assert key
-    expect(page.get_by_role("button", name="Copy API key")).to_be_visible()
-    expect(page.get_by_role("cell", name="IVR", exact=True)).to_be_visible()
     _screenshot(page, "web-api-keys.png")
+    page.get_by_role("button", name="Copy API key").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    expect(page.get_by_role("cell", name="IVR", exact=True)).to_be_visible()
     api = f"{live_parlay.url}/api/account/{ACCOUNT}/handoffs"
     assert httpx.get(api, headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
