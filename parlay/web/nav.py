@@ -18,7 +18,14 @@ class NavItem:
 PAGES: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/app/dashboard", Permission.REPORTING),
     NavItem("Campaigns", "/app/campaigns", Permission.CAMPAIGNS_READ),
+    NavItem("Handoffs", "/app/handoffs", Permission.HANDOFFS_READ),
     NavItem("Skills", "/app/skills", Permission.SKILLS_READ),
+    NavItem("Users and agents", "/app/users", Permission.USERS_READ),
+    NavItem("API keys", "/app/apikeys", Permission.APIKEYS_MANAGE),
+    NavItem("Webhooks", "/app/webhooks", Permission.WEBHOOKS_MANAGE),
+    NavItem("Apps", "/app/apps", Permission.APPS_READ),
+    NavItem("Channels", "/app/channels", Permission.CHANNELS_READ),
+    NavItem("Settings", "/app/settings", Permission.SETTINGS_READ),
 )
 
 
