@@ -172,13 +172,14 @@ async def queue_events(url: str, account_id: str, n: int) -> None:
     now = SystemClock().now()
     expires = now + timedelta(days=1)
     head = (account_id, "PROACTIVE", "bench", "H0", "general", 10, "inapp")
+    unset = (None, None)  # header variables, SDEs
     db = Database(url, pool_size=1)
     try:
         async with db.write() as session:
             await lifecycle.add_queued(
                 session,
                 [
-                    (*head, f"c{i:06d}", None, None, 86400, expires, "QUEUED", 0, now, now)
+                    (*head, f"c{i:06d}", None, None, 86400, expires, "QUEUED", 0, now, now, *unset)
                     for i in range(n)
                 ],
             )
