@@ -7,8 +7,11 @@ STAMP := $(VENV)/.installed
 # Where `make run` serves: `make run PORT=8081 HOST=0.0.0.0`.
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The suite runs on every core (pytest-xdist; each worker has its own databases):
+# `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint typecheck check bench lock clean
+.PHONY: run test lint typecheck check bench lock clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "building $(VENV) from requirements.lock (first run only: about a minute)..."
@@ -23,11 +26,20 @@ run: $(STAMP)
 
 # Lint, format check, type-check (the tests too), then the suite with branch coverage: the run
 # fails if coverage falls under the floor in pyproject.toml ([tool.coverage.report] fail_under).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m ruff check parlay tests bench
 	$(BIN)/python -m ruff format --check parlay tests bench
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=term $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads): install it
+# when it is missing, with sudo only when not root; apt-get update first if the install fails.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+chromium:
+	@test -x $(CHROMIUM) || $(SUDO) env $(APT_INSTALL) || \
+		{ $(SUDO) apt-get update && $(SUDO) env $(APT_INSTALL); }
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench

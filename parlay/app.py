@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from parlay.api.docs_ui import install_docs
 from parlay.api.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -47,12 +48,17 @@ def create_app(
         summary="IVR deflection and proactive messaging over push, SMS and WhatsApp.",
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        # Served by install_docs from the package's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
+    _mount_web_tool(app, services)
     app.router.redirect_slashes = False
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_body_bytes)
@@ -97,13 +103,45 @@ def _include_domain_routers(app: FastAPI) -> None:
         app.include_router(router)
 
 
+def _mount_web_tool(app: FastAPI, services: Services) -> None:
+    """The web tool's pages at /app/ (``parlay.web``); ``/`` and ``/app`` lead there."""
+    from parlay.web import WEB_ROOT, create_web_app
+
+    @app.get("/", include_in_schema=False)
+    @app.get(WEB_ROOT, include_in_schema=False)
+    async def to_web_tool() -> Response:
+        return RedirectResponse(f"{WEB_ROOT}/", status_code=307)
+
+    app.mount(WEB_ROOT, create_web_app(services))
+
+
 def _install_operational_routes(app: FastAPI, services: Services) -> None:
-    @app.get("/healthz", tags=["operations"], operation_id="healthz")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        operation_id="healthz",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], operation_id="readyz")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        operation_id="readyz",
+        responses={
+            200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok"}}}},
+            503: {
+                "description": "The database does not answer.",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "unavailable", "database": "connection refused"}
+                    }
+                },
+            },
+        },
+    )
     async def readyz() -> Response:
         """Readiness: the database answers."""
         try:

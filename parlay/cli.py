@@ -275,6 +275,10 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
         # A demo tries things on this machine: push proxies and key endpoints on localhost.
         settings = settings.model_copy(update={"allow_private_urls": True})
     settings, box, key_lines = _with_secret_key(settings, demo=demo)
+    if demo:
+        # The web tool's sign-in page shows the demo login (never without --demo).
+        kept = demo_credentials_path(settings.database_url)
+        settings = settings.model_copy(update={"web_demo_credentials_file": kept})
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:
@@ -365,3 +369,34 @@ def worker() -> None:
 def api(host: str, port: int) -> None:
     """Run the HTTP API only (scale-out: several of these plus workers)."""
     _serve(host, port, demo=False, run_api=True, run_worker=False)
+
+
+# ``parlay campaign|users|skills|handoffs``: commands on the API client (docs/cli.md), in Typer.
+# Imported only when one of them runs: the server's commands load neither Typer, Rich nor the
+# client.
+_CLIENT_COMMANDS = {
+    "campaign": "Send and follow campaigns on a running Parlay (docs/cli.md).",
+    "users": "Staff users of an account on a running Parlay.",
+    "skills": "Skills of an account on a running Parlay.",
+    "handoffs": "Handoffs of an account on a running Parlay.",
+}
+
+
+def _client_command(name: str, summary: str) -> click.Command:
+    def run(args: tuple[str, ...]) -> None:
+        from parlay.console.app import run_group
+
+        run_group(name, list(args))
+
+    return click.Command(
+        name,
+        callback=run,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        help=summary,
+        context_settings={"ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+    )
+
+
+for _name, _summary in _CLIENT_COMMANDS.items():
+    main.add_command(_client_command(_name, _summary))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,12 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     # How long a token exchanged for an API key (LivePerson's client-credentials flow) lives.
     key_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    # The web tool (/app/): a session ends after this long without a request (sliding), and at
+    # the cap after sign-in whatever happens.
+    web_session_idle_seconds: int = Field(default=2 * 3600, ge=60)
+    web_session_max_seconds: int = Field(default=12 * 3600, ge=60)
+    # Set by ``parlay serve --demo`` only: the sign-in page shows the demo login kept there.
+    web_demo_credentials_file: Path | None = None
     log_level: str = "INFO"
     log_json: bool = True
     # How long an Idempotency-Key is remembered.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from parlay.accounts import service
 from parlay.accounts.models import Account
@@ -83,3 +85,31 @@ async def seed_demo(db: Database, settings: Settings) -> DemoCredentials | None:
             session, DEMO_ACCOUNT, f"demo-{now:%Y%m%d%H%M%S}", [s.value for s in Scope], now
         )
     return DemoCredentials(DEMO_ACCOUNT, DEMO_ADMIN, password, key)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    account_id: str
+    username: str
+    password: str
+
+
+def read_demo_login(path: Path) -> DemoLogin | None:
+    """The demo admin's login from the file ``parlay serve --demo`` keeps it in (its login line
+    carries ``{"username": ..., "password": ...}``); None when there is none to read."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        start = line.find("{")
+        if "admin login" not in line or start < 0:
+            continue
+        try:
+            body = json.loads(line[start:])
+        except ValueError:
+            return None
+        username, password = body.get("username"), body.get("password")
+        if isinstance(username, str) and isinstance(password, str):
+            return DemoLogin(DEMO_ACCOUNT, username, password)
+    return None

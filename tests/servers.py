@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0
 
 
 def free_port() -> int:
@@ -42,8 +42,11 @@ class Server:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
 
 
-def start_api(name: str, tmp: Path, database_url: str, **settings: object) -> Server:
-    """``parlay api`` with the test secret key and ``PARLAY_<NAME>`` set from ``settings``."""
+def start_api(
+    name: str, tmp: Path, database_url: str, *, command: str = "api", **settings: object
+) -> Server:
+    """``parlay api`` (or ``command``: ``serve`` runs the dispatcher too) with the test secret
+    key and ``PARLAY_<NAME>`` set from ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     env["PARLAY_DATABASE_URL"] = database_url
     env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
@@ -53,7 +56,7 @@ def start_api(name: str, tmp: Path, database_url: str, **settings: object) -> Se
     log = tmp / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(PARLAY), "api", "--port", str(port)],
+            [str(PARLAY), command, "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -133,3 +133,21 @@ class AccessToken(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(Base):
+    """A staff user signed in to the web tool. The cookie carries a random token; only its digest
+    is kept. Expires after ``idle`` without a request, and at ``created_at`` + the cap in any case
+    (``expires_at`` is the nearer of the two, moved on as requests come)."""
+
+    __tablename__ = "web_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The roles the user had at sign-in: a change of roles ends the session.
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

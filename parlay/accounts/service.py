@@ -13,7 +13,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.limits import RateLimits
-from parlay.accounts.models import AccessToken, Account, ApiKey, Skill, User, UserSkill
+from parlay.accounts.models import (
+    AccessToken,
+    Account,
+    ApiKey,
+    Skill,
+    User,
+    UserSkill,
+    WebSession,
+)
 from parlay.accounts.permissions import Role, Scope
 from parlay.accounts.secrets import (
     digest,
@@ -272,6 +280,7 @@ async def update_user(
         await _keep_an_admin(session, user)
     if end_sessions:
         await session.execute(delete(AccessToken).where(AccessToken.user_id == user.id))
+        await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     user.updated_at = now
     await session.flush()
     return UserView(user, await _user_skill_names(session, user.id))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from parlay.accounts import auth, service
+from parlay.accounts import auth, service, websessions
 from parlay.accounts import settings as account_settings
 from parlay.accounts.auth import principal_for_bearer, touch_api_key
 from parlay.accounts.login import LoginThrottle
@@ -41,31 +41,67 @@ async def account(tx: Transactions, account_id: str) -> Account | None:
         return await uow.session.get(Account, account_id)
 
 
-async def login(
-    tx: Transactions,
-    limiter: RateLimiter,
-    attempt: LoginAttempt,
-    ttl: timedelta,
-) -> LoginResult:
-    """A bearer token for a staff user's right password (401 otherwise; an unknown account or
-    user costs the same work and answers the same). Throttled per username and per client
-    address (``accounts.login``): 429 past the budget."""
+async def check_login(tx: Transactions, limiter: RateLimiter, attempt: LoginAttempt) -> int:
+    """The user ID for a staff user's right password (401 otherwise; an unknown account or user
+    costs the same work and answers the same). Throttled per username and per client address
+    (``accounts.login``): 429 past the budget. The JSON login and the web sign-in both pass here."""
     throttle = LoginThrottle(limiter)
     account_id, username = attempt.account_id, attempt.username
     await throttle.before(account_id, username, attempt.address)
     # The password is checked outside the write transaction, which stays a few milliseconds.
     try:
         async with tx.read() as uow:
-            user_id = await service.verify_login(
-                uow.session, account_id, username, attempt.password
-            )
+            return await service.verify_login(uow.session, account_id, username, attempt.password)
     except Unauthenticated:
         await throttle.failed(account_id, username)
         raise
+
+
+async def login(
+    tx: Transactions,
+    limiter: RateLimiter,
+    attempt: LoginAttempt,
+    ttl: timedelta,
+) -> LoginResult:
+    """A bearer token for a staff user's right password (``check_login``)."""
+    user_id = await check_login(tx, limiter, attempt)
     async with tx.write() as uow:
         return await service.issue_access_token(
-            uow.session, account_id, user_id, now=uow.now, ttl=ttl
+            uow.session, attempt.account_id, user_id, now=uow.now, ttl=ttl
         )
+
+
+async def sign_in_web(
+    tx: Transactions,
+    limiter: RateLimiter,
+    attempt: LoginAttempt,
+    lifetime: websessions.SessionLifetime,
+) -> websessions.OpenedSession:
+    """A web tool session for a staff user's right password (``check_login``, same throttle)."""
+    user_id = await check_login(tx, limiter, attempt)
+    async with tx.write() as uow:
+        return await websessions.open_session(
+            uow.session, attempt.account_id, user_id, uow.now, lifetime
+        )
+
+
+async def web_session(
+    tx: Transactions, token: str, lifetime: websessions.SessionLifetime
+) -> websessions.SignedIn:
+    """Who the web session ``token`` stands for (401 when it has ended); its idle expiry slides
+    on (written at most once a minute)."""
+    async with tx.read() as uow:
+        signed_in, due = await websessions.resolve(uow.session, token, uow.now, lifetime)
+    if due:
+        async with tx.write() as uow:
+            await websessions.touch(uow.session, token, uow.now, lifetime)
+    return signed_in
+
+
+async def sign_out_web(tx: Transactions, token: str) -> None:
+    """The web session stops working at once."""
+    async with tx.write() as uow:
+        await websessions.end_session(uow.session, token)
 
 
 async def logout(tx: Transactions, who: Principal, access_token: str) -> None:

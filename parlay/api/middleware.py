@@ -177,6 +177,9 @@ async def _send_problem(send: Send, error: ParlayError, scope: Scope) -> None:
 ORIGINAL_PATH = "parlay.original_path"
 
 
+WEB_PREFIX = "/app/"
+
+
 class TrailingSlashMiddleware:
     """``/path/`` is served as ``/path``, without a redirect: LivePerson's clients write some
     paths with a trailing ``/``, and a 307 would make them send their body twice (or, for the
@@ -187,7 +190,13 @@ class TrailingSlashMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+        # The web tool's pages keep their URLs as written (its home is /app/).
+        if (
+            scope["type"] == "http"
+            and len(path) > 1
+            and path.endswith("/")
+            and not path.startswith(WEB_PREFIX)
+        ):
             trimmed = path.rstrip("/") or "/"
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {

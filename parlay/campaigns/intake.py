@@ -184,6 +184,19 @@ class ConsumerIntake:
             problem = header_variables_problem(header)
         return problem, channel, address
 
+    def refusal(self, consumer: ConsumerEntry) -> str | None:
+        """Why ``take`` would refuse ``consumer`` (``INVALID_NUMBER``, ...), else None; an
+        accepted one is remembered, so a later duplicate is refused. What a client checks a file
+        with before sending it."""
+        content = consumer.get("consumerContent") or {}
+        if "consumerPhoneNumber" in consumer:
+            content = consumer_content(consumer, self.phone_channels)
+        problem, channel, address = self._problem(content, consumer)
+        if problem is not None or channel is None:
+            return problem or ""
+        self.seen.add((channel, address))
+        return None
+
     def take(self, consumers: Sequence[ConsumerEntry]) -> Intake:
         intake = Intake()
         rows, accepted, listed = intake.rows, intake.accepted, self.list_accepted

@@ -9,6 +9,7 @@ from parlay.accounts.models import (
     Skill,
     User,
     UserSkill,
+    WebSession,
 )
 from parlay.apps.models import App, Device
 from parlay.c2m.models import Call
@@ -51,6 +52,7 @@ __all__ = [
     "SmsOptOut",
     "User",
     "UserSkill",
+    "WebSession",
     "WebhookAttempt",
     "WebhookOutboxEvent",
     "WebhookSubscription",

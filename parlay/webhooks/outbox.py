@@ -246,6 +246,15 @@ async def record(
     are sent again if it is enabled). Returns the subscriptions disabled now."""
     if not attempts:
         return []
+    # Relays that write attempts of the same subscription take turns (rows locked in id order, so
+    # two never wait on each other): the trim at the end then sees the other relay's attempts,
+    # and the subscription keeps exactly the last ones however many relays run.
+    await session.execute(
+        select(WebhookSubscription.id)
+        .where(WebhookSubscription.id.in_(sorted({a.event.subscription_id for a in attempts})))
+        .order_by(WebhookSubscription.id)
+        .with_for_update()
+    )
     done = [a.event.id for a in attempts if a.succeeded]
     if done:
         await session.execute(

@@ -36,7 +36,7 @@ from parlay.lib.db.engine import Database
 from tests.conftest import TEST_SECRET_KEY
 
 PARLAY = Path(sys.executable).with_name("parlay")
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0
 
 
 @dataclass

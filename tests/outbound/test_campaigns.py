@@ -598,7 +598,7 @@ async def test_a_campaign_of_100000_consumers_is_accepted_and_every_recipient_is
     assert (body["acceptedCount"], body["failedConsumers"]) == (HUNDRED_K, [])
     assert await outbound.count(campaign_id) == HUNDRED_K
     outbound.start()
-    await outbound.settle(timeout=120, interval=0.25)
+    await outbound.settle(timeout=300, interval=0.25)
     campaign = await outbound.campaign_reaches(campaign_id, "FINISHED")
     assert campaign["counts"] == {"SENT": HUNDRED_K - len(rejected), "FAILED": len(rejected)}
     assert await outbound.count(campaign_id) == HUNDRED_K

@@ -33,7 +33,9 @@ from parlay.lib.ratelimit import ApiFamily
 
 router = api_router(prefix="/api/account/{accountId}/agent", tags=["agent"])
 Workspace = Annotated[Principal, require(Permission.AGENT_WORKSPACE, ApiFamily.AGENT)]
-ConversationIdPath = Annotated[str, Path(min_length=1, max_length=36)]
+ConversationIdPath = Annotated[
+    str, Path(min_length=1, max_length=36, description="The conversation's ID.")
+]
 
 
 @router.get("/state", operation_id="getAgentState", response_model=AgentStatusOut)

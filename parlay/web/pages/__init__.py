@@ -1,0 +1,1 @@
+"""One module per page: a router whose routes declare ``page(<permission>)``."""

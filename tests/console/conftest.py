@@ -1,0 +1,3 @@
+from tests.client.conftest import live
+
+__all__ = ["live"]
