@@ -56,7 +56,6 @@ from fcm_baseline import client_rate as fcm_client_rate
 from fcm_baseline import fake_fcm_process
 
 from parlay.apps.models import App
-from parlay.apps.stored import ApnsSettings, FcmSettings, PushSettings, to_json
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 from parlay.lib.secretbox import SecretBox
@@ -78,32 +77,18 @@ def fcm_token(i: int) -> str:
     return f"bench-fcm-{i:08d}:APA91b{i:012d}"
 
 
-def stored_credentials(credentials: dict[str, Any]) -> dict[str, Any]:
-    """The app's credentials as Parlay stores them: its secret encrypted with the workers' key."""
-    box = SecretBox.from_setting(BENCH_SECRET_KEY)
-    settings: PushSettings
-    if credentials["service"] == "apns":
-        settings = ApnsSettings(
-            team_id=credentials["teamId"],
-            key_id=credentials["keyId"],
-            environment=credentials["environment"],
-            endpoint=credentials["endpoint"],
-            private_key=box.seal(credentials["privateKeyPem"]),
-        )
-    else:
-        account = json.loads(credentials["serviceAccountJson"])
-        settings = FcmSettings(
-            project_id=account["project_id"],
-            client_email=account["client_email"],
-            token_uri=account["token_uri"],
-            endpoint=credentials["endpoint"],
-            service_account=box.seal(credentials["serviceAccountJson"]),
-        )
-    return to_json(settings)
+# The credentials' secret parts, encrypted with the workers' key as the apps API stores them
+# (a worker refuses a secret stored in clear).
+_SECRET_FIELDS = ("privateKeyPem", "serviceAccountJson")
 
 
 async def add_app(url: str, account_id: str, service: str, credentials: dict[str, Any]) -> None:
     now = SystemClock().now()
+    box = SecretBox.from_setting(BENCH_SECRET_KEY)
+    credentials = {
+        name: box.seal(value).to_json() if name in _SECRET_FIELDS else value
+        for name, value in credentials.items()
+    }
     db = Database(url, pool_size=1)
     try:
         async with db.write() as session:
@@ -113,7 +98,7 @@ async def add_app(url: str, account_id: str, service: str, credentials: dict[str
                     app_id=APP_ID,
                     platform="ios" if service == "apns" else "android",
                     push_service=service,
-                    credentials=stored_credentials(credentials),
+                    credentials=credentials,
                     created_at=now,
                     updated_at=now,
                 )
@@ -155,7 +140,7 @@ def parlay_rate(
         env = {
             "PARLAY_SANDBOX_CHANNELS": "sms,wa",
             "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle,
-            "PARLAY_ALLOW_PRIVATE_URLS": "true",  # the provider listens on 127.0.0.1
+            "PARLAY_ALLOW_PRIVATE_URLS": "true",  # the fakes listen on loopback
             "PARLAY_WORKER_CONCURRENCY_INAPP": str(concurrency),
         }
         procs = [start(f"worker{i}", "worker", url, Path(tmp), env) for i in range(workers)]
@@ -250,6 +235,9 @@ def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Fi
     with fake_fcm_process() as fake:
         credentials = {
             "service": "fcm",
+            "projectId": fake.account["project_id"],
+            "clientEmail": fake.account["client_email"],
+            "tokenUri": fake.account["token_uri"],
             "serviceAccountJson": json.dumps(fake.account),
             "endpoint": fake.url,
         }

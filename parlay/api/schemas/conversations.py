@@ -195,9 +195,13 @@ class QueueEntry(ConversationSummary):
 
 
 class ConversationList(ResponseModel):
-    model_config = examples({"conversations": [_SUMMARY]})
+    model_config = examples({"conversations": [_SUMMARY], "nextCursor": None})
 
     conversations: list[ConversationSummary] = Field(description="The conversations listed.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="state=CLOSED: pass as ``cursor`` for the next page; null on the last page.",
+    )
 
 
 class QueueList(ResponseModel):
