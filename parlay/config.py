@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Live streams one consumer or one agent may hold open at once (per process); a newer one
     # replaces the oldest.
     events_max_streams: int = Field(default=5, ge=1, le=100)
+    # A conversation assigned to an agent who does not accept it (or write) within this many
+    # seconds goes back to its queue and the agent is set AWAY; 0 never takes it back.
+    conversation_accept_timeout_seconds: float = Field(default=120.0, ge=0)
 
     # ``GET /metrics`` on the API answers only with ``Authorization: Bearer <token>``; unset, it is
     # not served there (404). Either way ``metrics_bind`` ("host:port") can serve the metrics
