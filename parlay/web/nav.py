@@ -15,7 +15,10 @@ class NavItem:
 
 
 # In the order the nav shows them. A new page adds its line here (docs/web-tool.md).
-PAGES: tuple[NavItem, ...] = (NavItem("Skills", "/app/skills", Permission.SKILLS_READ),)
+PAGES: tuple[NavItem, ...] = (
+    NavItem("Workspace", "/app/workspace", Permission.AGENT_WORKSPACE),
+    NavItem("Skills", "/app/skills", Permission.SKILLS_READ),
+)
 
 
 def visible_pages(principal: Principal, pages: tuple[NavItem, ...] = PAGES) -> list[NavItem]:
