@@ -34,7 +34,8 @@ async def _agent_of(web: WebClient, *skills: str) -> str:
 
 
 async def test_an_agent_goes_online_answers_and_closes_through_the_page(
-    web: WebClient, desk: Desk
+    web: WebClient,
+    desk: Desk,  # noqa: F811 - the fixture imported above
 ) -> None:
     await desk.settings(defaultSkill="general")
     csrf = await _agent_of(web, "general")
@@ -46,7 +47,8 @@ async def test_an_agent_goes_online_answers_and_closes_through_the_page(
     conversation = await desk.says("ana", "Is my order late?")
     page = await web.http.get(f"/app/workspace?c={conversation}")
     assert "Is my order late?" in page.text
-    assert 'id="context"' in page.text and "ana" in page.text
+    assert 'id="context"' in page.text
+    assert "ana" in page.text
     assert "Accept" in page.text
 
     url = f"/app/workspace/conversations/{conversation}"
@@ -59,7 +61,8 @@ async def test_an_agent_goes_online_answers_and_closes_through_the_page(
     assert [m["text"] for m in seen["messages"]][-1] == "On its way"
 
     closed = await web.http.post(f"{url}/close", headers=headers)
-    assert closed.status_code == 200 and "Closed." in closed.text
+    assert closed.status_code == 200
+    assert "Closed." in closed.text
     assert (await desk.consumer_view("ana")).json()["state"] == "CLOSED"
     # Acting on it again: the use case's refusal, beside the conversation.
     late = await web.http.post(f"{url}/messages", data={"text": "hello?"}, headers=headers)
@@ -68,7 +71,8 @@ async def test_an_agent_goes_online_answers_and_closes_through_the_page(
 
 
 async def test_a_manager_sees_every_queue_and_every_agents_state_and_load(
-    web: WebClient, desk: Desk
+    web: WebClient,
+    desk: Desk,  # noqa: F811 - the fixture imported above
 ) -> None:
     await desk.settings(defaultSkill="general")
     agent = await desk.agent("general", maximum=2)
@@ -81,7 +85,8 @@ async def test_a_manager_sees_every_queue_and_every_agents_state_and_load(
     assert page.status_code == 200
     assert f"?c={waiting}" in page.text.split('id="queue"')[1]
     row = page.text.split(agent.username)[1].split("</tr>")[0]
-    assert "ONLINE" in row and "2/2" in row
+    assert "ONLINE" in row
+    assert "2/2" in row
 
 
 async def test_roles_without_the_workspace_are_refused(web: WebClient) -> None:
