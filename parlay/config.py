@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     web_session_max_seconds: int = Field(default=12 * 3600, ge=60)
     # Set by ``parlay serve --demo`` only: the sign-in page shows the demo login kept there.
     web_demo_credentials_file: Path | None = None
+    # Set by ``parlay serve --demo`` only: the demo phone (/demo/phone) signs consumer tokens
+    # with the key kept in this file, and its app's push proxy is ``demo_phone_url``/demo/...
+    demo_phone_key_file: Path | None = None
+    demo_phone_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
     # How long an Idempotency-Key is remembered.
