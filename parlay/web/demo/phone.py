@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 import uuid
 from collections import deque
@@ -81,9 +80,8 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    path.touch(mode=0o600)  # private before the key is in it
+    path.write_bytes(pem)
     return key
 
 
