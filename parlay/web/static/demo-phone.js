@@ -12,6 +12,7 @@
   var me = null;           // {consumerId, jwt, pushToken, appId, deviceId}
   var seen = {};           // pushes shown, by id
   var lastOutbound = null; // the text of the notification tapped last
+  var tappedSince = false; // a notification was tapped since the consumer last wrote
 
   function $(id) { return document.getElementById(id); }
   function status(text) { $("phone-status").textContent = text; }
@@ -91,6 +92,7 @@
     button.addEventListener("click", function () {
       button.classList.add("read");
       lastOutbound = outbound ? push.body : lastOutbound;
+      tappedSince = outbound;
       var tapped = outbound && push.pushMessageId ?
         call("POST", "/push/" + encodeURIComponent(push.pushMessageId) + "/tapped") :
         Promise.resolve(null);
@@ -122,7 +124,8 @@
       return r.json().then(function (c) {
         if (!open && $("chat").hidden && c.state !== "OPEN") { return; }
         list.replaceChildren();
-        if (c.state !== "OPEN" && lastOutbound) {
+        // A closed conversation and a new message tapped since: the chat starts afresh.
+        if (c.state !== "OPEN" && tappedSince && lastOutbound) {
           list.appendChild(bubble(lastOutbound, "theirs"));
         } else {
           c.messages.forEach(function (m) {
@@ -147,6 +150,7 @@
         return r.json().then(function (p) { $("chat-error").textContent = p.detail || p.title; });
       }
       box.value = "";
+      tappedSince = false;
       return loadConversation(true);
     });
   });
