@@ -52,8 +52,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "demo",
         tmp,
         f"sqlite:///{tmp / 'parlay.db'}",
-        command="serve",
-        args=("--demo",),
+        command="serve --demo",
         log_json="false",
     )
     try:

@@ -36,6 +36,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response
 
 from parlay.accounts import usecases as accounts
+from parlay.accounts.permissions import Role
+from parlay.accounts.service import UserChanges
 from parlay.accounts.settings import ConsumerAuth, SettingsChange
 from parlay.api.streams import live_stream
 from parlay.apps import usecases as apps
@@ -46,7 +48,7 @@ from parlay.handoffs.snapshot import ChannelConfig
 from parlay.lib.errors import NotFound
 from parlay.lib.observability.logging import get_logger
 from parlay.lib.signing import SIGNATURE_HEADER, verify
-from parlay.seed import DEMO_ACCOUNT, DEMO_SKILL
+from parlay.seed import DEMO_ACCOUNT, DEMO_ADMIN, DEMO_SKILL
 from parlay.services import Services
 from parlay.web.templating import render
 
@@ -182,6 +184,7 @@ class DemoPhone:
             await apps.create_app(tx, services.urls, services.secrets, account, spec)
         else:
             await apps.replace_app(tx, services.urls, services.secrets, account, APP_ID, spec)
+        await self._admin_answers(services)
         try:
             await handoffs.get_handoff(tx, account, HANDOFF_ID)
         except NotFound:
@@ -194,6 +197,18 @@ class DemoPhone:
                 handoff_id=HANDOFF_ID,
                 may_choose_id=True,
             )
+
+    async def _admin_answers(self, services: Services) -> None:
+        """The demo admin is also an agent of the demo skill: the one login the sign-in page
+        shows opens the workspace too."""
+        for view in await accounts.list_users(services.tx, DEMO_ACCOUNT):
+            user = view.user
+            if user.username != DEMO_ADMIN or Role.AGENT.value in user.roles:
+                continue
+            changes = UserChanges(
+                roles=[*user.roles, Role.AGENT.value], skills=sorted({*view.skills, DEMO_SKILL})
+            )
+            await accounts.update_user(services.tx, DEMO_ACCOUNT, user.id, changes)
 
 
 def _handoff_spec() -> HandoffSpec:
