@@ -9,6 +9,7 @@ browser with the session's cookie (``static/workspace.js`` listens and re-render
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -125,7 +126,11 @@ async def conversation(
 
 
 async def _act(
-    request: Request, viewer: Viewer, conversation_id: str, action: Any, done: str | None = None
+    request: Request,
+    viewer: Viewer,
+    conversation_id: str,
+    action: Callable[[], Awaitable[object]],
+    done: str | None = None,
 ) -> Response:
     """Run an action on the conversation; answer the conversation re-rendered, with the
     refusal (a 4xx) beside it when the use case refused."""
