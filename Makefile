@@ -11,7 +11,7 @@ PORT ?= 8080
 # `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint typecheck check bench lock clean chromium
+.PHONY: run test lint typecheck check bench lock clean chromium screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "building $(VENV) from requirements.lock (first run only: about a minute)..."
@@ -40,6 +40,10 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-re
 chromium:
 	@test -x $(CHROMIUM) || $(SUDO) env $(APT_INSTALL) || \
 		{ $(SUDO) apt-get update && $(SUDO) env $(APT_INSTALL); }
+
+# The web tool's screenshots in docs/img/, taken by its browser tests (laptop width).
+screenshots: $(STAMP) chromium
+	PARLAY_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/web/test_admin_browser.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check parlay tests bench

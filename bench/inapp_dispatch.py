@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     APP_ID,
+    BENCH_SECRET_KEY,
     BenchAccount,
     Figure,
     consumer_ids,
@@ -57,6 +58,7 @@ from fcm_baseline import fake_fcm_process
 from parlay.apps.models import App
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
+from parlay.lib.secretbox import SecretBox
 
 N = 100_000
 CONCURRENCY = 256  # the worker's default in-app lane (PARLAY_WORKER_CONCURRENCY_INAPP)
@@ -75,8 +77,18 @@ def fcm_token(i: int) -> str:
     return f"bench-fcm-{i:08d}:APA91b{i:012d}"
 
 
+# The credentials' secret parts, encrypted with the workers' key as the apps API stores them
+# (a worker refuses a secret stored in clear).
+_SECRET_FIELDS = ("privateKeyPem", "serviceAccountJson")
+
+
 async def add_app(url: str, account_id: str, service: str, credentials: dict[str, Any]) -> None:
     now = SystemClock().now()
+    box = SecretBox.from_setting(BENCH_SECRET_KEY)
+    credentials = {
+        name: box.seal(value).to_json() if name in _SECRET_FIELDS else value
+        for name, value in credentials.items()
+    }
     db = Database(url, pool_size=1)
     try:
         async with db.write() as session:
@@ -128,6 +140,7 @@ def parlay_rate(
         env = {
             "PARLAY_SANDBOX_CHANNELS": "sms,wa",
             "PARLAY_PROVIDER_CA_BUNDLE": ca_bundle,
+            "PARLAY_ALLOW_PRIVATE_URLS": "true",  # the fakes listen on loopback
             "PARLAY_WORKER_CONCURRENCY_INAPP": str(concurrency),
         }
         procs = [start(f"worker{i}", "worker", url, Path(tmp), env) for i in range(workers)]
@@ -213,6 +226,9 @@ def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Fi
     with fake_fcm_process() as fake:
         credentials = {
             "service": "fcm",
+            "projectId": fake.account["project_id"],
+            "clientEmail": fake.account["client_email"],
+            "tokenUri": fake.account["token_uri"],
             "serviceAccountJson": json.dumps(fake.account),
             "endpoint": fake.url,
         }

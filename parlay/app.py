@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from parlay.api.docs_ui import install_docs
 from parlay.api.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -49,10 +50,14 @@ def create_app(
         summary="IVR deflection and proactive messaging over push, SMS and WhatsApp.",
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        # Served by install_docs from the package's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
     _mount_demo_phone(app, services)
@@ -131,12 +136,32 @@ def _mount_web_tool(app: FastAPI, services: Services) -> None:
 
 
 def _install_operational_routes(app: FastAPI, services: Services) -> None:
-    @app.get("/healthz", tags=["operations"], operation_id="healthz")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        operation_id="healthz",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], operation_id="readyz")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        operation_id="readyz",
+        responses={
+            200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok"}}}},
+            503: {
+                "description": "The database does not answer.",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "unavailable", "database": "connection refused"}
+                    }
+                },
+            },
+        },
+    )
     async def readyz() -> Response:
         """Readiness: the database answers."""
         try:

@@ -32,6 +32,7 @@ from parlay.conversations import usecases as conversations
 from parlay.conversations.topics import outbound_shown
 from parlay.delivery.queue import WorkQueued
 from parlay.dispatch.config import DispatchConfig
+from parlay.dispatch.depth import QueueDepthGauge
 from parlay.dispatch.dispatcher import Dispatcher
 from parlay.dispatch.origins import OriginCache
 from parlay.dispatch.wakeups import notify_workers
@@ -79,6 +80,7 @@ class Container:
     metrics: Metrics = field(default_factory=Metrics)
     dispatcher: Dispatcher | None = None
     relay: WebhookRelay | None = None  # status webhooks, beside the dispatcher in the worker
+    queue_depth: QueueDepthGauge | None = None  # parlay_queue_depth, sampled beside them
     streams: StreamSlots = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _requeuer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -114,6 +116,7 @@ class Container:
                 origins=self.origins,
                 urgency=self.tx.urgency,
                 presence=self.presence,
+                metrics=self.metrics,
             )
             self.dispatcher.start()
         if self.relay is None:
@@ -125,8 +128,14 @@ class Container:
                 relay_config(self.settings),
                 ca_bundle=self.settings.provider_ca_bundle,
                 busy=self._dispatching,
+                metrics=self.metrics,
             )
             self.relay.start()
+        if self.queue_depth is None:
+            self.queue_depth = QueueDepthGauge(
+                self.db, self.clock, self.metrics, self.settings.queue_depth_interval_seconds
+            )
+            self.queue_depth.start()
         accept_within = self.settings.conversation_accept_timeout_seconds
         if self._requeuer is None and accept_within > 0:
             self._requeuer = asyncio.get_running_loop().create_task(
@@ -159,6 +168,9 @@ class Container:
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
+        if self.queue_depth is not None:
+            await self.queue_depth.stop()
+            self.queue_depth = None
         for channel in set(self.channels.values()):
             await channel.close()
         await self.jwks.close()
@@ -243,6 +255,7 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
         poll_interval_seconds=settings.worker_poll_interval_seconds,
         max_attempts=settings.worker_max_attempts,
         backoff_base_seconds=settings.worker_backoff_base_seconds,
+        log_outcomes=settings.log_delivery_outcomes,
     )
 
 

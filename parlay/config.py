@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     worker_concurrency_sms: int = Field(default=64, ge=1)
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
+    # One ``delivery outcome`` log line per outcome the dispatcher records (docs/operations.md).
+    log_delivery_outcomes: bool = True
+    # How often each worker counts the deliveries due per lane for ``parlay_queue_depth`` (one
+    # grouped COUNT over the queue's partial index).
+    queue_depth_interval_seconds: float = Field(default=5.0, ge=1)
 
     # The status-webhook relay (in the worker): requests in flight over all subscriptions, each
     # request's timeout, and the first retry's delay (doubled per failure, jittered, capped at an

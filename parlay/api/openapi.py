@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from parlay.api.deps import authenticate, authenticate_consumer
 from parlay.api.problems import PROBLEM_JSON
@@ -58,20 +58,41 @@ _EVERY_ROUTE = (431, 500)
 
 class ProblemField(BaseModel):
     field: str = Field(description="The input at fault, dotted inside lists: `channels.0.id`.")
-    message: str
+    message: str = Field(description="What is wrong with it.")
 
 
 class Problem(BaseModel):
     """An error (RFC 9457), with LivePerson's ``errorCode``/``errorMessage`` beside it."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://parlay.dev/problems/1001",
+                    "title": "Invalid request",
+                    "status": 400,
+                    "detail": "consumerPhoneNumber: not a valid E.164 number",
+                    "errorCode": 1001,
+                    "errorMessage": "consumerPhoneNumber: not a valid E.164 number",
+                    "instance": "/api/account/acme/eligibility",
+                    "errors": [
+                        {"field": "consumerPhoneNumber", "message": "not a valid E.164 number"}
+                    ],
+                }
+            ]
+        }
+    )
+
+    type: str = Field(description="A URI naming the kind of error (ends with errorCode).")
+    title: str = Field(description="The HTTP status in words (Invalid request, Not found, ...).")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong, for a person to read.")
     errorCode: int = Field(description="Stable numeric code: docs/api.md#error-codes.")
-    errorMessage: str
-    instance: str | None = None
-    errors: list[ProblemField] | None = None
+    errorMessage: str = Field(description="The same as detail (LivePerson's field).")
+    instance: str | None = Field(default=None, description="The request's path.")
+    errors: list[ProblemField] | None = Field(
+        default=None, description="The fields at fault, when the input is."
+    )
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -122,6 +143,23 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
 
 
+def _parlay_models(cls: type[BaseModel] = BaseModel) -> Iterator[type[BaseModel]]:
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("parlay."):
+            yield sub
+        yield from _parlay_models(sub)
+
+
+def _restore_examples(components: dict[str, Any]) -> None:
+    """Put the body examples back as written: FastAPI drops every ``null`` from the document
+    (``exclude_none``), those of examples too, and an example without its nullable fields is
+    no longer valid against its own schema."""
+    for model in _parlay_models():
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra and model.__name__ in components:
+            components[model.__name__]["examples"] = extra["examples"]
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace ``app.openapi`` by one that documents every route's problem responses."""
 
@@ -141,6 +179,7 @@ def install_openapi(app: FastAPI) -> None:
             ref_template="#/components/schemas/{model}"
         )
         components["ProblemField"] = components["Problem"].pop("$defs")["ProblemField"]
+        _restore_examples(components)
         # Included routers are opaque entries of app.routes: walk the effective routes.
         for route in iter_route_contexts(app.routes):
             if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:

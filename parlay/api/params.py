@@ -10,9 +10,25 @@ MAX_ROW_ID = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A numeric ID.")]
 
 # Names and opaque IDs in paths: bounded like the fields they name.
-NamePath = Annotated[str, Path(min_length=1, max_length=255)]
-# Handoff, campaign and push-message IDs Parlay made (hex or UUID text, 32-36 characters).
-OpaqueIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+AppIdPath = Annotated[
+    str, Path(min_length=1, max_length=255, description="The app's bundle or package ID.")
+]
+# Handoff, campaign, call, conversation and push-message IDs Parlay made (H + digits, UUID text).
+HandoffIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The handoff's ID ('H' and digits).")
+]
+CampaignIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The campaign's proactiveCampaignId.")
+]
+CallIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The callId the eligibility check gave.")
+]
+PushMessageIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The pushMessageId of the push payload.")
+]
+ConversationIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The conversation's ID.")
+]
 
 AccountIdPath = Annotated[
     str, Path(description="The brand's account ID.", min_length=1, max_length=64)

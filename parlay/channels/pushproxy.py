@@ -1,40 +1,11 @@
 """The brand's push proxy: Parlay POSTs one signed JSON document per device to the brand's URL,
 and the brand's own sender pushes it through APNs or FCM.
 
-The request::
-
-    POST <proxy url>
-    Content-Type: application/json
-    Authorization: Basic ...            (when the app has Basic auth)
-    <custom headers of the app>
-    X-Parlay-Signature: t=1767225600,v1=5f2b...e1
-
-    {"pushService": "apns" | "fcm", "platform": "ios" | "android", "deviceToken": "...",
-     "notification": {"title": "...", "body": "..."},
-     "pushMessageId": "...", "message": "...", "backendService": "prmsg" | "c2m" | "ams",
-     "lookBackPeriod": 3600, "campaignInfo": {...} | "conversationId": "..."}
-
-``notification.title`` is left out when the message has none. An outbound message (``prmsg``,
-``c2m``) carries ``campaignInfo``; an agent's or bot's conversation message (``ams``) carries
-``conversationId`` instead. ``pushMessageId`` identifies the delivery: Parlay retries transient
-failures, so a receiver should drop repeats of one it has already pushed.
-
-Verifying the signature. ``t`` is the Unix time of signing; ``v1`` is the lower-case hex
-HMAC-SHA256, keyed with the app's proxy secret (UTF-8), of ``<t>`` + ``.`` + the raw request
-body, byte for byte as received (before any JSON parsing). A receiver should refuse a request
-whose ``t`` is more than five minutes from its own clock (a replay) or whose ``v1`` does not
-match in a constant-time comparison::
-
-    def verify(secret: bytes, header: str, body: bytes, now: float) -> bool:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        expected = hmac.new(secret, fields["t"].encode() + b"." + body, hashlib.sha256)
-        fresh = abs(now - int(fields["t"])) <= 300
-        return fresh and hmac.compare_digest(expected.hexdigest(), fields["v1"])
-
-The answers Parlay understands: 2xx accepted · 401 our credentials are refused (fails the
-delivery) · 403 the token cannot take pushes (Parlay disables it) · 408, 429 and 5xx try again
-later (``Retry-After`` honoured) · any other 4xx fails the delivery with the proxy's status.
-A delivery's ``errorMessage`` carries the status only, never the body of the answer.
+The contract a brand implements (the body, the ``X-Parlay-Signature`` header and how to check
+it, what each answer makes Parlay do) is docs/push-proxy.md; its examples are run against this
+module by tests/channels/test_push_proxy_doc.py. In short: 2xx accepted · 401 our credentials
+are refused (fails the delivery) · 403 the token cannot take pushes (Parlay disables it) · 408,
+429 and 5xx try again later (``Retry-After`` honoured) · any other status fails the delivery.
 """
 
 from __future__ import annotations

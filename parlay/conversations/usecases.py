@@ -13,8 +13,9 @@ from typing import TypeVar
 from parlay.accounts.permissions import Principal
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.consumers.identities import phone_of
-from parlay.conversations import assignment, ratings, routing, topics, workspace
+from parlay.conversations import assignment, history, ratings, routing, topics, workspace
 from parlay.conversations.context import pick_device
+from parlay.conversations.models import OPEN
 from parlay.conversations.views import (
     AgentConversation,
     AgentStatus,
@@ -138,10 +139,17 @@ async def set_agent_state(tx: Transactions, me: Principal, state: str) -> AgentS
     return await _as_agent(tx, me, work)
 
 
-async def my_conversations(tx: Transactions, me: Principal) -> list[ConversationSummary]:
+async def list_conversations(
+    tx: Transactions, me: Principal, *, state: str, cursor: str | None, limit: int
+) -> history.ConversationPage:
+    """OPEN: my open conversations (one page). CLOSED: those I handled (every one, for an agent
+    manager), newest closed first, a page at a time."""
     async with tx.read() as uow:
         agent = await workspace.load_agent(uow.session, me)
-        return await workspace.my_conversations(uow.session, agent)
+        if state == OPEN:
+            mine = await workspace.my_conversations(uow.session, agent)
+            return history.ConversationPage(mine, None)
+        return await history.closed_conversations(uow.session, agent, cursor=cursor, limit=limit)
 
 
 async def agent_queue(tx: Transactions, me: Principal) -> list[QueueEntry]:

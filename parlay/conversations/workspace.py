@@ -63,7 +63,11 @@ class Agent:
     state: str
 
     def can_see(self, c: Conversation) -> bool:
-        return self.supervisor or c.assigned_agent_id == self.user_id or c.skill in self.skills
+        """Open conversations of my skills and those assigned to me; once closed, only those I
+        handled (assigned to me when it closed). A manager sees every one."""
+        if self.supervisor or c.assigned_agent_id == self.user_id:
+            return True
+        return c.state == OPEN and c.skill in self.skills
 
     @property
     def sender(self) -> str:

@@ -43,10 +43,12 @@ from parlay.dispatch import housekeeping, wakeups
 from parlay.dispatch.config import CHANNELS, DispatchConfig
 from parlay.dispatch.origins import OriginCache
 from parlay.dispatch.prepare import cancelled_outcome, outcome_of, prepare
+from parlay.dispatch.report import SendTiming, provider_of, report_outcomes
 from parlay.lib.clock import Clock
 from parlay.lib.db.engine import Database
 from parlay.lib.events.presence import Presence
 from parlay.lib.observability.logging import get_logger
+from parlay.lib.observability.metrics import Metrics
 from parlay.lib.urgency import Urgency
 
 log = get_logger("parlay.dispatcher")
@@ -98,6 +100,7 @@ class Dispatcher:
         origins: Origins | None = None,
         urgency: Urgency | None = None,
         presence: Presence | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -116,6 +119,11 @@ class Dispatcher:
         self._claims = 0
         self._worked_at = float("-inf")  # when a claim last found deliveries (``busy``)
         self._pending: list[Outcome] = []
+        # What the outcome log lines and metrics need (``report``), kept from the claim and the
+        # send until the outcome is written: no query per delivery.
+        self._metrics = metrics
+        self._claimed: dict[int, ClaimedDelivery] = {}
+        self._timings: dict[int, SendTiming] = {}
         # In-app messages accepted by the provider, announced (live events to the consumer's
         # open app) once their outcomes are written.
         self._on_sent = on_sent
@@ -361,6 +369,7 @@ class Dispatcher:
             prepared = await prepare(
                 session, batch, self._origins, self.channels.keys(), now, self._presence
             )
+        self._claimed.update((d.id, d) for d in batch)
         for outcome in prepared.outcomes:
             self._add(outcome)
         return prepared.sends
@@ -368,14 +377,19 @@ class Dispatcher:
     async def _send(self, delivery: ClaimedDelivery, message: OutboundMessage) -> None:
         channel = self.channels[delivery.channel]
         result: SendResult
+        answered: SendResult | None = None
+        began = time.perf_counter()
         try:
             async with asyncio.timeout(self.config.send_timeout_seconds):
-                result = await channel.send(message)
+                result = answered = await channel.send(message)
         except TimeoutError:
             result = RetryLater(ErrorSource.PARLAY, "timed out waiting for the provider")
         except Exception as exc:
             log.exception("channel raised", delivery_id=delivery.id, channel=delivery.channel)
             result = RetryLater(ErrorSource.PARLAY, f"channel error: {type(exc).__name__}")
+        seconds = time.perf_counter() - began
+        now = self.clock.now()
+        self._timings[delivery.id] = SendTiming(provider_of(message, answered), seconds, now)
         if result.dead_tokens:
             # Also when another device of the consumer took the push (sent) or may later (retry):
             # a token the provider refused for good is never used again.
@@ -385,7 +399,7 @@ class Dispatcher:
                 log.exception("disabling dead push tokens failed", delivery_id=delivery.id)
         if isinstance(result, Accepted) and self._on_sent and message.channel == "inapp":
             self._sent.append(message)
-        self._add(outcome_of(delivery, result, self.config, self.clock.now()))
+        self._add(outcome_of(delivery, result, self.config, now))
 
     async def _disable_tokens(self, account_id: str, tokens: Sequence[str]) -> None:
         async with self.db.write() as session:
@@ -428,6 +442,17 @@ class Dispatcher:
             self._pending[:0] = batch  # nothing is lost: written on the next flush
             self._sent[:0] = sent
             raise
+        try:
+            report_outcomes(
+                batch,
+                changed,
+                self._claimed,
+                self._timings,
+                self._metrics,
+                log_lines=self.config.log_outcomes,
+            )
+        except Exception:
+            log.warning("reporting outcomes failed", count=len(batch), exc_info=True)
         if sent and self._on_sent is not None:
             # Only what this flush recorded as SENT: a stale outcome changed nothing.
             now_sent = {c.delivery_id for c in changed if c.kind == DeliveryStatus.SENT}

@@ -35,6 +35,7 @@ from parlay.lib.http.client import retry_after_seconds, tls_context
 from parlay.lib.http.h1post import Http1Poster, HttpError
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 from parlay.lib.observability.logging import get_logger
+from parlay.lib.observability.metrics import Metrics
 from parlay.lib.secretbox import Sealed, SecretBox
 from parlay.lib.signing import SIGNATURE_HEADER, signature
 from parlay.webhooks import outbox
@@ -97,8 +98,10 @@ class WebhookRelay:
         ca_bundle: str | None = None,
         rng: random.Random | None = None,
         busy: Callable[[], bool] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self._metrics = metrics
         self._busy = busy or (lambda: False)
         self.clock = clock
         self.config = config or RelayConfig()
@@ -171,6 +174,9 @@ class WebhookRelay:
                 duration=timedelta(seconds=config.lease_seconds),
                 limit=config.batch_size,
             )
+        if self._metrics is not None:
+            oldest = min((e.created_at for e in leased), default=now)
+            self._metrics.webhook_relay_oldest.set((now - oldest).total_seconds())
         if not leased:
             return 0
         async with self.db.read() as session:
@@ -194,6 +200,12 @@ class WebhookRelay:
                 session, attempts, self.clock.now(), config.give_up_after
             )
             await outbox.release(session, unsent, self.worker_id)
+        if self._metrics is not None:
+            delivered_at = self.clock.now()
+            for attempt in attempts:
+                if attempt.succeeded:
+                    lag = (delivered_at - attempt.event.created_at).total_seconds()
+                    self._metrics.webhook_relay_lag.observe(max(lag, 0.0))
         for d in disabled:
             log.warning("webhook disabled", subscription=d.subscription_id, reason=d.reason)
         return len(leased)

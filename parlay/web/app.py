@@ -14,7 +14,19 @@ from parlay.lib.errors import ParlayError
 from parlay.lib.observability.logging import get_logger
 from parlay.services import Services
 from parlay.web.auth import NotSignedIn, csrf_guard
-from parlay.web.pages import home, session, skills, workspace
+from parlay.web.pages import (
+    apikeys,
+    apps,
+    channels,
+    handoffs,
+    home,
+    session,
+    settings,
+    skills,
+    users,
+    webhooks,
+    workspace,
+)
 from parlay.web.security import WEB_ROOT, clear_session_cookie
 from parlay.web.templating import HERE, render
 
@@ -34,7 +46,19 @@ def create_web_app(services: Services) -> FastAPI:
     web.state.services = services
     web.router.redirect_slashes = False
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (session.router, home.router, skills.router, workspace.router):
+    for router in (
+        session.router,
+        home.router,
+        skills.router,
+        handoffs.router,
+        apikeys.router,
+        users.router,
+        webhooks.router,
+        apps.router,
+        channels.router,
+        settings.router,
+        workspace.router,
+    ):
         web.include_router(router)
     _install_error_pages(web)
     return web

@@ -17,7 +17,14 @@ class NavItem:
 # In the order the nav shows them. A new page adds its line here (docs/web-tool.md).
 PAGES: tuple[NavItem, ...] = (
     NavItem("Workspace", "/app/workspace", Permission.AGENT_WORKSPACE),
+    NavItem("Handoffs", "/app/handoffs", Permission.HANDOFFS_READ),
     NavItem("Skills", "/app/skills", Permission.SKILLS_READ),
+    NavItem("Users and agents", "/app/users", Permission.USERS_READ),
+    NavItem("API keys", "/app/apikeys", Permission.APIKEYS_MANAGE),
+    NavItem("Webhooks", "/app/webhooks", Permission.WEBHOOKS_MANAGE),
+    NavItem("Apps", "/app/apps", Permission.APPS_READ),
+    NavItem("Channels", "/app/channels", Permission.CHANNELS_READ),
+    NavItem("Settings", "/app/settings", Permission.SETTINGS_READ),
 )
 
 

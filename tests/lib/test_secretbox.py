@@ -74,7 +74,13 @@ def test_a_missing_key_says_how_to_make_one(value: str | None) -> None:
         SecretBox.from_setting(value)
 
 
-@pytest.mark.parametrize("value", ["not-a-key", f"{NEW},short", "x" * 44])
+@pytest.mark.parametrize(
+    "value",
+    ["not-a-key", f"{NEW},short", "x" * 44],
+    # Named, not by the value: NEW is made per process, and every xdist worker must collect the
+    # same tests.
+    ids=["not-a-key", "a-good-key-then-a-short-one", "44-characters-not-base64"],
+)
 def test_a_malformed_key_is_refused_and_named(value: str) -> None:
     with pytest.raises(SecretKeyError, match="is not a Fernet key"):
         SecretBox.from_setting(value)

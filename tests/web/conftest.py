@@ -16,7 +16,9 @@ from parlay.app import create_app
 from parlay.lib.clock import SystemClock
 from tests.conftest import TEST_PASSWORD, Brand
 
-pytest_plugins = ["tests.web.browser"]
+# The browser fixtures, for every test module here (pytest allows pytest_plugins only at the
+# root conftest).
+from tests.web.browser import chromium, live_parlay, page  # noqa: F401
 
 ORIGIN = "http://127.0.0.1:8080"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -53,9 +55,9 @@ class WebClient:
         return await self.csrf_token()
 
     async def csrf_token(self) -> str:
-        page = await self.http.get("/app/")
-        assert page.status_code == 200, page.text
-        found = _CSRF.search(page.text)
+        home = await self.http.get("/app/")
+        assert home.status_code == 200, home.text
+        found = _CSRF.search(home.text)
         assert found is not None
         return found.group(1)
 

@@ -14,6 +14,7 @@ from parlay.bootstrap import Container
 from parlay.config import Settings
 from parlay.dispatch.webhooks import RelayConfig, WebhookRelay
 from parlay.lib.clock import FrozenClock
+from parlay.lib.observability.metrics import Metrics
 from tests.conftest import Brand
 from tests.conversations.conftest import desk, rsa_key  # noqa: F401 - fixtures, shared
 from tests.fakes.loopback import LOOPBACK_URLS
@@ -61,7 +62,9 @@ async def subscribe(brand: Brand, receiver: WebhookReceiver, *events: str) -> di
     return created
 
 
-def relay(c: Container, frozen: FrozenClock, **config: Any) -> WebhookRelay:
+def relay(
+    c: Container, frozen: FrozenClock, metrics: Metrics | None = None, **config: Any
+) -> WebhookRelay:
     """A relay of its own (not started: the test turns it), jitter seeded."""
     return WebhookRelay(
         c.db,
@@ -70,4 +73,5 @@ def relay(c: Container, frozen: FrozenClock, **config: Any) -> WebhookRelay:
         LOOPBACK_URLS,
         RelayConfig(**config),
         rng=random.Random(7),
+        metrics=metrics,
     )

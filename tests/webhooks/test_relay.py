@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from parlay.bootstrap import Container
 from parlay.lib.clock import FrozenClock
+from parlay.lib.observability.metrics import Metrics
 from parlay.webhooks import outbox
 from parlay.webhooks.models import WebhookAttempt, WebhookOutboxEvent
 from tests.conftest import Brand
@@ -62,6 +63,30 @@ async def test_a_receiver_answering_500_gets_the_event_again_after_its_backoff(
         (event_id, 500, "HTTP 500", False),
     ]
     assert (await _get(brand, f"/{webhook['id']}"))["pendingEvents"] == 0
+
+
+async def test_the_relay_lag_runs_from_queued_to_accepted_retries_included(
+    brand: Brand, container: Container, clock: FrozenClock, receiver: WebhookReceiver
+) -> None:
+    webhook = await subscribe(brand, receiver, "delivery.*")
+    await _ping(brand, webhook["id"])
+    receiver.answers.extend([500])
+    metrics = Metrics()
+    r = relay(container, clock, metrics, backoff_base_seconds=10)
+
+    assert await r.run_once() == 1  # answered 500: no lag observed yet
+    assert metrics.registry.get_sample_value("parlay_webhook_relay_lag_seconds_count") == 0
+    clock.advance(timedelta(seconds=30))
+    assert await r.run_once() == 1  # answered 200, 30 s after it was queued
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert sample("parlay_webhook_relay_lag_seconds_count") == 1
+    assert sample("parlay_webhook_relay_lag_seconds_sum") == 30
+    assert sample("parlay_webhook_relay_oldest_seconds") == 30
+    assert await r.run_once() == 0  # nothing left: nothing behind
+    assert sample("parlay_webhook_relay_oldest_seconds") == 0
 
 
 async def test_a_subscription_failing_for_24_hours_is_disabled_and_says_why(

@@ -6,9 +6,9 @@ limited per user (``PARLAY_AGENT_RATE_LIMIT_PER_SECOND``), not per account.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from parlay.accounts.permissions import Permission, Principal
@@ -33,7 +33,9 @@ from parlay.lib.ratelimit import ApiFamily
 
 router = api_router(prefix="/api/account/{accountId}/agent", tags=["agent"])
 Workspace = Annotated[Principal, require(Permission.AGENT_WORKSPACE, ApiFamily.AGENT)]
-ConversationIdPath = Annotated[str, Path(min_length=1, max_length=36)]
+ConversationIdPath = Annotated[
+    str, Path(min_length=1, max_length=36, description="The conversation's ID.")
+]
 
 
 @router.get("/state", operation_id="getAgentState", response_model=AgentStatusOut)
@@ -53,11 +55,25 @@ async def set_state(
 
 @router.get("/conversations", operation_id="listMyConversations", response_model=ConversationList)
 async def my_conversations(
-    accountId: AccountIdPath, s: ServicesDep, me: Workspace
+    accountId: AccountIdPath,
+    s: ServicesDep,
+    me: Workspace,
+    state: Annotated[
+        Literal["OPEN", "CLOSED"],
+        Query(description="OPEN: my open conversations. CLOSED: those I handled, paged."),
+    ] = "OPEN",
+    cursor: Annotated[
+        str | None, Query(max_length=128, description="nextCursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="CLOSED: conversations per page.")] = 50,
 ) -> ConversationList:
-    """My open conversations, in the order they were assigned."""
-    rows = await usecases.my_conversations(s.tx, me)
-    return ConversationList(conversations=[ConversationSummary.model_validate(r) for r in rows])
+    """My open conversations, in the order they were assigned; or (``state=CLOSED``) the closed
+    ones I handled, every closed one for an agent manager, newest closed first, a page at a time."""
+    page = await usecases.list_conversations(s.tx, me, state=state, cursor=cursor, limit=limit)
+    return ConversationList(
+        conversations=[ConversationSummary.model_validate(r) for r in page.conversations],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/queue", operation_id="listQueue", response_model=QueueList)

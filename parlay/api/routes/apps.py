@@ -9,7 +9,7 @@ from fastapi import Response
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
 from parlay.api.openapi import problems
-from parlay.api.params import AccountIdPath, NamePath
+from parlay.api.params import AccountIdPath, AppIdPath
 from parlay.api.schemas.apps import AppIn, AppList, AppOut
 from parlay.api.strict_json import api_router
 from parlay.apps import usecases
@@ -78,7 +78,7 @@ async def list_apps(
 @router.get("/{appId}", operation_id="getApp", response_model=AppOut)
 async def get_app(
     accountId: AccountIdPath,
-    appId: NamePath,
+    appId: AppIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_READ, CONFIG)],
 ) -> AppOut:
@@ -89,7 +89,7 @@ async def get_app(
 @router.put("/{appId}", operation_id="replaceApp", response_model=AppOut)
 async def replace_app(
     accountId: AccountIdPath,
-    appId: NamePath,
+    appId: AppIdPath,
     body: AppIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
@@ -102,7 +102,7 @@ async def replace_app(
 @router.delete("/{appId}", operation_id="deleteApp", status_code=204)
 async def delete_app(
     accountId: AccountIdPath,
-    appId: NamePath,
+    appId: AppIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> Response:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
+from parlay.api.params import AccountIdPath, CallIdPath, IdempotencyKeyHeader
 from parlay.api.routes.deliveries import delivery_out
 from parlay.api.schemas.outbound import (
     EligibilityIn,
@@ -117,7 +117,7 @@ async def send_invite(
 @router.get("/invite/{callId}", operation_id="getInvite", response_model=InviteStateOut)
 async def get_invite(
     accountId: AccountIdPath,
-    callId: OpaqueIdPath,
+    callId: CallIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.C2M, C2M)],
 ) -> InviteStateOut:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
 from parlay.api.openapi import problems
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath, PreferHeader
+from parlay.api.params import AccountIdPath, CampaignIdPath, IdempotencyKeyHeader, PreferHeader
 from parlay.api.schemas.outbound import (
     AppendConsumersIn,
     CampaignAccepted,
@@ -21,6 +21,7 @@ from parlay.api.schemas.outbound import (
     CampaignSummaryOut,
     RecipientOut,
     RecipientPage,
+    RetryFailedOut,
 )
 from parlay.api.strict_json import api_router
 from parlay.campaigns import usecases
@@ -165,7 +166,7 @@ async def create_campaign(
 )
 async def append_consumers(
     accountId: AccountIdPath,
-    campaignId: OpaqueIdPath,
+    campaignId: CampaignIdPath,
     body: AppendConsumersIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
@@ -251,7 +252,7 @@ async def list_campaigns(
 @router.get("/{campaignId}", operation_id="getCampaign", response_model=CampaignOut)
 async def get_campaign(
     accountId: AccountIdPath,
-    campaignId: OpaqueIdPath,
+    campaignId: CampaignIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_READ, PROACTIVE)],
 ) -> CampaignOut:
@@ -267,7 +268,7 @@ async def get_campaign(
 )
 async def list_recipients(
     accountId: AccountIdPath,
-    campaignId: OpaqueIdPath,
+    campaignId: CampaignIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_READ, PROACTIVE)],
     status: Annotated[
@@ -276,7 +277,7 @@ async def list_recipients(
     cursor: Annotated[
         str | None, Query(max_length=64, description="nextCursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Recipients per page.")] = 1000,
 ) -> RecipientPage:
     """Every recipient of the campaign with its status, a page at a time (1,000 unless
     ``limit`` says fewer), and the campaign's status: FINISHED once every delivery is final."""
@@ -298,7 +299,7 @@ async def list_recipients(
 )
 async def cancel_campaign(
     accountId: AccountIdPath,
-    campaignId: OpaqueIdPath,
+    campaignId: CampaignIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
 ) -> CampaignOut:
@@ -314,9 +315,9 @@ async def cancel_campaign(
 )
 async def retry_failed(
     accountId: AccountIdPath,
-    campaignId: OpaqueIdPath,
+    campaignId: CampaignIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.CAMPAIGNS_WRITE, PROACTIVE)],
-) -> dict[str, int]:
+) -> RetryFailedOut:
     """Queue again the deliveries that failed for a reason that may pass now."""
-    return {"requeued": await usecases.retry_failed(s.tx, me.account_id, campaignId)}
+    return RetryFailedOut(requeued=await usecases.retry_failed(s.tx, me.account_id, campaignId))

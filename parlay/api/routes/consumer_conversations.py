@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from parlay.api.deps import Consumer, ServicesDep
 from parlay.api.openapi import problems
-from parlay.api.params import AccountIdPath, OpaqueIdPath
+from parlay.api.params import AccountIdPath, ConversationIdPath
 from parlay.api.schemas.conversations import (
     ConsumerConversationOut,
     ConsumerMessageIn,
@@ -59,7 +59,7 @@ async def get_conversation(
 )
 async def rate_conversation(
     accountId: AccountIdPath,
-    conversationId: OpaqueIdPath,
+    conversationId: ConversationIdPath,
     body: RatingIn,
     s: ServicesDep,
     me: Consumer,

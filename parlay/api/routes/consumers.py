@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Path
 
 from parlay.api.deps import Consumer, ServicesDep
-from parlay.api.params import AccountIdPath, OpaqueIdPath
+from parlay.api.params import AccountIdPath, PushMessageIdPath
 from parlay.api.schemas.consumers import (
     DeviceIn,
     DeviceOut,
@@ -28,7 +28,9 @@ from parlay.delivery.status import DeliveryStatus
 from parlay.services import Services
 
 router = api_router(prefix="/api/account/{accountId}/consumer", tags=["consumer"])
-DeviceIdPath = Annotated[str, Path(min_length=1, max_length=255)]
+DeviceIdPath = Annotated[
+    str, Path(min_length=1, max_length=255, description="The SDK's ID of this app install.")
+]
 
 
 def _device_out(d: Device) -> DeviceOut:
@@ -84,7 +86,7 @@ async def _receipt(
     "/push/{pushMessageId}/received", operation_id="pushReceived", response_model=ReceiptOut
 )
 async def push_received(
-    accountId: AccountIdPath, pushMessageId: OpaqueIdPath, s: ServicesDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: PushMessageIdPath, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The app got the push: the delivery becomes DELIVERED."""
     return await _receipt(s, me, pushMessageId, DeliveryStatus.DELIVERED)
@@ -92,7 +94,7 @@ async def push_received(
 
 @router.post("/push/{pushMessageId}/tapped", operation_id="pushTapped", response_model=ReceiptOut)
 async def push_tapped(
-    accountId: AccountIdPath, pushMessageId: OpaqueIdPath, s: ServicesDep, me: Consumer
+    accountId: AccountIdPath, pushMessageId: PushMessageIdPath, s: ServicesDep, me: Consumer
 ) -> ReceiptOut:
     """The consumer opened the push: the delivery becomes READ."""
     return await _receipt(s, me, pushMessageId, DeliveryStatus.READ)

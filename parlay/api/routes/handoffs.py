@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
 from parlay.api.openapi import problems
-from parlay.api.params import AccountIdPath, IdempotencyKeyHeader, OpaqueIdPath
+from parlay.api.params import AccountIdPath, HandoffIdPath, IdempotencyKeyHeader
 from parlay.api.schemas.handoffs import HandoffCreateIn, HandoffIn, HandoffList, HandoffOut
 from parlay.api.strict_json import api_router
 from parlay.handoffs import service, usecases
@@ -104,7 +104,7 @@ async def list_handoffs(
 @router.get("/{handoffId}", operation_id="getHandoff", response_model=HandoffOut)
 async def get_handoff(
     accountId: AccountIdPath,
-    handoffId: OpaqueIdPath,
+    handoffId: HandoffIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_READ, CONFIG)],
 ) -> HandoffOut:
@@ -115,7 +115,7 @@ async def get_handoff(
 @router.put("/{handoffId}", operation_id="replaceHandoff", response_model=HandoffOut)
 async def replace_handoff(
     accountId: AccountIdPath,
-    handoffId: OpaqueIdPath,
+    handoffId: HandoffIdPath,
     body: HandoffIn,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
@@ -128,7 +128,7 @@ async def replace_handoff(
 @router.delete("/{handoffId}", operation_id="deleteHandoff", status_code=204)
 async def delete_handoff(
     accountId: AccountIdPath,
-    handoffId: OpaqueIdPath,
+    handoffId: HandoffIdPath,
     s: ServicesDep,
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
 ) -> Response:

@@ -9,7 +9,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Form, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from parlay.accounts import usecases
 from parlay.api.deps import ServicesDep, rate_limit
@@ -26,15 +26,35 @@ GRANT_TYPE = "client_credentials"
 class KeyToken(BaseModel):
     """OAuth 2.0's token response (RFC 6749 §5.1), snake_case as LivePerson's Sentinel answers."""
 
-    access_token: str
-    token_type: str
-    expires_in: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "pla_Qm3v8Xk1Rz7Tb4Nw9Ls2Hd6Fy0Jc5Pe1Ua8Gi3Ko",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                }
+            ]
+        }
+    )
+
+    access_token: str = Field(description="Send as `Authorization: Bearer <access_token>`.")
+    token_type: str = Field(description="Always `Bearer`.")
+    expires_in: int = Field(description="Seconds it lives (PARLAY_KEY_TOKEN_TTL_SECONDS).")
 
 
 class BaseUri(BaseModel):
-    service: str
-    account: str
-    baseURI: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"service": "leDataReporting", "account": "acme", "baseURI": "parlay.acme.example"}
+            ]
+        }
+    )
+
+    service: str = Field(description="The service asked for.")
+    account: str = Field(description="The account asked for.")
+    baseURI: str = Field(description="The host (and port) serving it: Parlay's own.")
 
 
 @router.post(
@@ -48,9 +68,16 @@ async def exchange_api_key(
     s: ServicesDep,
     client_id: Annotated[str, Form(min_length=1, max_length=64, description="The key's prefix.")],
     client_secret: Annotated[str, Form(min_length=1, max_length=255, description="The key.")],
-    grant_type: Annotated[str | None, Query(max_length=32)] = None,
+    grant_type: Annotated[
+        str | None, Query(max_length=32, description="client_credentials (or in the form).")
+    ] = None,
     v: Annotated[str | None, Query(max_length=8, description="1.0, as clients send it.")] = None,
-    grant_type_form: Annotated[str | None, Form(alias="grant_type", max_length=32)] = None,
+    grant_type_form: Annotated[
+        str | None,
+        Form(
+            alias="grant_type", max_length=32, description="client_credentials (or in the query)."
+        ),
+    ] = None,
 ) -> KeyToken:
     """Exchange an API key (``client_id``: its prefix, ``client_secret``: the key) for a bearer
     token that lives an hour, with the key's scopes; it stops working when the key is revoked.
@@ -78,10 +105,20 @@ async def exchange_api_key(
 )
 async def service_base_uri(
     accountId: AccountIdPath,
-    serviceName: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    serviceName: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_.-]+$",
+            description="A LivePerson service name (leDataReporting, agentVep, ...).",
+        ),
+    ],
     request: Request,
     s: ServicesDep,
-    version: Annotated[str | None, Query(max_length=8)] = None,
+    version: Annotated[
+        str | None, Query(max_length=8, description="1.0, as clients send it; not checked.")
+    ] = None,
 ) -> BaseUri:
     """LivePerson's Domain API: the host serving ``serviceName`` for the account. Parlay serves
     every service its clients look up (C2M, Proactive, reporting, Sentinel...) on one host: its

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from parlay.api.deps import ServicesDep
 from parlay.api.openapi import problems
@@ -22,8 +23,22 @@ from parlay.services import Services
 
 router = api_router(prefix="/webhooks", tags=["provider webhooks"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-TwilioSignature = Annotated[str, Header(alias="X-Twilio-Signature", max_length=256)]
-MetaSignature = Annotated[str, Header(alias="X-Hub-Signature-256", max_length=256)]
+TwilioSignature = Annotated[
+    str,
+    Header(
+        alias="X-Twilio-Signature",
+        max_length=256,
+        description="Twilio's signature of the URL and form, with the account's auth token.",
+    ),
+]
+MetaSignature = Annotated[
+    str,
+    Header(
+        alias="X-Hub-Signature-256",
+        max_length=256,
+        description="sha256=<hex HMAC of the body>, keyed with the Meta app's secret.",
+    ),
+]
 
 
 def _signed_url(s: Services, request: Request) -> str:
@@ -52,7 +67,14 @@ async def twilio_status(
     request: Request,
     s: ServicesDep,
     signature: TwilioSignature = "",
-    deliveryId: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    deliveryId: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ROW_ID,
+            description="The delivery the status is about, as Parlay wrote it in the callback URL.",
+        ),
+    ] = None,
 ) -> Response:
     """Twilio reports an SMS's status (sent, delivered, undelivered, failed)."""
     params = await _form(request)
@@ -67,7 +89,13 @@ async def twilio_status(
 
 
 @router.post(
-    "/twilio/{accountId}/inbound", operation_id="twilioInboundSms", responses=problems(403)
+    "/twilio/{accountId}/inbound",
+    operation_id="twilioInboundSms",
+    response_class=Response,
+    responses={
+        **problems(403),
+        200: {"description": "Empty TwiML", "content": {"text/xml": {"example": EMPTY_TWIML}}},
+    },
 )
 async def twilio_inbound(
     accountId: AccountIdPath,
@@ -87,13 +115,34 @@ async def twilio_inbound(
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.get("/whatsapp/{accountId}", operation_id="whatsAppHandshake", responses=problems(403))
+@router.get(
+    "/whatsapp/{accountId}",
+    operation_id="whatsAppHandshake",
+    response_class=PlainTextResponse,
+    responses={**problems(403), 200: {"description": "The hub.challenge, as text."}},
+)
 async def whatsapp_handshake(
     accountId: AccountIdPath,
     s: ServicesDep,
-    mode: Annotated[str, Query(alias="hub.mode", max_length=32)] = "",
-    token: Annotated[str, Query(alias="hub.verify_token", max_length=256)] = "",
-    challenge: Annotated[str, Query(alias="hub.challenge", max_length=256)] = "",
+    mode: Annotated[
+        str, Query(alias="hub.mode", max_length=32, description="`subscribe`, from Meta.")
+    ] = "",
+    token: Annotated[
+        str,
+        Query(
+            alias="hub.verify_token",
+            max_length=256,
+            description="Must be the account's WhatsApp verifyToken.",
+        ),
+    ] = "",
+    challenge: Annotated[
+        str,
+        Query(
+            alias="hub.challenge",
+            max_length=256,
+            description="Answered back as text/plain when the token matches.",
+        ),
+    ] = "",
 ) -> Response:
     """Meta's subscription check: the challenge back when the verify token matches."""
     try:
@@ -108,7 +157,8 @@ async def whatsapp_handshake(
     "/whatsapp/{accountId}",
     operation_id="whatsAppNotification",
     status_code=200,
-    responses=problems(403),
+    response_class=Response,
+    responses={**problems(403), 200: {"description": "Taken (an empty body)."}},
 )
 async def whatsapp_notification(
     accountId: AccountIdPath,

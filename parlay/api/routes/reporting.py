@@ -9,12 +9,12 @@ import io
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from parlay.accounts.permissions import Permission, Principal
 from parlay.api.deps import ServicesDep, require
-from parlay.api.params import AccountIdPath, OpaqueIdPath
+from parlay.api.params import AccountIdPath, CampaignIdPath
 from parlay.api.schemas.reporting import (
     AnalyticsOut,
     CampaignReportOut,
@@ -55,6 +55,7 @@ EndTime = Annotated[
         "at most 60 days.",
     ),
 ]
+AppPath = Annotated[App, Path(description="prmsg (campaign deliveries) or c2m (IVR invites).")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
 Limit = Annotated[int, Query(ge=1, le=9999, description="Rows per page, 1-9,999.")]
 Format = Annotated[
@@ -159,7 +160,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     )
     async def get_analytics(
         accountId: AccountIdPath,
-        app: App,
+        app: AppPath,
         s: ServicesDep,
         me: Reader,
         attemptedStartTime: StartTime = None,
@@ -174,7 +175,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     )
     async def post_analytics(
         accountId: AccountIdPath,
-        app: App,
+        app: AppPath,
         s: ServicesDep,
         me: Reader,
         body: ReportQueryIn,
@@ -192,7 +193,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     )
     async def campaign_report(
         accountId: AccountIdPath,
-        campaignId: OpaqueIdPath,
+        campaignId: CampaignIdPath,
         s: ServicesDep,
         me: Reader,
         offset: Offset = 0,
@@ -220,7 +221,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
         response_model=AnalyticsOut,
     )
     async def campaign_analytics(
-        accountId: AccountIdPath, campaignId: OpaqueIdPath, s: ServicesDep, me: Reader
+        accountId: AccountIdPath, campaignId: CampaignIdPath, s: ServicesDep, me: Reader
     ) -> AnalyticsOut:
         """The campaign's funnel per day × channel × skill."""
         rows = await usecases.campaign_analytics(s.tx, me.account_id, campaignId)
@@ -229,7 +230,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     async def transactions(
         s: Any,
         me: Principal,
-        app: App,
+        app: AppPath,
         start: int | None,
         end: int | None,
         offset: int,
@@ -261,7 +262,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     )
     async def get_transactions(
         accountId: AccountIdPath,
-        app: App,
+        app: AppPath,
         s: ServicesDep,
         me: Reader,
         attemptedStartTime: StartTime = None,
@@ -284,7 +285,7 @@ def _routes(prefix: str, in_schema: bool, suffix: str) -> APIRouter:
     )
     async def post_transactions(
         accountId: AccountIdPath,
-        app: App,
+        app: AppPath,
         s: ServicesDep,
         me: Reader,
         body: ReportQueryIn,

@@ -39,6 +39,12 @@ def _is_none(value: Any) -> bool:
     return value is None
 
 
-def omitted_when_none() -> Any:
+def omitted_when_none(description: str) -> Any:
     """A response field left out of the JSON when None (a channel shows no ``appIds: null``)."""
-    return Field(default=None, exclude_if=_is_none)
+    return Field(default=None, exclude_if=_is_none, description=description)
+
+
+def examples(*values: dict[str, Any]) -> ConfigDict:
+    """``model_config`` of a body shape with its examples (shown in the API reference; a test
+    validates each against the shape's own schema)."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})

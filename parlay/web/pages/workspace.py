@@ -9,7 +9,7 @@ browser with the session's cookie (``static/workspace.js`` listens and re-render
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -18,11 +18,14 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from parlay.accounts import usecases as accounts
-from parlay.accounts.permissions import Permission
+from parlay.accounts.permissions import Permission, Principal
 from parlay.api.schemas.conversations import AgentMessageIn, StateIn
 from parlay.api.streams import live_stream
 from parlay.conversations import usecases
 from parlay.conversations.assignment import AgentState
+from parlay.conversations.models import OPEN
+from parlay.conversations.views import ConversationSummary
+from parlay.lib.db.uow import Transactions
 from parlay.lib.errors import NotFound, ParlayError
 from parlay.web.auth import Viewer, page, services_of
 from parlay.web.templating import render
@@ -32,13 +35,19 @@ Agent = Annotated[Viewer, page(Permission.AGENT_WORKSPACE)]
 ConversationId = Annotated[str, Path(min_length=1, max_length=36)]
 
 
+async def _mine(tx: Transactions, me: Principal) -> Sequence[ConversationSummary]:
+    """My open conversations (the agent API's ``GET conversations``)."""
+    page = await usecases.list_conversations(tx, me, state=OPEN, cursor=None, limit=50)
+    return page.conversations
+
+
 async def _panels(request: Request, viewer: Viewer) -> dict[str, Any]:
     """My state, my conversations, the queues I see, and (managers) every agent."""
     tx, me = services_of(request).tx, viewer.principal
     supervisor = viewer.can(Permission.AGENT_SUPERVISE)
     return {
         "status": await usecases.agent_status(tx, me),
-        "mine": await usecases.my_conversations(tx, me),
+        "mine": await _mine(tx, me),
         "queue": await usecases.agent_queue(tx, me),
         "agents": await usecases.agents_overview(tx, me) if supervisor else None,
         "supervisor": supervisor,
@@ -66,7 +75,7 @@ async def _conversation(
             "error": error,
             "note": note or "This conversation is no longer yours to see.",
         }
-    mine = {c.conversation_id: c for c in await usecases.my_conversations(services.tx, me)}
+    mine = {c.conversation_id: c for c in await _mine(services.tx, me)}
     summary = mine.get(conversation_id)
     is_open = view.state == "OPEN"
     assigned_to_me = summary is not None
