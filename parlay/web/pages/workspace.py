@@ -77,8 +77,9 @@ async def _conversation(
         }
     mine = {c.conversation_id: c for c in await _mine(services.tx, me)}
     summary = mine.get(conversation_id)
-    is_open = view.state == "OPEN"
+    is_open = view.state == OPEN
     assigned_to_me = summary is not None
+    # Which buttons to offer; the use cases decide, and refuse, all the same.
     return {
         "conversation": view,
         "conversation_id": conversation_id,
