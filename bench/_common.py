@@ -59,6 +59,26 @@ class Figure:
     target: str
     ok: bool | None  # None: no pass/fail target for this figure
     notes: list[str] = field(default_factory=list)
+    # The same figure as numbers, for ``run_all.py --json``: the measured value in ``unit``, and
+    # the baseline's value in the same unit when it has one (else the baseline's text is kept).
+    number: float | None = None
+    unit: str = ""
+    base: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "value": self.number if self.number is not None else self.value,
+            "unit": self.unit,
+            "baseline": self.base if self.base is not None else self.baseline,
+            "target": self.target,
+            "met": self.ok,
+        }
+
+
+def not_measured(what: str, target: str, why: str) -> Figure:
+    """A row that could not be measured in this run, and why (``met`` is null)."""
+    return Figure(what, "not measured", "-", target, None, [why])
 
 
 def print_figures(title: str, figures: Sequence[Figure]) -> None:

@@ -190,11 +190,14 @@ def measure(kind: str, admin_url: str | None, delay_ms: float) -> list[Figure]:
     label = f"{kind}, sandbox delay {delay_ms:g} ms"
     return [
         Figure(
-            what=f"dispatch 100K in-app, {label}",
+            what=f"dispatch {N:,} in-app, {label}",
             value=f"{rate:,.0f}/s ({seconds:.1f} s)",
             baseline="-",
             target=f"≥ {TARGET_RATE:,}/s",
             ok=rate >= TARGET_RATE,
+            number=round(rate),
+            unit="deliveries/s",
+            base=round(bare),
         ),
         Figure(
             what=f"dispatch rate / bare send loop, {label}",
@@ -202,6 +205,8 @@ def measure(kind: str, admin_url: str | None, delay_ms: float) -> list[Figure]:
             baseline=f"{bare:,.0f}/s (bare sandbox send loop, {CONCURRENCY} in flight)",
             target=f"≥ {TARGET_SHARE:.0%} (of a bare HTTP/2 client, docs/operations.md#targets)",
             ok=share >= TARGET_SHARE,
+            number=round(share, 3),
+            unit="share of the bare loop",
         ),
         Figure(
             what=f"worker peak RSS, {label}",
@@ -209,6 +214,8 @@ def measure(kind: str, admin_url: str | None, delay_ms: float) -> list[Figure]:
             baseline="-",
             target=f"≤ {TARGET_RSS_MB} MB",
             ok=rss <= TARGET_RSS_MB,
+            number=round(rss, 1),
+            unit="MB",
         ),
     ]
 

@@ -180,6 +180,9 @@ def figures_for(
             baseline="-",
             target=f"≥ {TARGET_RATE:,}/s",
             ok=rate >= TARGET_RATE,
+            number=round(rate),
+            unit="pushes/s",
+            base=round(bare),
         ),
         Figure(
             what=f"Parlay / bare client, {label}",
@@ -187,6 +190,9 @@ def figures_for(
             baseline=f"{bare:,.0f}/s ({bare_label}, {concurrency} in flight)",
             target=f"≥ {TARGET_SHARE:.0%}",
             ok=share >= TARGET_SHARE,
+            number=round(share, 3),
+            unit="share of the bare client",
+            base=round(bare),
         ),
     ]
 
@@ -217,6 +223,9 @@ def run_apns(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[F
             baseline=f"{alone:,.0f}/s (ApnsClient.push, {concurrency} in flight)",
             target="-",
             ok=None,
+            number=round(rate / alone, 3),
+            unit="share of the client alone",
+            base=round(alone),
         )
     )
     return figures
@@ -244,6 +253,9 @@ def run_fcm(n: int, workers: int = 1, concurrency: int = CONCURRENCY) -> list[Fi
             baseline=f"{alone:,.0f}/s (FcmClient.push, {concurrency} in flight)",
             target="-",
             ok=None,
+            number=round(rate / alone, 3),
+            unit="share of the client alone",
+            base=round(alone),
         )
     )
     return figures

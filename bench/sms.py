@@ -239,6 +239,9 @@ def run_one(kind: str, n: int, admin_url: str | None) -> Figure:
         f"≥ {TARGET:,.0f} /s",
         rate >= TARGET and counts.get("DELIVERED") == n,
         [f"statuses {counts}", f"{elapsed:.1f} s"],
+        number=round(rate, 1),
+        unit="messages/s",
+        base=round(baseline, 1),
     )
 
 

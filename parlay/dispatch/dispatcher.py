@@ -81,6 +81,7 @@ class _Lane:
     filled: asyncio.Event = field(default_factory=asyncio.Event)  # ``ready`` got deliveries
     drained: asyncio.Event = field(default_factory=asyncio.Event)  # ``ready`` ran low
     ready: deque[_Ready] = field(default_factory=deque)
+    sending: int = 0  # sends started and not yet answered
 
     @property
     def is_priority(self) -> bool:
@@ -294,6 +295,9 @@ class Dispatcher:
         def done(task: asyncio.Task[None]) -> None:
             self._inflight.discard(task)
             slots.release()
+            lane.sending -= 1
+            if lane.is_priority:
+                self._priority_settled(lane)
 
         while not self._stopping:
             if not lane.ready:
@@ -313,6 +317,7 @@ class Dispatcher:
             if task is None:
                 slots.release()
             else:
+                lane.sending += 1
                 self._inflight.add(task)
                 task.add_done_callback(done)
             if lane.is_priority:
@@ -331,8 +336,10 @@ class Dispatcher:
         return asyncio.create_task(self._send(item.delivery, item.message))
 
     def _priority_settled(self, lane: _Lane) -> None:
-        """Campaign work may go on once no invite is claimed, prepared or waiting to be sent."""
-        if not lane.ready and not lane.wake.is_set():
+        """Campaign work may go on once no invite is claimed, prepared, waiting to be sent or
+        waiting for its provider's answer (the answer is part of the caller's wait: campaign
+        sends resumed meanwhile would queue ahead of it on the event loop)."""
+        if not lane.ready and not lane.sending and not lane.wake.is_set():
             self.urgency.set_busy(_PRIORITY_LANE, False)
 
     async def _claim(self, lane: _Lane, limit: int) -> tuple[str, list[int]]:
@@ -340,7 +347,8 @@ class Dispatcher:
         self._claims += 1
         owner = f"{self.worker_id}:{self._claims}"
         now = self.clock.now()
-        async with self.db.write() as session:
+        # The priority lane's claim is an invite's next step: ahead of campaign writes waiting.
+        async with self.db.write(urgent=lane.is_priority) as session:
             claims = await queue.claim_ids(
                 session,
                 owner=owner,

@@ -76,7 +76,7 @@ def _settings_out(s: AccountSettings) -> SettingsOut:
     )
 
 
-def _settings_change(body: SettingsUpdate) -> SettingsChange:
+def settings_change(body: SettingsUpdate) -> SettingsChange:
     """The fields the body names (null included), typed; the others stay UNSET."""
     given = body.model_fields_set
     change = SettingsChange()
@@ -170,7 +170,7 @@ async def update_settings(
     me: Annotated[Principal, require(Permission.SETTINGS_WRITE, CONFIG)],
 ) -> SettingsOut:
     """Change settings. Fields left out keep their value; ``null`` clears an optional one."""
-    change = _settings_change(body)
+    change = settings_change(body)
     return _settings_out(await usecases.update_settings(s.tx, s.urls, me.account_id, change))
 
 

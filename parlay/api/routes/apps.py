@@ -21,7 +21,8 @@ router = api_router(prefix="/api/account/{accountId}/apps", tags=["apps"])
 CONFIG = ApiFamily.CONFIG
 
 
-def _spec(body: AppIn) -> AppSpec:
+def app_spec(body: AppIn) -> AppSpec:
+    """The use case's input from the request body (the web tool's form maps to it too)."""
     apns, fcm, proxy = body.apns, body.fcm, body.proxy
     sections = Sections(
         apns=None
@@ -60,7 +61,7 @@ async def create_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Register an app (bundle or package ID) with the credentials of its push service."""
-    app = await usecases.create_app(s.tx, s.urls, s.secrets, me.account_id, _spec(body))
+    app = await usecases.create_app(s.tx, s.urls, s.secrets, me.account_id, app_spec(body))
     return AppOut.model_validate(public_view(app))
 
 
@@ -95,7 +96,7 @@ async def replace_app(
     me: Annotated[Principal, require(Permission.APPS_WRITE, CONFIG)],
 ) -> AppOut:
     """Replace an app's settings. A secret left out keeps its stored value."""
-    app = await usecases.replace_app(s.tx, s.urls, s.secrets, me.account_id, appId, _spec(body))
+    app = await usecases.replace_app(s.tx, s.urls, s.secrets, me.account_id, appId, app_spec(body))
     return AppOut.model_validate(public_view(app))
 
 

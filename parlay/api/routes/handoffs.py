@@ -24,7 +24,8 @@ router = api_router(prefix="/api/account/{accountId}/handoffs", tags=["handoffs"
 CONFIG = ApiFamily.CONFIG
 
 
-def _spec(body: HandoffIn) -> service.HandoffSpec:
+def handoff_spec(body: HandoffIn) -> service.HandoffSpec:
+    """The use case's input from the request body (the web tool's form maps to it too)."""
     return service.HandoffSpec(
         name=body.name,
         skill=body.skill,
@@ -81,7 +82,7 @@ async def create_handoff(
     result = await usecases.create_handoff(
         s.tx,
         me.account_id,
-        _spec(body),
+        handoff_spec(body),
         repeat=repeat,
         answer=answer,
         handoff_id=body.id,
@@ -121,7 +122,7 @@ async def replace_handoff(
     me: Annotated[Principal, require(Permission.HANDOFFS_WRITE, CONFIG)],
 ) -> HandoffOut:
     """Replace a handoff's configuration (the same rules as creation)."""
-    handoff = await usecases.replace_handoff(s.tx, me.account_id, handoffId, _spec(body))
+    handoff = await usecases.replace_handoff(s.tx, me.account_id, handoffId, handoff_spec(body))
     return handoff_out(handoff)
 
 

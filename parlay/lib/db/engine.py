@@ -3,12 +3,14 @@
 SQLite: WAL, busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every write transaction:
 pysqlite opens transactions lazily, so a read-then-write is not atomic without it (updates are
 silently lost). Writers in one process also queue on an asyncio lock
-so they wait in order instead of spinning in SQLite's busy handler.
+so they wait in order instead of spinning in SQLite's busy handler; an urgent writer (an IVR
+caller is waiting) goes ahead of every background writer still waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +64,49 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class WriteLock:
+    """An asyncio lock with two queues: urgent waiters are served before any other waiter
+    (each queue in arrival order). The holder is never interrupted."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if not self._held and not self._urgent and not self._others:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._others
+        queue.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the lock just as it was cancelled: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._others):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the lock passes to it, still held
+                    return
+        self._held = False
+
+
 class Database:
     """The engine plus the two ways to open a unit of work: ``write()`` and ``read()``."""
 
@@ -88,17 +133,21 @@ class Database:
             reader = self.engine
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
-        self._sqlite_write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._sqlite_write_lock = WriteLock() if self.dialect == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+        ``urgent`` (SQLite): it takes the one writer before background writers still waiting."""
         if self._sqlite_write_lock is not None:
-            async with self._sqlite_write_lock, self._writer_sessions.begin() as session:
+            async with (
+                self._sqlite_write_lock.hold(urgent=urgent),
+                self._writer_sessions.begin() as session,
+            ):
                 yield session
         else:
             async with self._writer_sessions.begin() as session:

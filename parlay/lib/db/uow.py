@@ -122,7 +122,7 @@ class Transactions:
         """A write transaction. ``urgent``: an IVR caller is waiting, so background work (a
         campaign's sending) holds back until it is over."""
         with self.urgency.urgent() if urgent else contextlib.nullcontext():
-            async with self.db.write() as session:
+            async with self.db.write(urgent=urgent) as session:
                 uow = UnitOfWork(session, self.clock.now(), self._idempotency_ttl)
                 yield uow
             await self.signals.publish(uow.signals)

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from parlay.accounts.permissions import Permission
-from parlay.api.routes.apps import _spec as app_spec
+from parlay.api.routes.apps import app_spec
 from parlay.api.schemas.apps import AppIn, AppOut
 from parlay.apps import usecases
 from parlay.apps.credentials import public_view

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from parlay.accounts import usecases as accounts
 from parlay.accounts.permissions import Permission
-from parlay.api.routes.handoffs import _spec as handoff_spec
+from parlay.api.routes.handoffs import handoff_spec
 from parlay.api.schemas.handoffs import HandoffIn
 from parlay.handoffs import usecases
 from parlay.handoffs.models import Handoff

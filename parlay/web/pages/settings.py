@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from parlay.accounts import usecases
 from parlay.accounts.permissions import Permission
 from parlay.accounts.settings import AccountSettings
-from parlay.api.routes.accounts import _settings_change as settings_change
+from parlay.api.routes.accounts import settings_change
 from parlay.api.schemas.accounts import SettingsUpdate
 from parlay.lib.errors import ParlayError
 from parlay.web.auth import Viewer, page, services_of

@@ -1,0 +1,157 @@
+"""The eligibility API at 200 requests/s (the account's rate limit raised): p99 ≤ 20 ms.
+
+SQLite: one ``parlay serve`` process (API and an idle dispatcher, the default deployment);
+PostgreSQL (``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``): one ``parlay api``.
+The account's rate limits are raised far above the rate (``create_account``), so no request is
+refused. Each request is a different caller: a consumer logged in to the app with one device,
+and a phone number, on a handoff with the in-app channel: every check runs and the answer is
+eligible. Each check writes its call, as the API does.
+
+The load is open-loop: request i starts at ``i / rate`` seconds whatever the earlier ones are
+doing (a slow answer does not slow the load down and hide itself), over a few connections kept
+alive. Each latency runs from just before the request is written to the answer read.
+
+Baseline, same run, same process, same client, same rate: ``GET /healthz`` (no database, no
+authentication): what HTTP and the client cost by themselves on this machine now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    BenchAccount,
+    Figure,
+    Proc,
+    consumer_ids,
+    create_account,
+    percentile,
+    postgres_admin_url,
+    print_figures,
+    register_app_users,
+    start,
+    stop,
+    temp_database,
+    wait_ready,
+)
+
+RATE = 200.0  # requests per second
+SECONDS = 15.0
+WARM_UP = 200  # requests before the timed ones (connections opened, caches warm)
+CONNECTIONS = 16
+TARGET_P99_MS = 20.0
+
+
+async def open_loop(
+    n: int, rate: float, request: Callable[[int], Awaitable[httpx.Response]]
+) -> list[float]:
+    """Start request i at ``i / rate`` s; each one's latency in ms."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        started = time.perf_counter()
+        response = await request(i)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+
+    begin = loop.time()
+    tasks = []
+    for i in range(n):
+        delay = begin + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def drive(url: str, account: BenchAccount, n: int, rate: float) -> tuple[list[float], ...]:
+    path = f"/api/account/{account.account_id}/eligibility?v=2.0"
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+
+        def eligibility(i: int) -> Awaitable[httpx.Response]:
+            return client.post(
+                path,
+                json={
+                    "skill": "general",
+                    "consumerPhoneNumber": f"+1202{i:07d}",
+                    "handoffId": account.handoff_id,
+                    "consumerId": f"c{i:06d}",
+                },
+                headers=account.headers,
+            )
+
+        def healthz(_i: int) -> Awaitable[httpx.Response]:
+            return client.get("/healthz")
+
+        await open_loop(WARM_UP, rate, healthz)
+        base = await open_loop(n, rate, healthz)
+        await open_loop(WARM_UP, rate, lambda i: eligibility(n + i))
+        measured = await open_loop(n, rate, eligibility)
+    return measured, base
+
+
+def measure(kind: str, admin_url: str | None, seconds: float = SECONDS) -> Figure:
+    n = int(RATE * seconds)
+    with temp_database(kind, admin_url) as url, tempfile.TemporaryDirectory() as tmp:
+        account = asyncio.run(create_account(url, "inapp"))
+        asyncio.run(register_app_users(url, account.account_id, consumer_ids(n + WARM_UP)))
+        env = {"PARLAY_LOG_LEVEL": "WARNING"}
+        proc: Proc = start(
+            "serve" if kind == "sqlite" else "api",
+            "serve" if kind == "sqlite" else "api",
+            url,
+            Path(tmp),
+            env,
+        )
+        try:
+            wait_ready(proc)
+            measured, base = asyncio.run(drive(proc.url, account, n, RATE))
+        finally:
+            stop(proc)
+    p = {q: percentile(measured, q) for q in (50, 95, 99)}
+    b = {q: percentile(base, q) for q in (50, 99)}
+    mode = "parlay serve" if kind == "sqlite" else "parlay api"
+    return Figure(
+        what=f"eligibility at {RATE:.0f} req/s, {kind} ({mode})",
+        value=f"p50 {p[50]:.1f} / p95 {p[95]:.1f} / p99 {p[99]:.1f} ms ({n:,} requests)",
+        baseline=f"GET /healthz at the same rate: p50 {b[50]:.1f} / p99 {b[99]:.1f} ms",
+        target=f"p99 ≤ {TARGET_P99_MS:.0f} ms",
+        ok=p[99] <= TARGET_P99_MS,
+        number=round(p[99], 1),
+        unit="ms (p99)",
+        base=round(b[99], 1),
+    )
+
+
+def run(postgres: str | None = None, seconds: float = SECONDS) -> list[Figure]:
+    figures = [measure("sqlite", None, seconds)]
+    admin_url = postgres_admin_url(postgres)
+    if admin_url:
+        figures.append(measure("postgresql", admin_url, seconds))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on PostgreSQL")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="length of the timed load")
+    args = parser.parse_args()
+    print_figures("eligibility", run(args.postgres, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
