@@ -35,11 +35,13 @@ def create_app(
     """Build the HTTP app around already wired services (``bootstrap.build_container``)."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if on_startup is None:
+            await _prepare_demo_phone(app, services)
             yield
             return
         async with asynccontextmanager(on_startup)():
+            await _prepare_demo_phone(app, services)
             yield
 
     app = FastAPI(
@@ -58,6 +60,7 @@ def create_app(
     install_docs(app)
     _install_operational_routes(app, services)
     _include_domain_routers(app)
+    _mount_demo_phone(app, services)
     _mount_web_tool(app, services)
     app.router.redirect_slashes = False
     app.add_middleware(TrailingSlashMiddleware)
@@ -101,6 +104,23 @@ def _include_domain_routers(app: FastAPI) -> None:
         webhooks_router,
     ):
         app.include_router(router)
+
+
+def _mount_demo_phone(app: FastAPI, services: Services) -> None:
+    """``/demo/phone`` and its push proxy, only when ``parlay serve --demo`` asked for them."""
+    settings = services.settings
+    if settings.demo_phone_key_file is None or settings.demo_phone_url is None:
+        return
+    from parlay.web.demo import DemoPhone, router
+
+    app.state.demo_phone = DemoPhone(settings.demo_phone_key_file, settings.demo_phone_url)
+    app.include_router(router)
+
+
+async def _prepare_demo_phone(app: FastAPI, services: Services) -> None:
+    phone = getattr(app.state, "demo_phone", None)
+    if phone is not None:
+        await phone.prepare(services)
 
 
 def _mount_web_tool(app: FastAPI, services: Services) -> None:

@@ -6,9 +6,12 @@ tests import it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from parlay.accounts.usecases import AgentCapacityChanged
 from parlay.apps.directory import PushAppDirectory
 from parlay.apps.usecases import AppsChanged
 from parlay.campaigns.usecases import CampaignCancelled
@@ -25,6 +28,7 @@ from parlay.channels.twilio import TwilioChannel
 from parlay.channels.whatsapp import WhatsAppChannel
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
+from parlay.conversations import usecases as conversations
 from parlay.conversations.topics import outbound_shown
 from parlay.delivery.queue import WorkQueued
 from parlay.dispatch.config import DispatchConfig
@@ -79,6 +83,7 @@ class Container:
     queue_depth: QueueDepthGauge | None = None  # parlay_queue_depth, sampled beside them
     streams: StreamSlots = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _requeuer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.streams = StreamSlots(self.settings.events_max_streams)
@@ -131,9 +136,30 @@ class Container:
                 self.db, self.clock, self.metrics, self.settings.queue_depth_interval_seconds
             )
             self.queue_depth.start()
+        accept_within = self.settings.conversation_accept_timeout_seconds
+        if self._requeuer is None and accept_within > 0:
+            self._requeuer = asyncio.get_running_loop().create_task(
+                self._requeue_lapsed(accept_within)
+            )
         return self.dispatcher
 
+    async def _requeue_lapsed(self, accept_within: float) -> None:
+        """Beside the dispatcher: conversations nobody accepted in time go back to the queue
+        (looked at every quarter of the time allowed, at most every 5 seconds)."""
+        every = min(max(accept_within / 4, 0.05), 5.0)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await conversations.requeue_lapsed(self.tx, timedelta(seconds=accept_within))
+            except Exception:
+                log.exception("taking back unaccepted conversations failed")
+
     async def close(self) -> None:
+        if self._requeuer is not None:
+            self._requeuer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._requeuer
+            self._requeuer = None
         if self._background:
             await asyncio.wait(set(self._background), timeout=5)
         if self.dispatcher is not None:
@@ -158,12 +184,17 @@ class Container:
     def wire(self) -> None:
         self.signals.on(LiveEvent, self._publish_live)
         self.signals.on(WorkQueued, self._work_queued)
+        self.signals.on(AgentCapacityChanged, self._agent_capacity_changed)
         self.signals.on(CampaignCancelled, self._campaign_cancelled)
         self.signals.on(AppsChanged, lambda changed: self.apps.forget(changed.account_id))
         self.signals.on(WebhooksQueued, self._webhooks_queued)
         self.signals.on(
             ProviderAccountsChanged, lambda changed: self.providers.forget(changed.account_id)
         )
+
+    async def _agent_capacity_changed(self, changed: AgentCapacityChanged) -> None:
+        # Awaited: the admin's change answers once the queue has been assigned again.
+        await conversations.assign_waiting(self.tx, changed.account_id)
 
     async def _publish_live(self, event: LiveEvent) -> None:
         await publish(self.hub, event)

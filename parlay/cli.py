@@ -269,8 +269,9 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     _require_free_port(host, port)
     settings = get_settings()
     if demo and "PARLAY_SANDBOX_CHANNELS" not in os.environ:
-        # The demo account has no push credentials: its in-app sends go to the sandbox too.
-        settings = settings.model_copy(update={"sandbox_channels": "inapp,sms,wa"})
+        # SMS and WhatsApp go to the sandbox; in-app pushes really go out, through the demo
+        # app's push proxy, which is this server's /demo/push-proxy (the demo phone).
+        settings = settings.model_copy(update={"sandbox_channels": "sms,wa"})
     if demo and "PARLAY_ALLOW_PRIVATE_URLS" not in os.environ:
         # A demo tries things on this machine: push proxies and key endpoints on localhost.
         settings = settings.model_copy(update={"allow_private_urls": True})
@@ -278,7 +279,15 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
     if demo:
         # The web tool's sign-in page shows the demo login (never without --demo).
         kept = demo_credentials_path(settings.database_url)
-        settings = settings.model_copy(update={"web_demo_credentials_file": kept})
+        settings = settings.model_copy(
+            update={
+                "web_demo_credentials_file": kept,
+                # The demo phone: its consumer-JWT key beside the database, and its app's push
+                # proxy on this very server.
+                "demo_phone_key_file": _demo_file(settings.database_url, "consumer-key.pem"),
+                "demo_phone_url": settings.public_url or f"http://{_url_host(host)}:{port}",
+            }
+        )
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def prepare(db: Database) -> list[str]:
@@ -309,6 +318,13 @@ def _serve(host: str, port: int, *, demo: bool, run_api: bool, run_worker: bool)
         http="h11",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: a wildcard means this machine, IPv6 in brackets."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _require_free_port(host: str, port: int) -> None:

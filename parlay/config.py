@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     web_session_max_seconds: int = Field(default=12 * 3600, ge=60)
     # Set by ``parlay serve --demo`` only: the sign-in page shows the demo login kept there.
     web_demo_credentials_file: Path | None = None
+    # Set by ``parlay serve --demo`` only: the demo phone (/demo/phone) signs consumer tokens
+    # with the key kept in this file, and its app's push proxy is ``demo_phone_url``/demo/...
+    demo_phone_key_file: Path | None = None
+    demo_phone_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
     # How long an Idempotency-Key is remembered.
@@ -46,6 +50,9 @@ class Settings(BaseSettings):
     # Live streams one consumer or one agent may hold open at once (per process); a newer one
     # replaces the oldest.
     events_max_streams: int = Field(default=5, ge=1, le=100)
+    # A conversation assigned to an agent who does not accept it (or write) within this many
+    # seconds goes back to its queue and the agent is set AWAY; 0 never takes it back.
+    conversation_accept_timeout_seconds: float = Field(default=120.0, ge=0)
 
     # ``GET /metrics`` on the API answers only with ``Authorization: Bearer <token>``; unset, it is
     # not served there (404). Either way ``metrics_bind`` ("host:port") can serve the metrics

@@ -149,6 +149,8 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
     # meet a 429 by accident (tests/ratelimit sets its own).
     # The URL policy lifted, as in the demo (the provider and JWKS fakes listen on 127.0.0.1),
     # unless the test is marked production_urls.
+    # Unaccepted conversations are never taken back in the background: tests that move the clock
+    # would race it; the rule's tests call the use case themselves.
     return Settings(
         database_url=database_url,
         redis_url=None,
@@ -159,6 +161,7 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
         agent_rate_limit_per_second=10_000,
         allow_private_urls=request.node.get_closest_marker("production_urls") is None,
         secret_key=TEST_SECRET_KEY,
+        conversation_accept_timeout_seconds=0,
     )
 
 

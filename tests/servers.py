@@ -43,10 +43,15 @@ class Server:
 
 
 def start_api(
-    name: str, tmp: Path, database_url: str, *, command: str = "api", **settings: object
+    name: str,
+    tmp: Path,
+    database_url: str,
+    *,
+    command: str = "api",
+    **settings: object,
 ) -> Server:
-    """``parlay api`` (or ``command``: ``serve`` runs the dispatcher too) with the test secret
-    key and ``PARLAY_<NAME>`` set from ``settings``."""
+    """``parlay api`` (or ``command``: ``serve`` runs the dispatcher too, ``serve --demo`` the
+    demo) with the test secret key and ``PARLAY_<NAME>`` set from ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
     env["PARLAY_DATABASE_URL"] = database_url
     env["PARLAY_SECRET_KEY"] = TEST_SECRET_KEY
@@ -56,7 +61,7 @@ def start_api(
     log = tmp / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(PARLAY), command, "--port", str(port)],
+            [str(PARLAY), *command.split(), "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -181,13 +181,33 @@ async def get_user(tx: Transactions, account_id: str, user_id: int) -> UserView:
         return await service.get_user(uow.session, account_id, user_id)
 
 
+@dataclass(frozen=True)
+class AgentCapacityChanged:
+    """A signal: what a user may be routed changed (skills, maximum, roles, disabled), so the
+    account's waiting conversations are assigned again."""
+
+    account_id: str
+    user_id: int
+
+
 async def update_user(
     tx: Transactions, account_id: str, user_id: int, changes: UserChanges
 ) -> UserView:
     """Apply the fields given (Python names); changing the password or disabling ends the
-    user's sessions."""
+    user's sessions; changing what the user may be routed re-runs the account's assignment."""
     async with tx.write() as uow:
-        return await service.update_user(uow.session, account_id, user_id, changes, uow.now)
+        view = await service.update_user(uow.session, account_id, user_id, changes, uow.now)
+        if any(
+            value is not None
+            for value in (
+                changes.skills,
+                changes.max_concurrent_conversations,
+                changes.roles,
+                changes.disabled,
+            )
+        ):
+            uow.emit(AgentCapacityChanged(account_id, user_id))
+        return view
 
 
 async def create_api_key(

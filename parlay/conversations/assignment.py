@@ -4,7 +4,9 @@ A routed conversation waits in its skill's queue, first come first served, and g
 ONLINE agent of that skill with the fewest open conversations, below their maximum; ties go to
 whoever was assigned least recently, then the lower user ID. Assignment runs whenever the
 balance can change: a conversation is queued or transferred, an agent comes ONLINE, closes or
-hands back a conversation.
+hands back a conversation, or an admin changes an agent's skills, maximum, roles or disabled
+flag. An assigned conversation its agent does not accept in time goes back to its queue (at the
+place it left) and the agent is set AWAY: they are evidently not at their desk.
 
 One account's assignments are serialized: SQLite's write transactions already are; on
 PostgreSQL a transaction-scoped advisory lock per account keeps two processes from handing the
@@ -17,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Skill, User, UserSkill
@@ -204,3 +206,71 @@ async def assign_waiting(uow: UnitOfWork, account_id: str) -> list[tuple[str, in
         assigned.append((conversation.id, agent.user_id))
     await session.flush()
     return assigned
+
+
+def _lapsed(before: datetime) -> ColumnElement[bool]:
+    return (
+        (Conversation.state == OPEN)
+        & Conversation.assigned_agent_id.is_not(None)
+        & Conversation.accepted_at.is_(None)
+        & (Conversation.assigned_at < before)
+    )
+
+
+async def accounts_with_lapsed(session: AsyncSession, before: datetime) -> list[str]:
+    """Accounts holding a conversation assigned before ``before`` and not accepted since."""
+    rows = await session.execute(select(Conversation.account_id).where(_lapsed(before)).distinct())
+    return sorted(rows.scalars())
+
+
+async def requeue_lapsed(uow: UnitOfWork, account_id: str, before: datetime) -> list[str]:
+    """Conversations of ``account_id`` assigned before ``before`` and never accepted go back to
+    their queue, ahead of everything queued after they left it; their agents go AWAY, and the
+    queue is assigned again. Returns the conversations taken back."""
+    session = uow.session
+    await lock_account_routing(session, account_id)
+    lapsed = (
+        (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.account_id == account_id, _lapsed(before))
+                .order_by(Conversation.assigned_at, Conversation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not lapsed:
+        return []
+    agents = sorted({c.assigned_agent_id for c in lapsed if c.assigned_agent_id is not None})
+    for c in lapsed:
+        agent_id, left_queue = c.assigned_agent_id, c.assigned_at
+        enqueue(uow, c)
+        c.queued_at = left_queue
+        assert agent_id is not None
+        uow.emit(
+            LiveEvent.of(
+                [agent_topic(account_id, agent_id), supervisor_topic(account_id)],
+                {
+                    "type": "conversation.unassigned",
+                    "conversationId": c.id,
+                    "agentId": str(agent_id),
+                },
+            )
+        )
+    await session.execute(
+        update(User)
+        .where(User.id.in_(agents), User.agent_state == AgentState.ONLINE)
+        .values(agent_state=AgentState.AWAY, agent_state_at=uow.now)
+        .execution_options(synchronize_session=False)
+    )
+    for agent_id in agents:
+        uow.emit(
+            LiveEvent.of(
+                [agent_topic(account_id, agent_id), supervisor_topic(account_id)],
+                {"type": "agent.state", "agentId": str(agent_id), "state": AgentState.AWAY},
+            )
+        )
+    await session.flush()
+    await assign_waiting(uow, account_id)
+    return [c.id for c in lapsed]

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from parlay.accounts.permissions import Principal
 from parlay.consumers.auth import ConsumerIdentity
 from parlay.consumers.identities import phone_of
-from parlay.conversations import history, ratings, routing, topics, workspace
+from parlay.conversations import assignment, history, ratings, routing, topics, workspace
 from parlay.conversations.context import pick_device
 from parlay.conversations.models import OPEN
 from parlay.conversations.views import (
@@ -23,7 +24,7 @@ from parlay.conversations.views import (
     MessageView,
     QueueEntry,
 )
-from parlay.conversations.workspace import Agent
+from parlay.conversations.workspace import Agent, AgentLoad
 from parlay.delivery.origins import Origins
 from parlay.lib.db.uow import Transactions, UnitOfWork
 from parlay.lib.errors import invalid_field
@@ -157,6 +158,12 @@ async def agent_queue(tx: Transactions, me: Principal) -> list[QueueEntry]:
         return await workspace.queue(uow.session, agent)
 
 
+async def agents_overview(tx: Transactions, me: Principal) -> list[AgentLoad]:
+    """Every agent of the caller's account with state and load (agent managers)."""
+    async with tx.read() as uow:
+        return await workspace.agents_overview(uow.session, me.account_id)
+
+
 async def agent_conversation(
     tx: Transactions, origins: Origins, me: Principal, conversation_id: str
 ) -> AgentConversation:
@@ -200,3 +207,25 @@ async def agent_topics(tx: Transactions, me: Principal) -> Sequence[str]:
     async with tx.read() as uow:
         agent = await workspace.load_agent(uow.session, me)
     return workspace.agent_topics(agent)
+
+
+# --- the engine -------------------------------------------------------------------------
+
+
+async def assign_waiting(tx: Transactions, account_id: str) -> None:
+    """Run the account's assignment again (an agent's skills or maximum changed)."""
+    async with tx.write() as uow:
+        await assignment.assign_waiting(uow, account_id)
+
+
+async def requeue_lapsed(tx: Transactions, accept_within: timedelta) -> list[str]:
+    """Take back every conversation assigned longer than ``accept_within`` ago and not accepted
+    (one unit of work per account); returns their IDs."""
+    async with tx.read() as uow:
+        before = uow.now - accept_within
+        accounts = await assignment.accounts_with_lapsed(uow.session, before)
+    taken: list[str] = []
+    for account_id in accounts:
+        async with tx.write() as uow:
+            taken += await assignment.requeue_lapsed(uow, account_id, uow.now - accept_within)
+    return taken

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import User
-from parlay.accounts.permissions import Permission, Principal
+from parlay.accounts.permissions import Permission, Principal, Role
 from parlay.accounts.service import require_skill
 from parlay.conversations import pushes, topics, webhooks
 from parlay.conversations.assignment import (
@@ -99,6 +99,49 @@ async def agent_status(session: AsyncSession, agent: Agent) -> AgentStatus:
         max_concurrent_conversations=agent.maximum,
         open_conversations=loads.get(agent.user_id, 0),
     )
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    """One agent (or bot) of the account as an agent manager watches them."""
+
+    user_id: int
+    username: str
+    is_bot: bool
+    state: str
+    skills: list[str]
+    maximum: int
+    open_conversations: int
+
+
+async def agents_overview(session: AsyncSession, account_id: str) -> list[AgentLoad]:
+    """Every enabled agent and bot of the account: state, skills, maximum and load."""
+    users = [
+        u
+        for u in (
+            await session.execute(
+                select(User)
+                .where(User.account_id == account_id, User.disabled.is_(False))
+                .order_by(User.username)
+            )
+        ).scalars()
+        if Role.AGENT.value in u.roles
+    ]
+    ids = [u.id for u in users]
+    skills = await agent_skills(session, ids) if ids else {}
+    loads = await open_loads(session, ids) if ids else {}
+    return [
+        AgentLoad(
+            user_id=u.id,
+            username=u.username,
+            is_bot=u.type == "bot",
+            state=u.agent_state,
+            skills=sorted(skills.get(u.id, set())),
+            maximum=u.max_concurrent_conversations,
+            open_conversations=loads.get(u.id, 0),
+        )
+        for u in users
+    ]
 
 
 async def set_state(uow: UnitOfWork, agent: Agent, state: str) -> Agent:

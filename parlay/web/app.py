@@ -27,6 +27,7 @@ from parlay.web.pages import (
     skills,
     users,
     webhooks,
+    workspace,
 )
 from parlay.web.security import WEB_ROOT, clear_session_cookie
 from parlay.web.templating import HERE, render
@@ -60,6 +61,7 @@ def create_web_app(services: Services) -> FastAPI:
         apps.router,
         channels.router,
         settings.router,
+        workspace.router,
     ):
         web.include_router(router)
     _install_error_pages(web)

@@ -16,6 +16,7 @@ class NavItem:
 
 # In the order the nav shows them. A new page adds its line here (docs/web-tool.md).
 PAGES: tuple[NavItem, ...] = (
+    NavItem("Workspace", "/app/workspace", Permission.AGENT_WORKSPACE),
     NavItem("Dashboard", "/app/dashboard", Permission.REPORTING),
     NavItem("Campaigns", "/app/campaigns", Permission.CAMPAIGNS_READ),
     NavItem("Handoffs", "/app/handoffs", Permission.HANDOFFS_READ),
