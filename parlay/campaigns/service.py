@@ -34,6 +34,7 @@ from parlay.delivery.windows import WindowProblem, parse_windows
 from parlay.handoffs.models import Handoff
 from parlay.handoffs.service import require_handoff
 from parlay.handoffs.snapshot import HandoffSnapshot
+from parlay.lib.db.planner import prefer_indexes
 from parlay.lib.errors import Conflict, NotFound, invalid_field
 from parlay.lib.errors import ErrorCode as ApiErrorCode
 from parlay.lib.phone import normalize_e164
@@ -413,6 +414,7 @@ async def list_recipients(
 ) -> tuple[Campaign, Sequence[Delivery], str | None]:
     """A page of the campaign's recipients, and the campaign read in the same snapshot."""
     campaign = await get_campaign(session, account_id, campaign_id)
+    await prefer_indexes(session)
     query = select(Delivery).where(
         Delivery.campaign_id == campaign_id, Delivery.superseded_by.is_(None)
     )
