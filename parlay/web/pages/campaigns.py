@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -241,14 +241,16 @@ def _rows_problem(checked: RecipientsFile) -> str:
     return "The list has a header but no rows."
 
 
-def _draft(name: str, handoff: str, skill: str, message: str, upload_id: str) -> Draft:
-    return Draft(name.strip(), handoff.strip(), skill.strip(), message, upload_id)
+@dataclass(frozen=True)
+class Submitted:
+    """The new-campaign form as sent: its fields, and the recipients' bytes (None when missing
+    or given twice, with the problem in ``draft.errors``)."""
+
+    draft: Draft
+    data: bytes | None
 
 
-@router.post("/campaigns/new", name="web_check_campaign")
-async def check_campaign(
-    request: Request,
-    viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_WRITE)],
+async def _submitted(
     name: FormText = "",
     handoff: FormText = "",
     skill: FormText = "",
@@ -256,11 +258,21 @@ async def check_campaign(
     upload_id: Annotated[str, Form(max_length=64)] = "",
     recipients_file: UploadFile | None = None,
     recipients_text: Annotated[str, Form()] = "",
+) -> Submitted:
+    """The form both the check and the send read (a dependency: one declaration of its fields)."""
+    draft = Draft(name.strip(), handoff.strip(), skill.strip(), message, upload_id)
+    return Submitted(draft, await _recipients_data(recipients_file, recipients_text, draft))
+
+
+@router.post("/campaigns/new", name="web_check_campaign")
+async def check_campaign(
+    request: Request,
+    viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_WRITE)],
+    form: Annotated[Submitted, Depends(_submitted)],
 ) -> Response:
     """Check every row and the fields; send nothing. htmx swaps in the preview alone (the file
     stays chosen); without htmx the whole page comes back."""
-    draft = _draft(name, handoff, skill, message, upload_id)
-    data = await _recipients_data(recipients_file, recipients_text, draft)
+    draft, data = form.draft, form.data
     await _check(request, viewer, draft, data)
     status = 400 if draft.errors else 200
     if request.headers.get("hx-request"):
@@ -272,18 +284,11 @@ async def check_campaign(
 async def create_campaign(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.CAMPAIGNS_WRITE)],
-    name: FormText = "",
-    handoff: FormText = "",
-    skill: FormText = "",
-    message: FormText = "",
-    upload_id: Annotated[str, Form(max_length=64)] = "",
-    recipients_file: UploadFile | None = None,
-    recipients_text: Annotated[str, Form()] = "",
+    form: Annotated[Submitted, Depends(_submitted)],
 ) -> Response:
     """Check again and send the rows that pass; the rows refused are left out. The form's
     ``upload_id`` is the idempotency key: a second submit of the same form sends nothing more."""
-    draft = _draft(name, handoff, skill, message, upload_id)
-    data = await _recipients_data(recipients_file, recipients_text, draft)
+    draft, data = form.draft, form.data
     body = await _check(request, viewer, draft, data)
     if body is None or draft.checked is None or data is None:
         return await _refused(request, viewer, draft, 400)
