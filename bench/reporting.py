@@ -101,7 +101,7 @@ async def seed(url: str, account_id: str, handoff_id: str, end: datetime) -> tup
     def row(campaign: str | None, at: datetime, i: int, outcome: tuple[str, str | None]) -> Any:
         channel, skill = CHANNELS[i % 2], SKILLS[i % 5]
         status, code = outcome
-        key = counts.Key.of(account_id, "PROACTIVE", at, channel, skill)
+        key = counts.Key.of(account_id, "PROACTIVE", at, channel, skill, campaign)
         assert key is not None
         per_key[(key, counts.State(status, code))] += 1
         sent = at if status in ("SENT", "DELIVERED", "READ", "REPLIED") else None

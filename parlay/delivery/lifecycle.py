@@ -112,6 +112,7 @@ _COUNTED = (
     Delivery.skill,
     Delivery.conversation_closed_time,
     Delivery.sent_time,
+    Delivery.campaign_id,
 )
 
 
@@ -133,10 +134,11 @@ async def _apply(
         changed.append(
             Changed(delivery_id, account_id, version, kind or status, status, error_code)
         )
-        source, attempted, channel, skill, closed_time, sent_time = rest
+        source, attempted, channel, skill, closed_time, sent_time, campaign_id = rest
         old = before if isinstance(before, counts.State) else before[delivery_id]
         new = counts.State(status, error_code, closed_time is not None, sent_time is not None)
-        tally.move(counts.Key.of(account_id, source, attempted, channel, skill), old, new)
+        key = counts.Key.of(account_id, source, attempted, channel, skill, campaign_id)
+        tally.move(key, old, new)
     await _append(session, changed, now)
     await tally.flush(session)
     return changed
@@ -238,7 +240,9 @@ async def add_invite(
         await _append(session, [change], now)
         state = counts.State(status, not_sent.code.value)
     tally = Tally()
-    key = counts.Key.of(row["account_id"], row["source"], now, row["channel"], row["skill"])
+    key = counts.Key.of(
+        row["account_id"], row["source"], now, row["channel"], row["skill"], row.get("campaign_id")
+    )
     tally.move(key, None, state)
     await tally.flush(session)
     return delivery_id
@@ -392,7 +396,9 @@ async def requeue(session: AsyncSession, failed: Sequence[Delivery], now: dateti
             # Reported as its latest attempt: the old one leaves the counts.
             tally.move(counts.key_of(old), counts.state_of(old), None)
         # ... and the new one joins them.
-        new_key = counts.Key.of(old.account_id, old.source, now, old.channel, old.skill)
+        new_key = counts.Key.of(
+            old.account_id, old.source, now, old.channel, old.skill, old.campaign_id
+        )
         tally.move(new_key, None, counts.QUEUED)
     await _append(session, changed, now)
     await tally.flush(session)
@@ -610,7 +616,9 @@ async def add_fallback(
     # Reported as its latest attempt, like a retry: the first leaves the counts, this one joins.
     tally = Tally()
     tally.move(counts.key_of(failed), counts.state_of(failed), None)
-    key = counts.Key.of(failed.account_id, failed.source, now, channel, failed.skill)
+    key = counts.Key.of(
+        failed.account_id, failed.source, now, channel, failed.skill, failed.campaign_id
+    )
     tally.move(key, None, counts.QUEUED)
     await tally.flush(session)
     return delivery_id
@@ -813,14 +821,15 @@ def _pg_statement(shape: _Shape) -> str:
     # computed here), and their events are inserted by the same statement.
     returning = (
         "RETURNING d.id, d.account_id, d.version, d.status, d.error_code, d.source, d.channel, "
-        f"d.skill, floor(extract(epoch FROM d.attempted_time) / {SLOT_SECONDS})::bigint AS slot"
+        f"d.skill, floor(extract(epoch FROM d.attempted_time) / {SLOT_SECONDS})::bigint AS slot, "
+        "d.campaign_id"
     )
     return (
         f"WITH changed AS ({update_sql} {returning}), "  # noqa: S608 - constants
         f"events AS ({_INSERT_EVENTS} "
         "SELECT account_id, id, version, status, status, error_code, $1 FROM changed) "
-        "SELECT id, account_id, version, status, error_code, source, channel, skill, slot "
-        "FROM changed"
+        "SELECT id, account_id, version, status, error_code, source, channel, skill, slot, "
+        "campaign_id FROM changed"
     )
 
 
@@ -841,7 +850,8 @@ def _sqlite_statement(shape: _Shape) -> str:
         # Whole seconds of the stored text: strftime('%s') rounds a fraction up.
         sql += (
             " RETURNING id, account_id, version, status, error_code, source, channel, skill, "
-            f"CAST(strftime('%s', substr(attempted_time, 1, 19)) AS INTEGER) / {SLOT_SECONDS}"
+            f"CAST(strftime('%s', substr(attempted_time, 1, 19)) AS INTEGER) / {SLOT_SECONDS}, "
+            "campaign_id"
         )
     return sql
 

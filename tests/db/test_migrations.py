@@ -353,3 +353,58 @@ async def test_0009_downgrade_removes_the_pushes_of_conversation_messages_and_th
         events = (await conn.execute(text("SELECT delivery_id FROM delivery_events"))).all()
     assert [tuple(row) for row in deliveries] == [(outbound.id, "PROACTIVE")]
     assert [row[0] for row in events] == [outbound.id]
+
+
+# --- 0015: a campaign's recipients by status, kept -----------------------------------------------
+
+
+async def test_0015_counts_each_campaigns_current_recipients_with_pending_ones_as_queued(
+    db: Database,
+) -> None:
+    await migrate.upgrade(db)
+    now = datetime.now(UTC)
+
+    def delivery(campaign: str | None, status: str, **more: Any) -> Delivery:
+        return Delivery(
+            account_id="acme",
+            source="PROACTIVE",
+            campaign_id=campaign,
+            handoff_id="H1",
+            skill="billing",
+            priority=10,
+            channel="sms",
+            phone="+14155550100",
+            lookback_seconds=3600,
+            expires_at=now,
+            status=status,
+            next_attempt_at=now,
+            attempted_time=now,
+            **more,
+        )
+
+    async with db.write() as session:
+        await accounts.create_account(session, "acme", "Acme", now=now)
+        # Written past the lifecycle, as the deliveries that exist when 0015 runs were.
+        retried = delivery("c-1", "FAILED")
+        session.add_all([retried, delivery("c-1", "QUEUED"), delivery("c-1", "SCHEDULED")])
+        session.add_all(
+            [delivery("c-1", "SENT"), delivery("c-2", "FAILED"), delivery(None, "SENT")]
+        )
+        await session.flush()
+        retry = delivery("c-1", "SENT")
+        session.add(retry)
+        await session.flush()
+        retried.superseded_by = retry.id
+
+    await migrate.downgrade(db, "0014")
+    await migrate.upgrade(db)
+
+    async with db.engine.connect() as conn:
+        kept = await conn.execute(
+            text("SELECT campaign_id, status, account_id, n FROM campaign_status_counts")
+        )
+        assert sorted(tuple(row) for row in kept) == [
+            ("c-1", "QUEUED", "acme", 2),
+            ("c-1", "SENT", "acme", 2),
+            ("c-2", "FAILED", "acme", 1),
+        ]

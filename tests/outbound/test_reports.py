@@ -425,6 +425,16 @@ async def test_kept_counts_equal_a_recount_of_the_deliveries_after_retries_and_c
     # The retried number counts once, as its latest (sent) attempt.
     assert (row.count("attempted"), row.count("sent"), row.count("failed")) == (4, 2, 1)
     assert row.reasons == {"INVALID_NUMBER": 1, "CANCELLED": 1}
+    # So are each campaign's recipients by status (what the campaign pages and API show).
+    from parlay.campaigns import service as campaigns
+
+    async with outbound.container.db.read() as session:
+        for campaign in (campaign_id, cancelled):
+            kept_statuses = await campaigns.status_counts(session, campaign)
+            assert kept_statuses == await campaigns.status_counts_from_deliveries(
+                session, campaign
+            )
+        assert await campaigns.status_counts(session, campaign_id) == {"SENT": 2, "FAILED": 1}
 
 
 async def test_a_day_of_a_daylight_saving_change_is_split_at_local_midnight(
