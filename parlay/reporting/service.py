@@ -25,7 +25,14 @@ from parlay.c2m.models import Call
 from parlay.campaigns.service import get_campaign
 from parlay.conversations.models import Conversation
 from parlay.delivery import counts
-from parlay.delivery.counts import SLOT_SECONDS, DeliveryCount, DeliveryReasonCount
+from parlay.delivery.counts import (
+    SLOT_SECONDS,
+    SLOTS_PER_HOUR,
+    DeliveryCount,
+    DeliveryHourCount,
+    DeliveryHourReasonCount,
+    DeliveryReasonCount,
+)
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import DeliveryStatus, Source
 from parlay.lib.db.base import UTCDateTime
@@ -160,7 +167,9 @@ async def analytics(
     first = -(-int(window.start.timestamp()) // SLOT_SECONDS)  # the first whole slot
     last = int(window.end.timestamp()) // SLOT_SECONDS  # the slot after the last whole one
     if first < last:
-        await _add_slots(session, rows, account_id, app, window, first, last, filters)
+        segments = _offset_segments(window, rows.zone)
+        for kept, lo, hi in _kept_pieces(first, last, segments):
+            await _add_kept(session, rows, account_id, app, kept, lo, hi, segments, filters)
         edges = [
             (window.start, counts.slot_start(first)),
             (counts.slot_start(last), window.end),
@@ -200,16 +209,48 @@ _SLOTS_PER_DAY = 86400 // SLOT_SECONDS
 
 def _offset_segments(window: Window, zone: ZoneInfo) -> list[tuple[int, int]]:
     """The zone's UTC offset (in slots) over the window, as ``(first slot, offset)`` pieces: one,
-    or one more per daylight-saving change inside it."""
+    or one more per daylight-saving change inside it. Sampled a day apart, and slot by slot
+    only in a day whose offset changed (a month is ~30 samples, not 2,880)."""
     first = counts.slot_of(window.start)
     last = -(-int(window.end.timestamp()) // SLOT_SECONDS)
-    segments: list[tuple[int, int]] = []
-    for slot in range(first, last + 1):
-        offset = counts.slot_start(slot).astimezone(zone).utcoffset()
-        slots = int(offset.total_seconds()) // SLOT_SECONDS if offset is not None else 0
-        if not segments or segments[-1][1] != slots:
-            segments.append((slot, slots))
+
+    def offset(slot: int) -> int:
+        value = counts.slot_start(slot).astimezone(zone).utcoffset()
+        return int(value.total_seconds()) // SLOT_SECONDS if value is not None else 0
+
+    segments: list[tuple[int, int]] = [(first, offset(first))]
+    day_start = first
+    while day_start < last:
+        day_end = min(day_start + _SLOTS_PER_DAY, last)
+        if offset(day_end) != segments[-1][1]:
+            for slot in range(day_start + 1, day_end + 1):
+                if (slots := offset(slot)) != segments[-1][1]:
+                    segments.append((slot, slots))
+        day_start = day_end
     return segments
+
+
+def _kept_pieces(
+    first: int, last: int, segments: Sequence[tuple[int, int]]
+) -> list[tuple[_Kept, int, int]]:
+    """Which kept counts answer the whole slots ``[first, last)``: the whole hours from the
+    hourly tables, the slots around them from the slot tables. Only when every offset of the
+    zone in the window, and every change between them, falls on a whole hour (an hour then
+    never straddles a local midnight); otherwise every slot is read."""
+    whole_hours = all(
+        offset % SLOTS_PER_HOUR == 0 and (i == 0 or start % SLOTS_PER_HOUR == 0)
+        for i, (start, offset) in enumerate(segments)
+    )
+    hour_first = -(-first // SLOTS_PER_HOUR)
+    hour_last = last // SLOTS_PER_HOUR
+    if not whole_hours or hour_first >= hour_last:
+        return [(_SLOTS, first, last)]
+    pieces = [
+        (_SLOTS, first, hour_first * SLOTS_PER_HOUR),
+        (_HOURS, hour_first, hour_last),
+        (_SLOTS, hour_last * SLOTS_PER_HOUR, last),
+    ]
+    return [piece for piece in pieces if piece[1] < piece[2]]
 
 
 def _local_day(slot: Any, segments: Sequence[tuple[int, int]]) -> Any:
@@ -230,25 +271,40 @@ def _local_day(slot: Any, segments: Sequence[tuple[int, int]]) -> Any:
 _EPOCH_DAY = date(1970, 1, 1)
 
 
-async def _add_slots(
+@dataclass(frozen=True)
+class _Kept:
+    """One granularity of the kept counts: its two tables, its time column, slots per unit."""
+
+    funnel: Any
+    reasons: Any
+    time: str
+    slots: int
+
+
+_SLOTS = _Kept(DeliveryCount, DeliveryReasonCount, "slot", 1)
+_HOURS = _Kept(DeliveryHourCount, DeliveryHourReasonCount, "hour", SLOTS_PER_HOUR)
+
+
+async def _add_kept(
     session: AsyncSession,
     rows: _Rows,
     account_id: str,
     app: App,
-    window: Window,
+    kept: _Kept,
     first: int,
     last: int,
+    segments: Sequence[tuple[int, int]],
     filters: Filters,
 ) -> None:
-    """Sum the kept counts of the whole slots ``[first, last)`` per local day, in SQL: a month
-    is up to 2,880 slots per channel × skill, and only the day sums come back."""
-    segments = _offset_segments(window, rows.zone)
-    c = DeliveryCount
-    day = _local_day(c.slot, segments)
+    """Sum the kept counts of the periods ``[first, last)`` (slots or hours) per local day, in
+    SQL: only the day sums come back."""
+    c = kept.funnel
+    time = getattr(c, kept.time)
+    day = _local_day(time * kept.slots if kept.slots > 1 else time, segments)
     sums = [func.sum(getattr(c, m)) for m in (*counts.METRICS, "csat_sum", "csat_count")]
     query = (
         select(day, c.channel, c.skill, *sums)
-        .where(c.account_id == account_id, c.source == app.source, c.slot >= first, c.slot < last)
+        .where(c.account_id == account_id, c.source == app.source, time >= first, time < last)
         .group_by(day, c.channel, c.skill)
     )
     for index, channel, skill, *values in await session.execute(
@@ -260,16 +316,12 @@ async def _add_slots(
             row.funnel[i] += v
         row.csat_sum += csat_sum
         row.csat_count += csat_count
-    r = DeliveryReasonCount
-    day = _local_day(r.slot, segments)
+    r = kept.reasons
+    time = getattr(r, kept.time)
+    day = _local_day(time * kept.slots if kept.slots > 1 else time, segments)
     query = (
         select(day, r.channel, r.skill, r.error_code, func.sum(r.n))
-        .where(
-            r.account_id == account_id,
-            r.source == app.source,
-            r.slot >= first,
-            r.slot < last,
-        )
+        .where(r.account_id == account_id, r.source == app.source, time >= first, time < last)
         .group_by(day, r.channel, r.skill, r.error_code)
     )
     for index, channel, skill, code, n in await session.execute(

@@ -358,7 +358,7 @@ async def test_0009_downgrade_removes_the_pushes_of_conversation_messages_and_th
 # --- 0015: a campaign's recipients by status, kept -----------------------------------------------
 
 
-async def test_0015_counts_each_campaigns_current_recipients_with_pending_ones_as_queued(
+async def test_0015_counts_campaigns_by_status_with_pending_as_queued_and_slots_per_hour(
     db: Database,
 ) -> None:
     await migrate.upgrade(db)
@@ -396,6 +396,16 @@ async def test_0015_counts_each_campaigns_current_recipients_with_pending_ones_a
         await session.flush()
         retried.superseded_by = retry.id
 
+        # Two slots of one hour and one of the next, as kept before 0015.
+        for slot, attempted in ((4000, 2), (4003, 3), (4004, 5)):
+            await session.execute(
+                text(
+                    "INSERT INTO delivery_counts VALUES ('acme', 'PROACTIVE', :slot, 'sms', "
+                    ":skill, :attempted, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
+                ),
+                {"slot": slot, "skill": "billing", "attempted": attempted},
+            )
+
     await migrate.downgrade(db, "0014")
     await migrate.upgrade(db)
 
@@ -408,3 +418,5 @@ async def test_0015_counts_each_campaigns_current_recipients_with_pending_ones_a
             ("c-1", "SENT", "acme", 2),
             ("c-2", "FAILED", "acme", 1),
         ]
+        hours = await conn.execute(text("SELECT hour, attempted FROM delivery_hour_counts"))
+        assert sorted(tuple(row) for row in hours) == [(1000, 5), (1001, 5)]

@@ -461,3 +461,34 @@ async def test_a_day_of_a_daylight_saving_change_is_split_at_local_midnight(
         ("03-08-2026", 1),
         ("03-09-2026", 1),
     ]
+
+
+async def test_a_zone_half_an_hour_off_splits_its_days_inside_an_hour(outbound: Outbound) -> None:
+    """India is UTC+05:30: its midnight falls at half past a UTC hour, so that hour's two halves
+    belong to two days (the hourly counts can't answer it; its slots do)."""
+    await outbound.client.put(
+        f"{outbound.brand.url}/settings",
+        json={"timeZone": "Asia/Kolkata"},
+        headers=outbound.brand.admin,
+    )
+    handoff_id = await outbound.handoff(sms_channel())
+    outbound.advance_to(datetime(2026, 3, 8, 18, 20, tzinfo=UTC))  # 23:50 on 03-08 in India
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
+    outbound.advance_to(datetime(2026, 3, 8, 18, 35, tzinfo=UTC))  # 00:05 on 03-09 in India
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE_2)])
+    march = {
+        "attemptedStartTime": int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000),
+        "attemptedEndTime": int(datetime(2026, 3, 15, tzinfo=UTC).timestamp() * 1000),
+    }
+    result = await report(outbound, "prmsg/analytics", **march)
+    assert [(r["transactionday"], r["attempted"]) for r in result["analytics"]] == [
+        ("03-08-2026", 1),
+        ("03-09-2026", 1),
+    ]
+    # And a window starting and ending inside hours reads slots around the whole hours.
+    inside = {
+        "attemptedStartTime": int(datetime(2026, 3, 8, 18, 15, tzinfo=UTC).timestamp() * 1000),
+        "attemptedEndTime": int(datetime(2026, 3, 8, 18, 30, tzinfo=UTC).timestamp() * 1000),
+    }
+    [row] = (await report(outbound, "prmsg/analytics", **inside))["analytics"]
+    assert (row["transactionday"], row["attempted"]) == ("03-08-2026", 1)
