@@ -87,6 +87,7 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
         database_url=url,
         redis_url=None,
         log_json=False,
+        log_level="WARNING",  # a line per request would be most of the output
         secret_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         staff_rate_limit_per_second=1_000_000,
     )
