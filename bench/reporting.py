@@ -37,6 +37,8 @@ from _common import Figure, create_account, postgres_admin_url, print_figures, t
 from parlay.campaigns.models import Campaign
 from parlay.delivery import counts
 from parlay.delivery.models import Delivery
+from parlay.handoffs.models import Handoff
+from parlay.handoffs.snapshot import HandoffSnapshot
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.bulk import insert_rows
 from parlay.lib.db.engine import Database
@@ -135,6 +137,8 @@ async def seed(url: str, account_id: str, handoff_id: str, end: datetime) -> tup
                 )
         async with db.write() as session:
             await tally.flush(session)
+            handoff = await session.get(Handoff, handoff_id)
+            assert handoff is not None
             session.add(
                 Campaign(
                     id=big_campaign,
@@ -142,7 +146,7 @@ async def seed(url: str, account_id: str, handoff_id: str, end: datetime) -> tup
                     name="bench",
                     skill="general",
                     handoff_id=handoff_id,
-                    handoff_snapshot={},
+                    handoff_snapshot=HandoffSnapshot.of(handoff).to_json(),
                     status="FINISHED",
                     request_trace_id="bench",
                     accepted_consumers=CAMPAIGN,

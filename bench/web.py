@@ -1,11 +1,13 @@
 """The web tool's pages answer within 100 ms of server time (p95) with 1,000,000 deliveries
 stored: the dashboard, the campaign list, a 100,000-recipient campaign's page and the fragments
-its page and the list poll.
+its page and the list poll, and the agent workspace (its page, the panels it refreshes, and a
+conversation replying to the big campaign with its context).
 
 Seeded as ``bench/reporting.py`` seeds (1,000,000 deliveries over 30 days and their kept counts,
 plus one 100,000-consumer campaign). The pages are asked in-process (the ASGI app through
-httpx, so nothing but the server's work is timed) by a signed-in campaign manager, 30 times each
-after a warm-up. Baseline, same run: the JSON API's read of the same numbers with an API key.
+httpx, so nothing but the server's work is timed) by a signed-in campaign manager (the
+workspace by a signed-in agent holding 10 conversations among 50 waiting), 30 times each after
+a warm-up. Baseline, same run: the JSON API's read of the same numbers with an API key.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import argparse
 import asyncio
 import base64
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,6 +42,8 @@ from parlay.accounts import service as accounts
 from parlay.app import create_app
 from parlay.bootstrap import build_container
 from parlay.config import Settings
+from parlay.consumers.auth import ConsumerIdentity
+from parlay.conversations import usecases as conversations
 from parlay.lib.clock import SystemClock
 from parlay.lib.db.engine import Database
 
@@ -73,9 +79,55 @@ async def _staff_user(url: str, account_id: str) -> str:
                 roles=["campaign_manager"],
                 now=SystemClock().now(),
             )
+            await accounts.create_user(
+                session,
+                account_id,
+                username="agent",
+                password=PASSWORD,
+                roles=["agent"],
+                skills=["general"],
+                max_concurrent_conversations=10,
+                now=SystemClock().now(),
+            )
     finally:
         await db.dispose()
     return "manager"
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+WAITING = 50
+
+
+async def _agent_desk(client: httpx.AsyncClient, container: Any, account_id: str) -> str:
+    """The agent signs in and goes online; 50 consumers of the big campaign (skill general)
+    write; the first 10 are assigned to the agent. Returns one of the agent's conversations."""
+    signed = await client.post(
+        "/app/sign-in", data={"account_id": account_id, "username": "agent", "password": PASSWORD}
+    )
+    assert signed.status_code == 303, signed.text
+    home = await client.get("/app/")
+    found = _CSRF.search(home.text)
+    assert found is not None
+    online = await client.post(
+        "/app/workspace/state",
+        data={"state": "ONLINE"},
+        headers={"X-CSRF-Token": found.group(1)},
+    )
+    assert online.status_code == 200, online.text
+    services = container.services
+    first = None
+    for k in range(WAITING):
+        i = reporting.N + 4 + 5 * k  # the big campaign's consumers of skill general
+        me = ConsumerIdentity(account_id, f"c-{i}", {})
+        posted = await conversations.consumer_writes(
+            services.tx, services.origins, me, "Is this about my bill?", None
+        )
+        first = first or posted.conversation_id
+    await conversations.assign_waiting(services.tx, account_id)
+    assert first is not None
+    opened = await client.get(f"/app/workspace/conversations/{first}")
+    assert "bench" in opened.text, "the context panel names the campaign the consumer answered"
+    return first
 
 
 async def measure_async(url: str, kind: str) -> list[Figure]:
@@ -134,6 +186,29 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
                 ("new campaign form", "/app/campaigns/new", None, "-"),
             ]
             figures = []
+            transport_agent = httpx.ASGITransport(app=create_app(container.services))
+            async with httpx.AsyncClient(
+                transport=transport_agent, base_url=ORIGIN, headers={"Origin": ORIGIN}
+            ) as agent:
+                conversation = await _agent_desk(agent, container, a)
+                for what, path in (
+                    ("workspace", "/app/workspace"),
+                    ("workspace panels (refreshed)", "/app/workspace/panels"),
+                    (
+                        "workspace conversation with context",
+                        f"/app/workspace/conversations/{conversation}",
+                    ),
+                ):
+                    page_ms = await _p95_ms(agent, path)
+                    figures.append(
+                        Figure(
+                            f"{kind}: {what}",
+                            f"p95 {page_ms:.1f} ms",
+                            "-",
+                            f"≤ {TARGET_MS:.0f} ms",
+                            page_ms <= TARGET_MS,
+                        )
+                    )
             for what, path, baseline_path, baseline in pages:
                 page_ms = await _p95_ms(client, path)
                 if baseline_path is not None:
