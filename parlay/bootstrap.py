@@ -30,6 +30,7 @@ from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.conversations import usecases as conversations
 from parlay.conversations.topics import outbound_shown
+from parlay.delivery.lifecycle import ProviderStatus
 from parlay.delivery.queue import WorkQueued
 from parlay.dispatch.config import DispatchConfig
 from parlay.dispatch.depth import QueueDepthGauge
@@ -39,6 +40,7 @@ from parlay.dispatch.wakeups import notify_workers
 from parlay.dispatch.webhooks import RelayConfig, WebhookRelay
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.db.engine import Database
+from parlay.lib.db.group import GroupCommit
 from parlay.lib.db.uow import Signals, Transactions
 from parlay.lib.events.hub import EventHub, build_hub
 from parlay.lib.events.live import LiveEvent, publish
@@ -51,7 +53,7 @@ from parlay.lib.ratelimit import LimitsRateLimiter, RateLimiter, storage_url
 from parlay.lib.secretbox import SecretBox
 from parlay.lib.urgency import Urgency
 from parlay.messaging.directory import ProviderDirectory
-from parlay.messaging.usecases import ProviderAccountsChanged
+from parlay.messaging.usecases import ProviderAccountsChanged, sms_status_writer
 from parlay.services import Services
 from parlay.webhooks.usecases import WebhooksQueued
 
@@ -82,11 +84,13 @@ class Container:
     relay: WebhookRelay | None = None  # status webhooks, beside the dispatcher in the worker
     queue_depth: QueueDepthGauge | None = None  # parlay_queue_depth, sampled beside them
     streams: StreamSlots = field(init=False)
+    sms_statuses: GroupCommit[ProviderStatus] = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _requeuer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.streams = StreamSlots(self.settings.events_max_streams)
+        self.sms_statuses = sms_status_writer(self.tx)
 
     @property
     def services(self) -> Services:
@@ -103,6 +107,7 @@ class Container:
             urls=self.urls,
             secrets=self.secrets,
             providers=self.providers,
+            sms_statuses=self.sms_statuses,
         )
 
     def start_dispatcher(self) -> Dispatcher:

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
+from parlay.delivery.lifecycle import ProviderStatus
 from parlay.delivery.origins import Origins
 from parlay.lib.clock import Clock
+from parlay.lib.db.group import GroupCommit
 from parlay.lib.db.uow import Transactions
 from parlay.lib.events.hub import EventHub
 from parlay.lib.events.presence import Presence
@@ -38,6 +40,7 @@ class Services:
     urls: UrlPolicy  # which URLs a brand may save for Parlay to fetch
     secrets: SecretBox  # encrypts the credentials Parlay stores (PARLAY_SECRET_KEY)
     providers: ProviderDirectory  # the accounts' Twilio and WhatsApp credentials, cached
+    sms_statuses: GroupCommit[ProviderStatus]  # Twilio's status callbacks, group-committed
 
     @property
     def clock(self) -> Clock:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlencode
 
 import httpx
 
@@ -38,6 +39,7 @@ from parlay.channels.segments import Segments, count_segments
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock
 from parlay.lib.http.client import DEFAULT_TIMEOUT, code_word
+from parlay.lib.http.h1post import HttpError
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.TWILIO
@@ -117,15 +119,19 @@ class TwilioChannel(ProviderChannel):
             return RetryLater(SOURCE, "the sender's send rate is used up", retry_after=wait)
         url = f"{account.base_url}/2010-04-01/Accounts/{account.account_sid}/Messages.json"
         credentials = f"{account.account_sid}:{account.auth_token}".encode()
-        headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
         try:
-            response = await self._http().post(url, data=form, headers=headers)
-        except httpx.TimeoutException as exc:
-            return RetryLater(SOURCE, f"Twilio timed out ({type(exc).__name__})")
+            response = await self._post(url, urlencode(form).encode(), headers)
+        except TimeoutError:
+            return RetryLater(SOURCE, "Twilio timed out")
         except BlockedAddress as exc:
             return Rejected(ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"Twilio: {exc}")
-        except httpx.TransportError as exc:
-            return RetryLater(SOURCE, f"Twilio is unreachable: {type(exc).__name__}")
+        except HttpError as exc:
+            return RetryLater(SOURCE, f"Twilio is unreachable: {exc.kind}")
         result = await self._result(response, message)
         if isinstance(result, Accepted) and self._on_segments is not None:
             self._on_segments(count_segments(message.text))

@@ -17,6 +17,7 @@ the sandbox.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from parlay.channels.providers import ProviderAccounts
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock
 from parlay.lib.http.client import DEFAULT_TIMEOUT
+from parlay.lib.http.h1post import HttpError
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.WHATSAPP
@@ -123,15 +125,19 @@ class WhatsAppChannel(ProviderChannel):
                 "outside the 24-hour window and the handoff has no template",
             )
         url = f"{account.base_url}/{account.graph_version}/{account.phone_number_id}/messages"
-        headers = {"Authorization": f"Bearer {account.access_token}"}
+        headers = {
+            "Authorization": f"Bearer {account.access_token}",
+            "Content-Type": "application/json",
+        }
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         try:
-            response = await self._http().post(url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return RetryLater(SOURCE, f"WhatsApp timed out ({type(exc).__name__})")
+            response = await self._post(url, content, headers)
+        except TimeoutError:
+            return RetryLater(SOURCE, "WhatsApp timed out")
         except BlockedAddress as exc:
             return Rejected(ErrorSource.PARLAY, ErrorCode.PROVIDER_REJECTED, f"WhatsApp: {exc}")
-        except httpx.TransportError as exc:
-            return RetryLater(SOURCE, f"WhatsApp is unreachable: {type(exc).__name__}")
+        except HttpError as exc:
+            return RetryLater(SOURCE, f"WhatsApp is unreachable: {exc.kind}")
         return self._result(response)
 
     def _result(self, response: httpx.Response) -> SendResult:

@@ -127,9 +127,24 @@ async def _apply(
     record an event for every row it changed (``kind``: the status reached, if not given) and
     move its counts from ``before`` (its state before the update; per delivery, or one for
     all) to its state after."""
+    tally = Tally()
+    changed = await _changes_of(session, statement, kind, before, tally)
+    await _append(session, changed, now)
+    await tally.flush(session)
+    return changed
+
+
+async def _changes_of(
+    session: AsyncSession,
+    statement: Any,
+    kind: str | None,
+    before: counts.State | dict[int, counts.State],
+    tally: Tally,
+) -> list[Changed]:
+    """Run the guarded UPDATE; the changes it made, their counts moved on ``tally`` (and, with
+    states per delivery, ``before`` brought up to date for a next change of the same row)."""
     rows = (await session.execute(statement.returning(*_RETURNED, *_COUNTED))).all()
     changed = []
-    tally = Tally()
     for delivery_id, account_id, version, status, error_code, *rest in rows:
         changed.append(
             Changed(delivery_id, account_id, version, kind or status, status, error_code)
@@ -139,8 +154,8 @@ async def _apply(
         new = counts.State(status, error_code, closed_time is not None, sent_time is not None)
         key = counts.Key.of(account_id, source, attempted, channel, skill, campaign_id)
         tally.move(key, old, new)
-    await _append(session, changed, now)
-    await tally.flush(session)
+        if isinstance(before, dict):
+            before[delivery_id] = new
     return changed
 
 
@@ -151,6 +166,7 @@ async def _states_for_update(session: AsyncSession, ids: Sequence[int]) -> dict[
     rows = await session.execute(
         select(Delivery.id, Delivery.status, Delivery.error_code, Delivery.conversation_closed_time)
         .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)  # locked in id order: two such reads cannot deadlock
         .with_for_update()
     )
     return {
@@ -535,6 +551,30 @@ async def record_provider_status(
     batches): it then stamps ``sentTime`` and the provider's message ID itself, and clears the
     lease, so the dispatcher's late outcome (guarded by lease and status) changes nothing.
     """
+    return (await record_provider_statuses(session, [report], now))[0]
+
+
+async def record_provider_statuses(
+    session: AsyncSession, reports: Sequence[ProviderStatus], now: datetime
+) -> list[list[Changed]]:
+    """Many status callbacks in one transaction, each as ``record_provider_status`` records it;
+    the changes each made, in order. Their rows are locked and read in one statement, each
+    report is one guarded update, and the events and counts of all of them are written once.
+    Reports of the same delivery apply in the order given."""
+    if not reports:
+        return []
+    before = await _states_for_update(session, sorted({r.delivery_id for r in reports}))
+    tally = Tally()
+    changes = [
+        await _changes_of(session, _provider_update(report, now), None, before, tally)
+        for report in reports
+    ]
+    await _append(session, [c for changed in changes for c in changed], now)
+    await tally.flush(session)
+    return changes
+
+
+def _provider_update(report: ProviderStatus, now: datetime) -> Any:
     new = report.status
     values: dict[str, Any] = {"status": new.value, "lease_owner": None, "lease_until": None}
     if report.provider_message_id is not None:
@@ -558,8 +598,7 @@ async def record_provider_status(
             values["delivered_time"] = func.coalesce(Delivery.delivered_time, stamped)
         if new == DeliveryStatus.READ:
             values["read_time"] = now
-    return await _apply(
-        session,
+    return (
         update(Delivery)
         .where(
             Delivery.id == report.delivery_id,
@@ -568,9 +607,7 @@ async def record_provider_status(
             Delivery.status.in_(before),
         )
         .values(**values, **_bump())
-        .execution_options(synchronize_session=False),
-        now,
-        before=await _states_for_update(session, [report.delivery_id]),
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -9,7 +9,7 @@ refused (``WebhookRefused``, 403) without writing anything.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from parlay.delivery.models import Delivery
 from parlay.delivery.origins import Origins
 from parlay.delivery.queue import WorkQueued
 from parlay.delivery.status import ErrorCode, ErrorSource
+from parlay.lib.db.group import GroupCommit
 from parlay.lib.db.uow import Transactions, UnitOfWork
 from parlay.lib.errors import Forbidden, NotFound
 from parlay.lib.http.urls import UrlPolicy
@@ -166,7 +167,7 @@ async def _verified_twilio(
 
 
 async def twilio_status(
-    tx: Transactions,
+    statuses: GroupCommit[ProviderStatus],
     accounts: ProviderAccounts,
     account_id: str,
     delivery_id: int | None,
@@ -174,35 +175,44 @@ async def twilio_status(
     params: Mapping[str, str],
     signature: str,
 ) -> None:
-    """A status callback of one SMS: its delivery moves forward (never back)."""
+    """A status callback of one SMS: its delivery moves forward (never back). Written with the
+    other callbacks that arrive meanwhile, in one transaction (``sms_status_writer``); returns
+    once it is committed."""
     await _verified_twilio(accounts, account_id, url, params, signature)
     report = webhooks.twilio_report(params)
     if report is None or delivery_id is None:
         return
     sid = params.get("MessageSid") or params.get("SmsSid")
-    async with tx.write() as uow:
-        await lifecycle.record_provider_status(
-            uow.session,
-            ProviderStatus(
-                account_id=account_id,
-                delivery_id=delivery_id,
-                channel="sms",
-                status=report.status,
-                provider_message_id=sid[:255] if sid else None,
-                error_code=report.error_code,
-                error_message=report.provider_code,
-                error_source=ErrorSource.TWILIO,
-            ),
-            uow.now,
+    await statuses.submit(
+        ProviderStatus(
+            account_id=account_id,
+            delivery_id=delivery_id,
+            channel="sms",
+            status=report.status,
+            provider_message_id=sid[:255] if sid else None,
+            error_code=report.error_code,
+            error_message=report.provider_code,
+            error_source=ErrorSource.TWILIO,
         )
+    )
+
+
+def sms_status_writer(tx: Transactions) -> GroupCommit[ProviderStatus]:
+    """The group commit of Twilio's status callbacks (one per process)."""
+    return GroupCommit(tx, _record_sms_statuses)
+
+
+async def _record_sms_statuses(uow: UnitOfWork, reports: Sequence[ProviderStatus]) -> None:
+    await lifecycle.record_provider_statuses(uow.session, reports, uow.now)
+    for report in reports:
         if report.error_code == ErrorCode.OPTED_OUT:
             phone = await uow.session.scalar(
                 select(Delivery.phone).where(
-                    Delivery.id == delivery_id, Delivery.account_id == account_id
+                    Delivery.id == report.delivery_id, Delivery.account_id == report.account_id
                 )
             )
             if phone:
-                await _opt_out(uow, account_id, phone)
+                await _opt_out(uow, report.account_id, phone)
 
 
 async def twilio_inbound(

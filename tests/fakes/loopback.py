@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import h11
+import httpx
 import trustme
 
+from parlay.lib.http.h1post import Http1Poster, HttpError
 from parlay.lib.http.urls import UrlPolicy
 
 # The provider fakes listen on 127.0.0.1: clients that talk to them run with the URL policy
@@ -162,3 +164,27 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> R
             return Request(head.method.decode(), head.target.decode(), headers, bytes(body))
         elif isinstance(event, h11.ConnectionClosed):
             return None
+
+
+class Http1Transport(httpx.AsyncBaseTransport):
+    """An httpx transport that POSTs through Parlay's ``Http1Poster``: what a fake running as a
+    process of its own sends its callbacks with at benchmark rates (httpx's own pool manages
+    about 90 requests/s with 64 in flight here, the poster thousands)."""
+
+    def __init__(self, max_idle: int = 64) -> None:
+        self._poster = Http1Poster(LOOPBACK_URLS, ssl.create_default_context(), max_idle=max_idle)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            raise NotImplementedError("the poster only POSTs")
+        body = await request.aread()
+        skip = {"host", "content-length", "transfer-encoding"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+        try:
+            answer = await self._poster.post(str(request.url), body, headers, timeout=30.0)
+        except HttpError as exc:
+            raise httpx.TransportError(exc.kind) from exc
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+    async def aclose(self) -> None:
+        await self._poster.aclose()

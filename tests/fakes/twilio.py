@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from tests.fakes.loopback import LoopbackServer, Request, Response
+from tests.fakes.loopback import Http1Transport, LoopbackServer, Request, Response
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
@@ -277,8 +277,8 @@ async def running(**options: Any) -> AsyncIterator[TwilioFake]:
 
 
 async def _serve(arguments: argparse.Namespace) -> None:
-    limits = httpx.Limits(max_connections=arguments.callback_connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as deliver:
+    transport = Http1Transport(max_idle=arguments.callback_connections)
+    async with httpx.AsyncClient(transport=transport, timeout=30) as deliver:
         fake = TwilioFake(
             account_sid=arguments.account_sid,
             auth_token=arguments.auth_token,

@@ -80,7 +80,13 @@ async def twilio_status(
     params = await _form(request)
     try:
         await usecases.twilio_status(
-            s.tx, s.providers, accountId, deliveryId, _signed_url(s, request), params, signature
+            s.sms_statuses,
+            s.providers,
+            accountId,
+            deliveryId,
+            _signed_url(s, request),
+            params,
+            signature,
         )
     except WebhookRefused:
         s.metrics.webhooks_refused.labels("twilio").inc()

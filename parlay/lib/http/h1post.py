@@ -5,8 +5,10 @@ Why not httpx (``make_client``): the status-webhook relay measured 1.7 ms of CPU
 through httpx and httpcore's pool (whose request assignment scans every connection, per request),
 about 100 requests/s with 64 in flight on the benchmark machine; this client writes each request
 in one piece and parses the answer with ``httptools`` (llhttp, in C) at a fraction of that
-(docs/webhooks.md#performance). It does only what the relay needs: POST, a bounded answer
-(its body is read and dropped), keep-alive, TLS with the host's name, timeouts.
+(docs/webhooks.md#performance). It does only what its users need: POST, a bounded answer
+(at most 64 KiB, kept: the SMS and WhatsApp channels read the provider's JSON), keep-alive, TLS
+with the host's name, timeouts. The SMS and WhatsApp channels use it for the same measured
+reason (docs/architecture.md, "Hand-written where a library exists").
 
 Every new connection resolves the host through ``UrlPolicy.addresses`` (the connect-time check:
 ``BlockedAddress`` when an address is not public) and connects to a checked address.
@@ -25,7 +27,7 @@ import httptools
 
 from parlay.lib.http.urls import UrlPolicy
 
-MAX_ANSWER_BYTES = 64 * 1024  # a receiver's answer is read and dropped; more than this: closed
+MAX_ANSWER_BYTES = 64 * 1024  # an answer's body beyond this: the connection is closed
 _READ = 65536
 
 
@@ -43,6 +45,7 @@ class _Answer:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     size: int = 0
+    body: list[bytes] = field(default_factory=list)
     done: bool = False
     keep_alive: bool = False
     parser: httptools.HttpResponseParser | None = None
@@ -52,6 +55,8 @@ class _Answer:
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
+        if self.size <= MAX_ANSWER_BYTES:
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
         # Asked here: once the message is over the parser has forgotten it.
@@ -73,7 +78,8 @@ class _Connection:
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
+    body: bytes = b""
 
 
 class Http1Poster:
@@ -93,7 +99,7 @@ class Http1Poster:
         *,
         timeout: float,  # noqa: ASYNC109 - one bound for connecting, writing and the answer
     ) -> Answer:
-        """POST ``body``; the answer's status and headers. ``TimeoutError``, ``HttpError``, or
+        """POST ``body``; the answer's status, headers and body. ``TimeoutError``, ``HttpError``, or
         ``BlockedAddress`` (the host resolves to an address the policy refuses)."""
         parts = urlsplit(url)
         scheme, host = parts.scheme, parts.hostname or ""
@@ -163,7 +169,7 @@ class Http1Poster:
             self._idle[origin].append(connection)
         else:
             connection.close()
-        return Answer(answer.status, answer.headers)
+        return Answer(answer.status, answer.headers, b"".join(answer.body))
 
     async def aclose(self) -> None:
         for connections in self._idle.values():
