@@ -145,9 +145,19 @@ def _availability(results: dict[str, CheckResult]) -> Availability:
     return availability
 
 
-async def eligibility(
+async def check_caller(
     session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
 ) -> tuple[Call, Availability]:
+    """The eligibility answer, decided on reads alone: the request checked, the handoff read, the
+    caller's channels checked. The call it answers with is built, not stored (``record_call``).
+
+    The checks run before the call's identities are linked (``record_call``) and still answer as
+    if they were: a check reaches the caller by both the consumer ID and the number of the
+    request, so the groups of identities it looks through (open conversations) are the same
+    either way; and a consumer row without a consumer ID never holds a first login (only an
+    app's registration, which names the consumer ID, sets it), so linking the number's row to
+    the consumer ID makes nobody "logged in once" who was not.
+    """
     await require_skill(session, account_id, request.skill)
     # Only the shape fails the request: a well-formed number that cannot take an SMS (a
     # landline, a range not in use) makes the SMS channel ineligible (INVALID_NUMBER) instead.
@@ -162,7 +172,6 @@ async def eligibility(
     snapshot = HandoffSnapshot.of(handoff)
     if "inapp" in snapshot.channel_types and not request.consumer_id:
         raise invalid_field("consumerId", "required for an in-app handoff")
-    await link_identities(session, account_id, request.consumer_id, phone, now)
     call = Call(
         id=str(uuid.uuid4()),
         account_id=account_id,
@@ -181,9 +190,17 @@ async def eligibility(
     )
     availability = _availability(await _check_channels(session, call, now))
     call.eligibility = availability.to_json()
+    return call, availability
+
+
+async def record_call(session: AsyncSession, call: Call) -> None:
+    """Store what an eligibility check learned: the caller's identities linked (the consumer ID
+    and the number are one person), and the call, which an invite sends on. Both at the time of
+    the check (``call.created_at``)."""
+    now = call.created_at
+    await link_identities(session, call.account_id, call.consumer_id, call.consumer_phone, now)
     session.add(call)
     await session.flush()
-    return call, availability
 
 
 async def invite(
