@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import find_skill, require_skill
@@ -37,6 +38,7 @@ from parlay.lib.phone import e164_shape
 from parlay.lib.text import MAX_MESSAGE_LENGTH, MAX_SMS_LENGTH, message_text_problem
 
 CHANNEL_ALIASES = {"twilio": "sms"}
+CALLS: Table = Call.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,19 @@ def _availability(results: dict[str, CheckResult]) -> Availability:
     return availability
 
 
-async def eligibility(
+async def check_caller(
     session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
 ) -> tuple[Call, Availability]:
+    """The eligibility answer, decided on reads alone: the request checked, the handoff read, the
+    caller's channels checked. The call it answers with is built, not stored (``record_call``).
+
+    The checks run before the call's identities are linked (``record_call``) and still answer as
+    if they were: a check reaches the caller by both the consumer ID and the number of the
+    request, so the groups of identities it looks through (open conversations) are the same
+    either way; and a consumer row without a consumer ID never holds a first login (only an
+    app's registration, which names the consumer ID, sets it), so linking the number's row to
+    the consumer ID makes nobody "logged in once" who was not.
+    """
     await require_skill(session, account_id, request.skill)
     # Only the shape fails the request: a well-formed number that cannot take an SMS (a
     # landline, a range not in use) makes the SMS channel ineligible (INVALID_NUMBER) instead.
@@ -162,7 +174,6 @@ async def eligibility(
     snapshot = HandoffSnapshot.of(handoff)
     if "inapp" in snapshot.channel_types and not request.consumer_id:
         raise invalid_field("consumerId", "required for an in-app handoff")
-    await link_identities(session, account_id, request.consumer_id, phone, now)
     call = Call(
         id=str(uuid.uuid4()),
         account_id=account_id,
@@ -181,9 +192,18 @@ async def eligibility(
     )
     availability = _availability(await _check_channels(session, call, now))
     call.eligibility = availability.to_json()
-    session.add(call)
-    await session.flush()
     return call, availability
+
+
+async def record_call(session: AsyncSession, call: Call) -> None:
+    """Store what an eligibility check learned: the caller's identities linked (the consumer ID
+    and the number are one person), and the call, which an invite sends on. Both at the time of
+    the check (``call.created_at``)."""
+    now = call.created_at
+    await link_identities(session, call.account_id, call.consumer_id, call.consumer_phone, now)
+    # One INSERT of the row as built (the ORM's flush of a single new object costs more here
+    # than the statement itself); the call object stays as the check answered it.
+    await session.execute(insert(CALLS).values({c.key: getattr(call, c.key) for c in CALLS.c}))
 
 
 async def invite(

@@ -1,5 +1,5 @@
-"""The C2M use cases: eligibility and invite, each one urgent unit of work (an IVR caller is
-waiting, so campaign work of this process holds back meanwhile)."""
+"""The C2M use cases: eligibility and invite, urgent units of work (an IVR caller is waiting, so
+campaign work of this process holds back meanwhile)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,18 @@ from parlay.lib.idempotency.service import Repeat, StoredResponse
 async def check_eligibility(
     tx: Transactions, account_id: str, request: EligibilityRequest
 ) -> tuple[Call, Availability]:
-    async with tx.write(urgent=True) as uow:
-        return await service.eligibility(uow.session, account_id, request, uow.now)
+    """The answer is decided in a read transaction, then the call is stored (and the caller's
+    identities linked) in a short write transaction: on SQLite only the writes wait for the one
+    writer, and checks read side by side (docs/architecture.md#one-unit-of-work). Urgent
+    throughout: background work does not slip in between the two."""
+    with tx.urgency.urgent():
+        async with tx.read() as uow:
+            call, availability = await service.check_caller(
+                uow.session, account_id, request, uow.now
+            )
+        async with tx.write(urgent=True) as uow:
+            await service.record_call(uow.session, call)
+    return call, availability
 
 
 async def send_invite(

@@ -260,6 +260,50 @@ async def test_a_consumer_id_and_phone_named_together_are_linked(outbound: Outbo
     assert channels_of(result) == ([], "", {"inapp": "OPEN_CONVERSATION"})
 
 
+@pytest.mark.parametrize(
+    ("known", "call", "after"),
+    [
+        ([], ("c-1", SF_MOBILE), [("c-1", SF_MOBILE)]),
+        ([], (None, SF_MOBILE), [(None, SF_MOBILE)]),
+        ([("c-1", None)], ("c-1", SF_MOBILE), [("c-1", SF_MOBILE)]),
+        ([(None, SF_MOBILE)], ("c-1", SF_MOBILE), [("c-1", SF_MOBILE)]),
+        ([(None, SF_MOBILE)], (None, SF_MOBILE), [(None, SF_MOBILE)]),
+        ([("c-1", SF_MOBILE_2)], ("c-1", SF_MOBILE), [("c-1", SF_MOBILE_2)]),
+        ([("c-2", SF_MOBILE)], ("c-1", SF_MOBILE), [("c-2", SF_MOBILE)]),
+        (
+            [("c-1", None), ("c-2", SF_MOBILE)],
+            ("c-1", SF_MOBILE),
+            [("c-1", None), ("c-2", SF_MOBILE)],
+        ),
+    ],
+    ids=[
+        "new-caller",
+        "new-number",
+        "id-takes-number",
+        "number-takes-id",
+        "number-known",
+        "id-keeps-its-number",
+        "number-keeps-its-consumer",
+        "both-known-apart",
+    ],
+)
+async def test_a_call_links_the_identities_it_names_and_never_moves_a_number(
+    outbound: Outbound,
+    known: list[tuple[str | None, str | None]],
+    call: tuple[str | None, str],
+    after: list[tuple[str | None, str | None]],
+) -> None:
+    for consumer_id, phone in known:
+        await outbound.consumer(consumer_id, phone, logged_in=False)
+    handoff_id = await outbound.handoff(sms_channel())
+    consumer_id, phone = call
+    named = {"consumerId": consumer_id} if consumer_id else {}
+    await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber=phone, **named)
+    async with outbound.container.db.read() as session:
+        rows = (await session.execute(select(Consumer.consumer_id, Consumer.phone))).all()
+    assert sorted(rows, key=str) == sorted(after, key=str)
+
+
 async def test_concurrent_calls_about_one_new_caller_all_answer(outbound: Outbound) -> None:
     # An IVR retrying on a timeout: the same caller, several eligibility checks at once.
     handoff_id = await outbound.handoff(inapp_channel())
