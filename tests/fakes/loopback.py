@@ -171,8 +171,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
     process of its own sends its callbacks with at benchmark rates (httpx's own pool manages
     about 90 requests/s with 64 in flight here, the poster thousands)."""
 
-    def __init__(self, max_idle: int = 64) -> None:
-        self._poster = Http1Poster(LOOPBACK_URLS, ssl.create_default_context(), max_idle=max_idle)
+    def __init__(self, max_connections: int = 64) -> None:
+        self._poster = Http1Poster(
+            LOOPBACK_URLS, ssl.create_default_context(), max_idle=max_connections
+        )
+        # At most this many requests in flight (the poster itself opens a connection for each).
+        self._slots = asyncio.Semaphore(max_connections)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "POST":
@@ -181,7 +185,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         skip = {"host", "content-length", "transfer-encoding"}
         headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
         try:
-            answer = await self._poster.post(str(request.url), body, headers, timeout=30.0)
+            async with self._slots:
+                answer = await self._poster.post(str(request.url), body, headers, timeout=30.0)
         except HttpError as exc:
             raise httpx.TransportError(exc.kind) from exc
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body)

@@ -277,7 +277,7 @@ async def running(**options: Any) -> AsyncIterator[TwilioFake]:
 
 
 async def _serve(arguments: argparse.Namespace) -> None:
-    transport = Http1Transport(max_idle=arguments.callback_connections)
+    transport = Http1Transport(max_connections=arguments.callback_connections)
     async with httpx.AsyncClient(transport=transport, timeout=30) as deliver:
         fake = TwilioFake(
             account_sid=arguments.account_sid,
