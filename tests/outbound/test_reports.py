@@ -431,9 +431,7 @@ async def test_kept_counts_equal_a_recount_of_the_deliveries_after_retries_and_c
     async with outbound.container.db.read() as session:
         for campaign in (campaign_id, cancelled):
             kept_statuses = await campaigns.status_counts(session, campaign)
-            assert kept_statuses == await campaigns.status_counts_from_deliveries(
-                session, campaign
-            )
+            assert kept_statuses == await campaigns.status_counts_from_deliveries(session, campaign)
         assert await campaigns.status_counts(session, campaign_id) == {"SENT": 2, "FAILED": 1}
 
 
