@@ -20,6 +20,7 @@ The writers, by who calls them:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, literal, or_, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery import counts
@@ -144,6 +145,15 @@ async def _changes_of(
     """Run the guarded UPDATE; the changes it made, their counts moved on ``tally`` (and, with
     states per delivery, ``before`` brought up to date for a next change of the same row)."""
     rows = (await session.execute(statement.returning(*_RETURNED, *_COUNTED))).all()
+    return _changed_rows(rows, kind, before, tally)
+
+
+def _changed_rows(
+    rows: Sequence[Any],
+    kind: str | None,
+    before: counts.State | dict[int, counts.State],
+    tally: Tally,
+) -> list[Changed]:
     changed = []
     for delivery_id, account_id, version, status, error_code, *rest in rows:
         changed.append(
@@ -565,50 +575,73 @@ async def record_provider_statuses(
         return []
     before = await _states_for_update(session, sorted({r.delivery_id for r in reports}))
     tally = Tally()
-    changes = [
-        await _changes_of(session, _provider_update(report, now), None, before, tally)
-        for report in reports
-    ]
+    changes = []
+    for report in reports:
+        statement = _provider_update(report.status, report.provider_message_id is not None)
+        rows = await session.execute(statement, _provider_params(report, now))
+        changes.append(_changed_rows(rows.all(), None, before, tally))
     await _append(session, [c for changed in changes for c in changed], now)
     await tally.flush(session)
     return changes
 
 
-def _provider_update(report: ProviderStatus, now: datetime) -> Any:
-    new = report.status
-    values: dict[str, Any] = {"status": new.value, "lease_owner": None, "lease_until": None}
-    if report.provider_message_id is not None:
+@functools.cache
+def _provider_update(status: DeliveryStatus, with_message_id: bool) -> Any:
+    """The guarded UPDATE a report of ``status`` makes, built once per shape with its values as
+    parameters (``_provider_params``): building it per callback was a fifth of the time a
+    callback took (``bench/sms.py`` profile)."""
+    values: dict[str, Any] = {"status": status.value, "lease_owner": None, "lease_until": None}
+    if with_message_id:
         values["provider_message_id"] = func.coalesce(
             Delivery.provider_message_id,
-            literal(report.provider_message_id, Delivery.provider_message_id.type),
+            bindparam("p_message_id", type_=Delivery.provider_message_id.type),
         )
-    if new == DeliveryStatus.FAILED:
+    stamped = bindparam("p_now", type_=Delivery.sent_time.type)
+    if status == DeliveryStatus.FAILED:
         before = [s.value for s in PROVIDER_FAILED_FROM]
         values |= {
-            "failed_time": now,
-            "error_code": (report.error_code or ErrorCode.PROVIDER_REJECTED).value,
-            "error_message": report.error_message,
-            "error_source": report.error_source.value if report.error_source else None,
+            "failed_time": stamped,
+            "error_code": bindparam("p_error_code", type_=Delivery.error_code.type),
+            "error_message": bindparam("p_error_message", type_=Delivery.error_message.type),
+            "error_source": bindparam("p_error_source", type_=Delivery.error_source.type),
         }
     else:
-        before = statuses_before(new)
-        stamped = literal(now, Delivery.sent_time.type)
+        before = statuses_before(status)
         values["sent_time"] = func.coalesce(Delivery.sent_time, stamped)
-        if new in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+        if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
             values["delivered_time"] = func.coalesce(Delivery.delivered_time, stamped)
-        if new == DeliveryStatus.READ:
-            values["read_time"] = now
+        if status == DeliveryStatus.READ:
+            values["read_time"] = stamped
     return (
         update(Delivery)
         .where(
-            Delivery.id == report.delivery_id,
-            Delivery.account_id == report.account_id,
-            Delivery.channel == report.channel,
+            Delivery.id == bindparam("p_id", type_=Delivery.id.type),
+            Delivery.account_id == bindparam("p_account", type_=Delivery.account_id.type),
+            Delivery.channel == bindparam("p_channel", type_=Delivery.channel.type),
             Delivery.status.in_(before),
         )
         .values(**values, **_bump())
+        .returning(*_RETURNED, *_COUNTED)
         .execution_options(synchronize_session=False)
     )
+
+
+def _provider_params(report: ProviderStatus, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "p_id": report.delivery_id,
+        "p_account": report.account_id,
+        "p_channel": report.channel,
+        "p_now": now,
+    }
+    if report.provider_message_id is not None:
+        params["p_message_id"] = report.provider_message_id
+    if report.status == DeliveryStatus.FAILED:
+        params |= {
+            "p_error_code": (report.error_code or ErrorCode.PROVIDER_REJECTED).value,
+            "p_error_message": report.error_message,
+            "p_error_source": report.error_source.value if report.error_source else None,
+        }
+    return params
 
 
 async def add_fallback(
