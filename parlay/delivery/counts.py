@@ -71,7 +71,24 @@ PROVIDER_FAILURES = frozenset(
 )
 
 
-class DeliveryCount(Base):
+class Funnel:
+    """The columns of a funnel row: one count per stage, and the ratings."""
+
+    attempted: Mapped[int] = mapped_column(Integer, default=0)
+    eligible: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    read: Mapped[int] = mapped_column(Integer, default=0)
+    conversations_created: Mapped[int] = mapped_column(Integer, default=0)
+    conversations_closed: Mapped[int] = mapped_column(Integer, default=0)
+    # The consumers' ratings of the conversations these deliveries started (average = sum/count).
+    csat_sum: Mapped[int] = mapped_column(Integer, default=0)
+    csat_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryCount(Funnel, Base):
     """One slot's funnel for one source × channel × skill of an account."""
 
     __tablename__ = "delivery_counts"
@@ -86,18 +103,6 @@ class DeliveryCount(Base):
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     skill: Mapped[str] = mapped_column(String(255), primary_key=True)
-    attempted: Mapped[int] = mapped_column(Integer, default=0)
-    eligible: Mapped[int] = mapped_column(Integer, default=0)
-    skipped: Mapped[int] = mapped_column(Integer, default=0)
-    sent: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    delivered: Mapped[int] = mapped_column(Integer, default=0)
-    read: Mapped[int] = mapped_column(Integer, default=0)
-    conversations_created: Mapped[int] = mapped_column(Integer, default=0)
-    conversations_closed: Mapped[int] = mapped_column(Integer, default=0)
-    # The consumers' ratings of the conversations these deliveries started (average = sum/count).
-    csat_sum: Mapped[int] = mapped_column(Integer, default=0)
-    csat_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DeliveryReasonCount(Base):
@@ -117,7 +122,7 @@ class DeliveryReasonCount(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class DeliveryHourCount(Base):
+class DeliveryHourCount(Funnel, Base):
     """The funnel of ``delivery_counts`` summed per hour (its four slots)."""
 
     __tablename__ = "delivery_hour_counts"
@@ -131,17 +136,6 @@ class DeliveryHourCount(Base):
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     skill: Mapped[str] = mapped_column(String(255), primary_key=True)
-    attempted: Mapped[int] = mapped_column(Integer, default=0)
-    eligible: Mapped[int] = mapped_column(Integer, default=0)
-    skipped: Mapped[int] = mapped_column(Integer, default=0)
-    sent: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    delivered: Mapped[int] = mapped_column(Integer, default=0)
-    read: Mapped[int] = mapped_column(Integer, default=0)
-    conversations_created: Mapped[int] = mapped_column(Integer, default=0)
-    conversations_closed: Mapped[int] = mapped_column(Integer, default=0)
-    csat_sum: Mapped[int] = mapped_column(Integer, default=0)
-    csat_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DeliveryHourReasonCount(Base):
