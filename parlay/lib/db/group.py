@@ -48,6 +48,7 @@ class GroupCommit(Generic[T]):
     async def submit(self, item: T) -> None:
         """Until ``item`` is committed (or its transaction raised: then this raises it)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)
         self._waiting.append((item, done))
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(self._drain())
@@ -81,3 +82,10 @@ class GroupCommit(Generic[T]):
     async def _write(self, items: Sequence[T]) -> None:
         async with self._tx.write() as uow:
             await self._apply(uow, items)
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """A caller that went away (its request was cancelled) leaves its outcome unread; read it
+    here, so that a failure nobody awaits any more is not reported as never retrieved."""
+    if not done.cancelled():
+        done.exception()
