@@ -128,24 +128,12 @@ async def _apply(
     record an event for every row it changed (``kind``: the status reached, if not given) and
     move its counts from ``before`` (its state before the update; per delivery, or one for
     all) to its state after."""
+    rows = (await session.execute(statement.returning(*_RETURNED, *_COUNTED))).all()
     tally = Tally()
-    changed = await _changes_of(session, statement, kind, before, tally)
+    changed = _changed_rows(rows, kind, before, tally)
     await _append(session, changed, now)
     await tally.flush(session)
     return changed
-
-
-async def _changes_of(
-    session: AsyncSession,
-    statement: Any,
-    kind: str | None,
-    before: counts.State | dict[int, counts.State],
-    tally: Tally,
-) -> list[Changed]:
-    """Run the guarded UPDATE; the changes it made, their counts moved on ``tally`` (and, with
-    states per delivery, ``before`` brought up to date for a next change of the same row)."""
-    rows = (await session.execute(statement.returning(*_RETURNED, *_COUNTED))).all()
-    return _changed_rows(rows, kind, before, tally)
 
 
 def _changed_rows(
@@ -154,6 +142,9 @@ def _changed_rows(
     before: counts.State | dict[int, counts.State],
     tally: Tally,
 ) -> list[Changed]:
+    """The changes a guarded UPDATE made (its rows returned ``_RETURNED`` and ``_COUNTED``),
+    their counts moved on ``tally``; with states per delivery, ``before`` is brought up to date
+    for a next change of the same row."""
     changed = []
     for delivery_id, account_id, version, status, error_code, *rest in rows:
         changed.append(
