@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from parlay.accounts import usecases as accounts
@@ -139,40 +139,56 @@ def _day(value: str | None, name: str, default: date, errors: dict[str, str]) ->
 Text = Annotated[str | None, Query(max_length=255)]
 
 
+@dataclass(frozen=True)
+class Asked:
+    """The dashboard's filters as the query string gives them (the page and its CSV take the
+    same ones)."""
+
+    app: str | None
+    start: str | None
+    end: str | None
+    channel: str | None
+    skill: str | None
+
+
+def asked(
+    app: Text = None,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    channel: Text = None,
+    skill: Text = None,
+) -> Asked:
+    return Asked(app, start, end, channel, skill)
+
+
+AskedFor = Annotated[Asked, Depends(asked)]
+
+
 async def _query(
-    request: Request,
-    viewer: Viewer,
-    app: str | None,
-    start: str | None,
-    end: str | None,
-    channel: str | None,
-    skill: str | None,
-) -> tuple[DashboardQuery, ZoneInfo]:
+    request: Request, viewer: Viewer, asked: Asked
+) -> tuple[DashboardQuery, ZoneInfo, Window | None]:
+    """The query read in the account's time zone, and its window (None when it has errors)."""
     settings = await accounts.get_settings(services_of(request).tx, viewer.principal.account_id)
     zone = ZoneInfo(settings.time_zone)
     today = datetime.now(zone).date()
     errors: dict[str, str] = {}
-    last = _day(end, "to", today, errors)
-    first = _day(start, "from", last - timedelta(days=DEFAULT_DAYS - 1), errors)
-    chosen = App.C2M if app == App.C2M.value else App.PRMSG
-    query = DashboardQuery(chosen, first, last, channel or None, skill or None, errors)
+    last = _day(asked.end, "to", today, errors)
+    first = _day(asked.start, "from", last - timedelta(days=DEFAULT_DAYS - 1), errors)
+    chosen = App.C2M if asked.app == App.C2M.value else App.PRMSG
+    query = DashboardQuery(chosen, first, last, asked.channel or None, asked.skill or None, errors)
     if first > last:
         errors["to"] = "The last day comes before the first."
-    return query, zone
+    window = query.window(zone) if not query.errors else None
+    return query, zone, window
 
 
 @router.get("/dashboard", name="web_dashboard")
 async def dashboard(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.REPORTING)],
-    app: Text = None,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    channel: Text = None,
-    skill: Text = None,
+    filters: AskedFor,
 ) -> Response:
-    query, zone = await _query(request, viewer, app, start, end, channel, skill)
-    window = query.window(zone) if not query.errors else None
+    query, zone, window = await _query(request, viewer, filters)
     rows: list[AnalyticsRow] = []
     if window is not None:
         rows = await reporting.analytics(
@@ -200,16 +216,11 @@ def _values(row: AnalyticsRow) -> list[Any]:
 async def dashboard_csv(
     request: Request,
     viewer: Annotated[Viewer, page(Permission.REPORTING)],
-    app: Text = None,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    channel: Text = None,
-    skill: Text = None,
+    filters: AskedFor,
 ) -> Response:
     """The report's rows (day x channel x skill) of the dashboard's filters, in the Reporting
     API's field names; ``failureReasons`` as ``code=n`` pairs."""
-    query, zone = await _query(request, viewer, app, start, end, channel, skill)
-    window = query.window(zone) if not query.errors else None
+    query, _, window = await _query(request, viewer, filters)
     if window is None:
         raise InvalidRequest("; ".join(query.errors.values()))
     rows = await reporting.analytics(
