@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +156,21 @@ def temp_database(kind: str, admin_url: str | None = None) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def on_each_database(
+    measure_async: Callable[[str, str], Coroutine[Any, Any, list[Figure]]], postgres: str | None
+) -> list[Figure]:
+    """``measure_async(url, kind)`` in a fresh migrated SQLite database, then in a PostgreSQL one
+    when an admin URL is given (``--postgres`` or the environment)."""
+    kinds: list[tuple[str, str | None]] = [("sqlite", None)]
+    if admin_url := postgres_admin_url(postgres):
+        kinds.append(("postgresql", admin_url))
+    figures: list[Figure] = []
+    for kind, admin in kinds:
+        with temp_database(kind, admin) as url:
+            figures += asyncio.run(measure_async(url, kind))
+    return figures
 
 
 async def _migrate(url: str) -> None:

@@ -15,7 +15,6 @@ would do without the kept counts), and for CSV the bare driver fetching the same
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import statistics
 import sys
@@ -32,7 +31,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, create_account, postgres_admin_url, print_figures, temp_database
+from _common import Figure, create_account, on_each_database, print_figures
 
 from parlay.campaigns.models import Campaign
 from parlay.delivery import counts
@@ -290,17 +289,8 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
     ]
 
 
-def measure(kind: str, admin_url: str | None) -> list[Figure]:
-    with temp_database(kind, admin_url) as url:
-        return asyncio.run(measure_async(url, kind))
-
-
 def run(postgres: str | None = None) -> list[Figure]:
-    figures = measure("sqlite", None)
-    admin_url = postgres_admin_url(postgres)
-    if admin_url:
-        figures += measure("postgresql", admin_url)
-    return figures
+    return on_each_database(measure_async, postgres)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ a warm-up. Baseline, same run: the JSON API's read of the same numbers with an A
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import os
 import re
@@ -29,14 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reporting
-from _common import (
-    Figure,
-    create_account,
-    percentile,
-    postgres_admin_url,
-    print_figures,
-    temp_database,
-)
+from _common import Figure, create_account, on_each_database, percentile, print_figures
 
 from parlay.accounts import service as accounts
 from parlay.app import create_app
@@ -228,17 +220,8 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
     return figures
 
 
-def measure(kind: str, admin_url: str | None) -> list[Figure]:
-    with temp_database(kind, admin_url) as url:
-        return asyncio.run(measure_async(url, kind))
-
-
 def run(postgres: str | None = None) -> list[Figure]:
-    figures = measure("sqlite", None)
-    admin_url = postgres_admin_url(postgres)
-    if admin_url:
-        figures += measure("postgresql", admin_url)
-    return figures
+    return on_each_database(measure_async, postgres)
 
 
 def main() -> None:
