@@ -14,6 +14,8 @@ from datetime import timedelta
 from parlay.accounts.usecases import AgentCapacityChanged
 from parlay.apps.directory import PushAppDirectory
 from parlay.apps.usecases import AppsChanged
+from parlay.c2m.models import Call
+from parlay.c2m.usecases import call_writer
 from parlay.campaigns.usecases import CampaignCancelled
 from parlay.channels.apns import ApnsClient
 from parlay.channels.base import Channel, OutboundMessage
@@ -85,12 +87,14 @@ class Container:
     queue_depth: QueueDepthGauge | None = None  # parlay_queue_depth, sampled beside them
     streams: StreamSlots = field(init=False)
     sms_statuses: GroupCommit[ProviderStatus] = field(init=False)
+    calls: GroupCommit[Call] = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _requeuer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.streams = StreamSlots(self.settings.events_max_streams)
         self.sms_statuses = sms_status_writer(self.tx)
+        self.calls = call_writer(self.tx)
 
     @property
     def services(self) -> Services:
@@ -108,6 +112,7 @@ class Container:
             secrets=self.secrets,
             providers=self.providers,
             sms_statuses=self.sms_statuses,
+            calls=self.calls,
         )
 
     def start_dispatcher(self) -> Dispatcher:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parlay.c2m.models import Call
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.delivery.lifecycle import ProviderStatus
@@ -41,6 +42,7 @@ class Services:
     secrets: SecretBox  # encrypts the credentials Parlay stores (PARLAY_SECRET_KEY)
     providers: ProviderDirectory  # the accounts' Twilio and WhatsApp credentials, cached
     sms_statuses: GroupCommit[ProviderStatus]  # Twilio's status callbacks, group-committed
+    calls: GroupCommit[Call]  # the eligibility checks' calls, group-committed
 
     @property
     def clock(self) -> Clock:

@@ -36,7 +36,9 @@ _consumer_bearer = HTTPBearer(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain function dependency in a worker thread (a thread hop and a
+    # GIL handover on every request).
     services: Services = request.app.state.services
     return services
 

@@ -151,9 +151,9 @@ async def check_caller(
     session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
 ) -> tuple[Call, Availability]:
     """The eligibility answer, decided on reads alone: the request checked, the handoff read, the
-    caller's channels checked. The call it answers with is built, not stored (``record_call``).
+    caller's channels checked. The call it answers with is built, not stored (``record_calls``).
 
-    The checks run before the call's identities are linked (``record_call``) and still answer as
+    The checks run before the call's identities are linked (``record_calls``) and still answer as
     if they were: a check reaches the caller by both the consumer ID and the number of the
     request, so the groups of identities it looks through (open conversations) are the same
     either way; and a consumer row without a consumer ID never holds a first login (only an
@@ -195,15 +195,19 @@ async def check_caller(
     return call, availability
 
 
-async def record_call(session: AsyncSession, call: Call) -> None:
-    """Store what an eligibility check learned: the caller's identities linked (the consumer ID
-    and the number are one person), and the call, which an invite sends on. Both at the time of
-    the check (``call.created_at``)."""
-    now = call.created_at
-    await link_identities(session, call.account_id, call.consumer_id, call.consumer_phone, now)
-    # One INSERT of the row as built (the ORM's flush of a single new object costs more here
-    # than the statement itself); the call object stays as the check answered it.
-    await session.execute(insert(CALLS).values({c.key: getattr(call, c.key) for c in CALLS.c}))
+async def record_calls(session: AsyncSession, calls: Sequence[Call]) -> None:
+    """Store what eligibility checks learned: each caller's identities linked (the consumer ID
+    and the number are one person), in the order the checks answered, and the calls, which an
+    invite sends on, in one INSERT. Each at the time of its check (``call.created_at``)."""
+    for call in calls:
+        await link_identities(
+            session, call.account_id, call.consumer_id, call.consumer_phone, call.created_at
+        )
+    # One INSERT of the rows as built (the ORM's flush of new objects costs more here than the
+    # statement itself); the call objects stay as the checks answered them.
+    await session.execute(
+        insert(CALLS), [{c.key: getattr(call, c.key) for c in CALLS.c} for call in calls]
+    )
 
 
 async def invite(

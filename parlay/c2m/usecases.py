@@ -3,7 +3,7 @@ campaign work of this process holds back meanwhile)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,26 +12,37 @@ from parlay.c2m.models import Call
 from parlay.c2m.service import Availability, EligibilityRequest, InviteRequest, InviteResult
 from parlay.delivery.models import Delivery
 from parlay.delivery.queue import WorkQueued
-from parlay.lib.db.uow import Transactions
+from parlay.lib.db.group import GroupCommit
+from parlay.lib.db.uow import Transactions, UnitOfWork
 from parlay.lib.errors import NotFound
 from parlay.lib.idempotency.service import Repeat, StoredResponse
 
 
 async def check_eligibility(
-    tx: Transactions, account_id: str, request: EligibilityRequest
+    tx: Transactions, calls: GroupCommit[Call], account_id: str, request: EligibilityRequest
 ) -> tuple[Call, Availability]:
     """The answer is decided in a read transaction, then the call is stored (and the caller's
-    identities linked) in a short write transaction: on SQLite only the writes wait for the one
-    writer, and checks read side by side (docs/architecture.md#one-unit-of-work). Urgent
-    throughout: background work does not slip in between the two."""
+    identities linked) by ``calls`` (``call_writer``), with the calls of the checks answered
+    meanwhile, in one short write transaction: on SQLite only the writes wait for the one
+    writer, and checks read side by side (docs/architecture.md#one-unit-of-work). The answer
+    goes out once its call is committed (an invite may follow at once). Urgent throughout:
+    background work does not slip in between the two."""
     with tx.urgency.urgent():
         async with tx.read() as uow:
             call, availability = await service.check_caller(
                 uow.session, account_id, request, uow.now
             )
-        async with tx.write(urgent=True) as uow:
-            await service.record_call(uow.session, call)
+        await calls.submit(call)
     return call, availability
+
+
+def call_writer(tx: Transactions) -> GroupCommit[Call]:
+    """The group commit of the eligibility checks' calls (one per process), urgent."""
+    return GroupCommit(tx, _record_calls, urgent=True)
+
+
+async def _record_calls(uow: UnitOfWork, calls: Sequence[Call]) -> None:
+    await service.record_calls(uow.session, calls)
 
 
 async def send_invite(

@@ -321,6 +321,27 @@ async def test_concurrent_calls_about_one_new_caller_all_answer(outbound: Outbou
     assert sorted(rows) == [("c-1", SF_MOBILE), ("c-2", SF_MOBILE_2)]
 
 
+async def test_each_of_many_callers_checked_at_once_gets_a_stored_call_and_its_link(
+    outbound: Outbound,
+) -> None:
+    # Their calls are written together: each answer comes once its own call is stored.
+    handoff_id = await outbound.handoff(sms_channel())
+    phones = [f"+1415555{n:04d}" for n in range(3000, 3012)]
+    answers = await asyncio.gather(
+        *(
+            outbound.eligible(handoffId=handoff_id, consumerId=f"c-{n}", consumerPhoneNumber=p)
+            for n, p in enumerate(phones)
+        )
+    )
+    async with outbound.container.db.read() as session:
+        calls = (await session.execute(select(Call.id, Call.consumer_phone))).all()
+        rows = (await session.execute(select(Consumer.consumer_id, Consumer.phone))).all()
+    assert sorted(calls) == sorted((a["callId"], p) for a, p in zip(answers, phones, strict=True))
+    assert sorted(rows) == sorted((f"c-{n}", p) for n, p in enumerate(phones))
+    for answer in answers:
+        assert (await outbound.invite(answer["callId"])).status_code == 200
+
+
 # --- the call ----------------------------------------------------------------------------------
 
 

@@ -71,7 +71,7 @@ async def check_eligibility(
         template_variables=body.template_variables,
         sdes=body.sdes,
     )
-    call, availability = await usecases.check_eligibility(s.tx, me.account_id, request)
+    call, availability = await usecases.check_eligibility(s.tx, s.calls, me.account_id, request)
     return EligibilityOut(
         call_id=call.id,
         eligible=availability.eligible,
