@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,17 +71,19 @@ async def _principal_for_access_token(
     )
 
 
+# Built once: every request with an API key reads it (docs/architecture.md, "Statements built
+# once"). An OAuth key is never a bearer credential (it signs requests instead).
+_BEARER_KEY = (
+    select(ApiKey, Account)
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.prefix == bindparam("prefix"), ApiKey.kind == "bearer")
+)
+
+
 async def _principal_for_api_key(
     session: AsyncSession, key: str, prefix: str, now: datetime
 ) -> Principal:
-    row = (
-        await session.execute(
-            select(ApiKey, Account)
-            .join(Account, Account.id == ApiKey.account_id)
-            # An OAuth key is never a bearer credential (it signs requests instead).
-            .where(ApiKey.prefix == prefix, ApiKey.kind == "bearer")
-        )
-    ).one_or_none()
+    row = (await session.execute(_BEARER_KEY, {"prefix": prefix})).one_or_none()
     if row is None or not digests_match(key, row[0].digest) or row[0].revoked_at is not None:
         raise Unauthenticated("invalid credentials")
     return _key_principal(row[0], row[1], now)

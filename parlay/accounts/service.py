@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.limits import RateLimits
@@ -103,10 +103,15 @@ async def list_skills(session: AsyncSession, account_id: str) -> Sequence[Skill]
     return result.scalars().all()
 
 
+# Built once: every eligibility check and invite looks a skill up (docs/architecture.md,
+# "Statements built once").
+_SKILL_NAMED = select(Skill).where(
+    Skill.account_id == bindparam("account_id"), Skill.name == bindparam("name")
+)
+
+
 async def find_skill(session: AsyncSession, account_id: str, name: str) -> Skill | None:
-    result = await session.execute(
-        select(Skill).where(Skill.account_id == account_id, Skill.name == name)
-    )
+    result = await session.execute(_SKILL_NAMED, {"account_id": account_id, "name": name})
     return result.scalar_one_or_none()
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import find_skill, require_skill
 from parlay.c2m.models import Call
-from parlay.consumers.identities import link_identities
+from parlay.consumers.identities import IdentityLink, link_identities
 from parlay.delivery import lifecycle
 from parlay.delivery.status import INVITE_PRIORITY, DeliveryStatus, ErrorCode, Source
 from parlay.eligibility.facts import load_facts
@@ -199,10 +199,10 @@ async def record_calls(session: AsyncSession, calls: Sequence[Call]) -> None:
     """Store what eligibility checks learned: each caller's identities linked (the consumer ID
     and the number are one person), in the order the checks answered, and the calls, which an
     invite sends on, in one INSERT. Each at the time of its check (``call.created_at``)."""
-    for call in calls:
-        await link_identities(
-            session, call.account_id, call.consumer_id, call.consumer_phone, call.created_at
-        )
+    await link_identities(
+        session,
+        [IdentityLink(c.account_id, c.consumer_id, c.consumer_phone, c.created_at) for c in calls],
+    )
     # One INSERT of the rows as built (the ORM's flush of new objects costs more here than the
     # statement itself); the call objects stay as the checks answered them.
     await session.execute(

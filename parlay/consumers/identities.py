@@ -3,10 +3,13 @@ together (a C2M call naming both), so that one person is one consumer whichever 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Result, Table, exists, select, update
+from sqlalchemy import Result, Table, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,10 +33,18 @@ async def phone_of(session: AsyncSession, account_id: str, consumer_id: str) -> 
     return phone
 
 
-async def link_identities(
-    session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
-) -> None:
-    """Remember that this consumer ID and this phone are one person (learned together).
+@dataclass(frozen=True)
+class IdentityLink:
+    """A consumer ID and a phone number learned together (a C2M call naming both), at ``at``."""
+
+    account_id: str
+    consumer_id: str | None
+    phone: str
+    at: datetime
+
+
+async def link_identities(session: AsyncSession, links: Sequence[IdentityLink]) -> None:
+    """Remember, for each link in order, that its consumer ID and its phone are one person.
 
     A consumer known by the ID alone takes the number, a number known alone takes the ID, and
     if neither is known they become a new consumer; when both are known already (linked, or
@@ -42,61 +53,83 @@ async def link_identities(
     IVR call, in a write transaction that should hold the writer as briefly as it can.
 
     Best effort, in a savepoint on PostgreSQL: two calls about the same new caller at the same
-    moment (an IVR retrying on a timeout) may both give the same number to a consumer; the
-    loser's unique violation must not turn its eligibility answer into a 500. What the winner
-    wrote stands. On SQLite write transactions run one at a time (``BEGIN IMMEDIATE``): no
-    other writer can change a row between a statement's condition and its write, so there is
-    nothing to catch, and the savepoint's two statements are saved.
+    moment (an IVR retrying on a timeout, in another process) may both give the same number to
+    a consumer; the loser's unique violation must not turn its eligibility answer into a 500.
+    What the winner wrote stands. The links of a batch share one savepoint; if it fails, each
+    is tried again in a savepoint of its own, so only the conflicting link is skipped. On
+    SQLite write transactions run one at a time (``BEGIN IMMEDIATE``): no other writer can
+    change a row between a statement's condition and its write, so there is nothing to catch,
+    and the savepoint's two statements are saved.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        await _link(session, account_id, consumer_id, phone, now)
+    dialect = session.get_bind().dialect.name
+    if dialect != "postgresql":
+        for link in links:
+            await _link(session, dialect, link)
         return
     try:
         async with session.begin_nested():
-            await _link(session, account_id, consumer_id, phone, now)
+            for link in links:
+                await _link(session, dialect, link)
     except IntegrityError:
-        log.info("identities learned concurrently; keeping the other call's link")
+        if len(links) > 1:
+            for link in links:
+                await link_identities(session, [link])
+        else:
+            log.info("identities learned concurrently; keeping the other call's link")
 
 
-async def _link(
-    session: AsyncSession, account_id: str, consumer_id: str | None, phone: str, now: datetime
-) -> None:
-    consumers = CONSUMERS
-    in_account = consumers.c.account_id == account_id
-    if consumer_id is not None:
-        number_unknown = ~exists().where(in_account, consumers.c.phone == phone)
-        takes_number = (
-            update(consumers)
-            .where(
-                in_account,
-                consumers.c.consumer_id == consumer_id,
-                consumers.c.phone.is_(None),
-                number_unknown,
-            )
-            .values(phone=phone)
+# Built once, values bound at execution (every eligibility check runs one to three of them).
+_IN_ACCOUNT = CONSUMERS.c.account_id == bindparam("link_account")
+_TAKES_NUMBER = (
+    update(CONSUMERS)
+    .where(
+        _IN_ACCOUNT,
+        CONSUMERS.c.consumer_id == bindparam("link_consumer"),
+        CONSUMERS.c.phone.is_(None),
+        ~exists().where(_IN_ACCOUNT, CONSUMERS.c.phone == bindparam("link_phone")),
+    )
+    .values(phone=bindparam("link_phone"))
+)
+_TAKES_CONSUMER = (
+    update(CONSUMERS)
+    .where(
+        _IN_ACCOUNT,
+        CONSUMERS.c.phone == bindparam("link_phone"),
+        CONSUMERS.c.consumer_id.is_(None),
+        ~exists().where(_IN_ACCOUNT, CONSUMERS.c.consumer_id == bindparam("link_consumer")),
+    )
+    .values(consumer_id=bindparam("link_consumer"))
+)
+
+
+@cache
+def _new_consumer(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(CONSUMERS)
+        .values(
+            account_id=bindparam("link_account"),
+            consumer_id=bindparam("link_consumer"),
+            phone=bindparam("link_phone"),
+            created_at=bindparam("link_at"),
         )
-        if _changed(await session.execute(takes_number)):
-            return
-        consumer_unknown = ~exists().where(in_account, consumers.c.consumer_id == consumer_id)
-        takes_consumer = (
-            update(consumers)
-            .where(
-                in_account,
-                consumers.c.phone == phone,
-                consumers.c.consumer_id.is_(None),
-                consumer_unknown,
-            )
-            .values(consumer_id=consumer_id)
-        )
-        if _changed(await session.execute(takes_consumer)):
-            return
-    # Neither known: a new consumer. Either one known (or both): no row, and nothing changes.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(consumers)
-        .values(account_id=account_id, consumer_id=consumer_id, phone=phone, created_at=now)
         .on_conflict_do_nothing()
     )
+
+
+async def _link(session: AsyncSession, dialect: str, link: IdentityLink) -> None:
+    params = {
+        "link_account": link.account_id,
+        "link_consumer": link.consumer_id,
+        "link_phone": link.phone,
+    }
+    if link.consumer_id is not None:
+        if _changed(await session.execute(_TAKES_NUMBER, params)):
+            return
+        if _changed(await session.execute(_TAKES_CONSUMER, params)):
+            return
+    # Neither known: a new consumer. Either one known (or both): no row, and nothing changes.
+    await session.execute(_new_consumer(dialect), params | {"link_at": link.at})
 
 
 def _changed(result: Result[Any]) -> bool:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
@@ -68,20 +71,61 @@ async def _load_streaming(facts: Facts, recipients: list[Recipient], presence: P
             facts.streaming[who].add(device_id)
 
 
+# The statements are built once per shape (which of the identities a batch has), with their
+# values bound at execution: an eligibility check runs each of them, and building a statement
+# (its operators, coercions and cache key) cost more than running it (docs/architecture.md,
+# "Statements built once").
+
+
+def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool) -> Any:
+    conditions = []
+    if ids:
+        conditions.append(id_column.in_(bindparam("consumer_ids", expanding=True)))
+    if phones:
+        conditions.append(phone_column.in_(bindparam("phones", expanding=True)))
+    return or_(*conditions)
+
+
+@cache
+def _links_statement(ids: bool, phones: bool) -> Select[str | None, str | None, datetime | None]:
+    return select(Consumer.consumer_id, Consumer.phone, Consumer.first_login_at).where(
+        Consumer.account_id == bindparam("account_id"),
+        _either(Consumer.consumer_id, Consumer.phone, ids, phones),
+    )
+
+
+@cache
+def _open_conversations_statement(ids: bool, phones: bool) -> Select[str | None, str | None]:
+    return select(Conversation.consumer_id, Conversation.phone).where(
+        Conversation.account_id == bindparam("account_id"),
+        Conversation.state == "OPEN",
+        _either(Conversation.consumer_id, Conversation.phone, ids, phones),
+    )
+
+
+_DEVICES = select(Device).where(
+    Device.account_id == bindparam("account_id"),
+    Device.consumer_id.in_(bindparam("consumer_ids", expanding=True)),
+)
+
+
+def _identity_params(account_id: str, consumer_ids: list[str], phones: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {"account_id": account_id}
+    if consumer_ids:
+        params["consumer_ids"] = consumer_ids
+    if phones:
+        params["phones"] = phones
+    return params
+
+
 async def _load_links(
     session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], phones: list[str]
 ) -> None:
-    conditions = []
-    if consumer_ids:
-        conditions.append(Consumer.consumer_id.in_(consumer_ids))
-    if phones:
-        conditions.append(Consumer.phone.in_(phones))
-    if not conditions:
+    if not consumer_ids and not phones:
         return
     rows = await session.execute(
-        select(Consumer.consumer_id, Consumer.phone, Consumer.first_login_at).where(
-            Consumer.account_id == account_id, or_(*conditions)
-        )
+        _links_statement(bool(consumer_ids), bool(phones)),
+        _identity_params(account_id, consumer_ids, phones),
     )
     for consumer_id, phone, first_login_at in rows:
         group = set()
@@ -100,19 +144,11 @@ async def _load_open_conversations(
 ) -> None:
     consumer_ids = [i[2:] for i in identities if i.startswith("c:")]
     phones = [i[2:] for i in identities if i.startswith("p:")]
-    conditions = []
-    if consumer_ids:
-        conditions.append(Conversation.consumer_id.in_(consumer_ids))
-    if phones:
-        conditions.append(Conversation.phone.in_(phones))
-    if not conditions:
+    if not consumer_ids and not phones:
         return
     rows = await session.execute(
-        select(Conversation.consumer_id, Conversation.phone).where(
-            Conversation.account_id == account_id,
-            Conversation.state == "OPEN",
-            or_(*conditions),
-        )
+        _open_conversations_statement(bool(consumer_ids), bool(phones)),
+        _identity_params(account_id, consumer_ids, phones),
     )
     for consumer_id, phone in rows:
         if consumer_id:
@@ -124,8 +160,6 @@ async def _load_open_conversations(
 async def _load_devices(
     session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str]
 ) -> None:
-    rows = await session.execute(
-        select(Device).where(Device.account_id == account_id, Device.consumer_id.in_(consumer_ids))
-    )
+    rows = await session.execute(_DEVICES, {"account_id": account_id, "consumer_ids": consumer_ids})
     for device in rows.scalars():
         facts.devices[(account_id, device.consumer_id)].append(device)

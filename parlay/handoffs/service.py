@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,9 +215,14 @@ async def replace_handoff(
     return handoff
 
 
+# Built once: every eligibility check reads its handoff (docs/architecture.md, "Statements built
+# once"); a query, not ``session.get``, which costs more for an object not loaded yet.
+_HANDOFF = select(Handoff).where(Handoff.id == bindparam("handoff_id"))
+
+
 async def get_handoff(session: AsyncSession, account_id: str, handoff_id: str) -> Handoff:
     """The account's live handoff, or 404."""
-    handoff = await session.get(Handoff, handoff_id)
+    handoff = (await session.execute(_HANDOFF, {"handoff_id": handoff_id})).scalar_one_or_none()
     if handoff is None or handoff.account_id != account_id or handoff.deleted_at is not None:
         raise NotFound(f"no handoff {handoff_id!r}")
     return handoff
