@@ -1,7 +1,10 @@
 """The eligibility API at 200 requests/s (the account's rate limit raised): p99 ≤ 20 ms.
 
 SQLite: one ``parlay serve`` process (API and an idle dispatcher, the default deployment);
-PostgreSQL (``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``): one ``parlay api``.
+PostgreSQL (``--postgres ADMIN_URL`` or ``PARLAY_BENCH_POSTGRES_URL``): one ``parlay api``, then
+two (the scaled-out deployment, one per core, sharing Redis for their rate limits and live
+events as they would behind a load balancer; the client spreads the requests over both, turn
+by turn).
 The account's rate limits are raised far above the rate (``create_account``), so no request is
 refused. Each request is a different caller: a consumer logged in to the app with one device,
 and a phone number, on a handoff with the in-app channel: every check runs and the answer is
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -57,6 +61,7 @@ SECONDS = 15.0
 WARM_UP = 200  # requests before the timed ones (connections opened, caches warm)
 CONNECTIONS = 16
 TARGET_P99_MS = 20.0
+REDIS_URL = os.environ.get("PARLAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,9 @@ async def open_loop(
     return Load(latencies, n / (loop.time() - begin))
 
 
-async def drive(url: str, account: BenchAccount, n: int, rate: float) -> tuple[Load, Load]:
-    path = f"{url}/api/account/{account.account_id}/eligibility?v=2.0"
+async def drive(urls: list[str], account: BenchAccount, n: int, rate: float) -> tuple[Load, Load]:
+    """The load spread over ``urls`` turn by turn (a round-robin balancer), then the baseline."""
+    path = f"/api/account/{account.account_id}/eligibility?v=2.0"
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     timeout = aiohttp.ClientTimeout(total=30.0)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
@@ -105,11 +111,12 @@ async def drive(url: str, account: BenchAccount, n: int, rate: float) -> tuple[L
                 "handoffId": account.handoff_id,
                 "consumerId": f"c{i:06d}",
             }
-            async with client.post(path, json=body, headers=account.headers) as response:
+            url = urls[i % len(urls)] + path
+            async with client.post(url, json=body, headers=account.headers) as response:
                 return response.status, await response.read()
 
-        async def healthz(_i: int) -> tuple[int, bytes]:
-            async with client.get(f"{url}/healthz") as response:
+        async def healthz(i: int) -> tuple[int, bytes]:
+            async with client.get(f"{urls[i % len(urls)]}/healthz") as response:
                 return response.status, await response.read()
 
         await open_loop(WARM_UP, rate, healthz)
@@ -119,28 +126,33 @@ async def drive(url: str, account: BenchAccount, n: int, rate: float) -> tuple[L
     return measured, base
 
 
-def measure(kind: str, admin_url: str | None, seconds: float = SECONDS) -> Figure:
+def measure(
+    kind: str, admin_url: str | None, seconds: float = SECONDS, processes: int = 1
+) -> Figure:
     n = int(RATE * seconds)
     with temp_database(kind, admin_url) as url, tempfile.TemporaryDirectory() as tmp:
         account = asyncio.run(create_account(url, "inapp"))
         asyncio.run(register_app_users(url, account.account_id, consumer_ids(n + WARM_UP)))
         env = {"PARLAY_LOG_LEVEL": "WARNING"}
-        proc: Proc = start(
-            "serve" if kind == "sqlite" else "api",
-            "serve" if kind == "sqlite" else "api",
-            url,
-            Path(tmp),
-            env,
-        )
+        if processes > 1:
+            env["PARLAY_REDIS_URL"] = REDIS_URL
+        command = "serve" if kind == "sqlite" else "api"
+        procs: list[Proc] = [
+            start(f"{command}-{k}", command, url, Path(tmp), env) for k in range(processes)
+        ]
         try:
-            wait_ready(proc)
-            load, base_load = asyncio.run(drive(proc.url, account, n, RATE))
+            for proc in procs:
+                wait_ready(proc)
+            load, base_load = asyncio.run(drive([p.url for p in procs], account, n, RATE))
         finally:
-            stop(proc)
+            for proc in procs:
+                stop(proc)
     measured, base = load.latencies, base_load.latencies
     p = {q: percentile(measured, q) for q in (50, 95, 99)}
     b = {q: percentile(base, q) for q in (50, 99)}
     mode = "parlay serve" if kind == "sqlite" else "parlay api"
+    if processes > 1:
+        mode = f"{processes} × {mode}, Redis"
     return Figure(
         what=f"eligibility at {RATE:.0f} req/s, {kind} ({mode})",
         value=(
@@ -161,6 +173,7 @@ def run(postgres: str | None = None, seconds: float = SECONDS) -> list[Figure]:
     admin_url = postgres_admin_url(postgres)
     if admin_url:
         figures.append(measure("postgresql", admin_url, seconds))
+        figures.append(measure("postgresql", admin_url, seconds, processes=2))
     return figures
 
 
