@@ -25,8 +25,9 @@ from parlay.lib.secretbox import SecretBox
 
 async def principal(tx: Transactions, credential: str, account_id: str | None) -> Principal:
     """The caller a bearer credential stands for (401 otherwise), who must belong to the account
-    named (404 otherwise, never its data). An API key's last use is recorded (to the minute)."""
-    async with tx.read() as uow:
+    named (404 otherwise, never its data). An API key's last use is recorded (to the minute).
+    One statement: a lookup, without a transaction of its own."""
+    async with tx.read(snapshot=False) as uow:
         who = await principal_for_bearer(uow.session, credential, uow.now)
     if account_id is not None and account_id != who.account_id:
         raise NotFound()

@@ -28,7 +28,8 @@ async def check_eligibility(
     goes out once its call is committed (an invite may follow at once). Urgent throughout:
     background work does not slip in between the two."""
     with tx.urgency.urgent():
-        async with tx.read() as uow:
+        # Statement by statement, as PostgreSQL's READ COMMITTED reads them anyway.
+        async with tx.read(snapshot=False) as uow:
             call, availability = await service.check_caller(
                 uow.session, account_id, request, uow.now
             )

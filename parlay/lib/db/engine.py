@@ -73,7 +73,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_SQLITE_MODE, "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: a lookup, each statement on its own
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _install_postgres_hooks(engine: AsyncEngine) -> None:
@@ -163,11 +164,14 @@ class Database:
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
             reader = self.engine.execution_options(**{_SQLITE_MODE: "DEFERRED"})
+            looker = self.engine.execution_options(**{_SQLITE_MODE: None})
         else:
             _install_postgres_hooks(self.engine)
             reader = self.engine
+            looker = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
+        self._lookup_sessions = async_sessionmaker(looker, expire_on_commit=False)
         self._sqlite_write_lock = WriteLock() if self.dialect == "sqlite" else None
 
     @property
@@ -189,9 +193,15 @@ class Database:
                 yield session
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work (a consistent snapshot; never takes SQLite's write lock)."""
-        async with self._reader_sessions.begin() as session:
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work (never takes SQLite's write lock). ``snapshot``: in one
+        transaction (on SQLite every statement sees the same data; PostgreSQL's READ COMMITTED
+        gives each statement the latest committed data either way). Without it, no transaction
+        is opened (no BEGIN and COMMIT: on PostgreSQL two round trips, on SQLite several hops
+        through aiosqlite's thread), for lookups that read what is committed statement by
+        statement; such a unit must not write (nothing would roll it back)."""
+        sessions = self._reader_sessions if snapshot else self._lookup_sessions
+        async with sessions.begin() as session:
             yield session
 
     async def ping(self) -> None:

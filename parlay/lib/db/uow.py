@@ -128,7 +128,8 @@ class Transactions:
             await self.signals.publish(uow.signals)
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[UnitOfWork]:
-        """A read-only unit of work: a consistent snapshot (it emits nothing)."""
-        async with self.db.read() as session:
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[UnitOfWork]:
+        """A read-only unit of work (it emits nothing); ``snapshot=False``: a lookup without a
+        transaction (``Database.read``)."""
+        async with self.db.read(snapshot=snapshot) as session:
             yield UnitOfWork(session, self.clock.now(), self._idempotency_ttl)
