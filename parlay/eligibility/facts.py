@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
@@ -88,19 +88,28 @@ def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool) -> Any:
 
 @cache
 def _links_statement(ids: bool, phones: bool) -> Select[str | None, str | None, datetime | None]:
-    return select(Consumer.consumer_id, Consumer.phone, Consumer.first_login_at).where(
-        Consumer.account_id == bindparam("account_id"),
-        _either(Consumer.consumer_id, Consumer.phone, ids, phones),
+    consumers = _table(Consumer)
+    return select(consumers.c.consumer_id, consumers.c.phone, consumers.c.first_login_at).where(
+        consumers.c.account_id == bindparam("account_id"),
+        _either(consumers.c.consumer_id, consumers.c.phone, ids, phones),
     )
 
 
 @cache
 def _open_conversations_statement(ids: bool, phones: bool) -> Select[str | None, str | None]:
-    return select(Conversation.consumer_id, Conversation.phone).where(
-        Conversation.account_id == bindparam("account_id"),
-        Conversation.state == "OPEN",
-        _either(Conversation.consumer_id, Conversation.phone, ids, phones),
+    conversations = _table(Conversation)
+    return select(conversations.c.consumer_id, conversations.c.phone).where(
+        conversations.c.account_id == bindparam("account_id"),
+        conversations.c.state == "OPEN",
+        _either(conversations.c.consumer_id, conversations.c.phone, ids, phones),
     )
+
+
+def _table(model: Any) -> Table:
+    """The model's table: a statement on its columns is Core, executed without the ORM's
+    compile and loading steps (the columns are all these reads want)."""
+    table: Table = model.__table__
+    return table
 
 
 _DEVICES = select(Device).where(
