@@ -48,7 +48,7 @@ from parlay.delivery.status import (
     statuses_before,
 )
 from parlay.lib.db.base import _pg_bind, _sqlite_bind
-from parlay.lib.db.bulk import insert_rows
+from parlay.lib.db.bulk import driver_in_transaction, insert_rows
 from parlay.webhooks.outbox import enqueue_delivery_changes
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
@@ -964,8 +964,7 @@ async def write_outcomes(session: AsyncSession, prepared: PreparedOutcomes) -> l
     nothing and is not among them)."""
     # Straight to the driver (asyncpg, aiosqlite), inside the session's transaction: SQLAlchemy's
     # result processing cost 2-3 ms per 1,000 outcomes while SQLite's write lock was held.
-    connection = await session.connection()
-    driver: Any = (await connection.get_raw_connection()).driver_connection
+    driver: Any = await driver_in_transaction(await session.connection())
     changed: list[Changed] = []
     keyed: list[tuple[Changed, counts.Key | None]] = []
     for write in prepared.writes:

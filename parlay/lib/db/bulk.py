@@ -13,11 +13,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parlay.lib.db.base import UTCDateTime, _pg_bind, _sqlite_bind
 
 Converter = Callable[[Any], Any]
+
+
+async def driver_in_transaction(connection: AsyncConnection) -> Any:
+    """The driver's own connection under ``connection``, with its transaction begun.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` lazily, with the first statement it executes
+    itself: a statement sent straight to asyncpg before that runs outside the transaction,
+    committed at once and never rolled back with it (an outcome batch's delivery updates kept
+    while its counts, written next in the transaction, were lost with it). So when asyncpg is
+    not in a transaction yet, one trivial statement goes through SQLAlchemy first. SQLite's
+    ``BEGIN`` is sent by the engine when the transaction starts (``lib/db/engine.py``)."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name == "postgresql" and not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
 
 
 def _json(value: Any) -> str | None:
@@ -75,8 +91,7 @@ async def insert_rows(
             values[i] = conv(values[i])
         records.append(tuple(values))
     if dialect == "postgresql":
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await driver_in_transaction(connection)
         await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
         return
     placeholders = ", ".join("?" for _ in columns)
