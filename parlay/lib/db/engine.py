@@ -5,19 +5,11 @@ pysqlite opens transactions lazily, so a read-then-write is not atomic without i
 silently lost). Writers in one process also queue on an asyncio lock
 so they wait in order instead of spinning in SQLite's busy handler; an urgent writer (an IVR
 caller is waiting) goes ahead of every background writer still waiting.
-
-PostgreSQL: a pooled connection that has sat idle for a while is pinged before it is handed out
-(a server restarted or a proxy that closed it meanwhile: the pool opens a new one instead); one
-used moments ago is not. SQLAlchemy's ``pool_pre_ping`` pings on every checkout, three round
-trips with asyncpg (BEGIN, a statement, ROLLBACK): with three checkouts per eligibility check,
-nine of its round trips and ~1.1 ms of its CPU. A connection that breaks anyway fails its
-statement, and SQLAlchemy then retires every connection the pool held at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -37,9 +28,6 @@ from parlay.lib.db import sqlite_cursor
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SQLITE_MODE = "parlay_sqlite_begin"
-# A PostgreSQL connection idle longer than this is pinged before use.
-IDLE_PING_SECONDS = 10.0
-_LAST_RETURNED = "parlay_last_returned"
 
 
 def to_async_url(url: str) -> URL:
@@ -78,29 +66,6 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         mode = conn.get_execution_options().get(_SQLITE_MODE, "IMMEDIATE")
         if mode is not None:  # None: a lookup, each statement on its own
             conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _install_postgres_hooks(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
-    dialect = sync_engine.dialect
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
-        record.info[_LAST_RETURNED] = time.monotonic()  # just opened: nothing to check
-
-    @event.listens_for(sync_engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info[_LAST_RETURNED] = time.monotonic()
-
-    @event.listens_for(sync_engine, "checkout")
-    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get(_LAST_RETURNED)
-        if returned is not None and time.monotonic() - returned < IDLE_PING_SECONDS:
-            return
-        try:
-            dialect.do_ping(dbapi_connection)
-        except Exception as exc:  # any failure: the pool connects afresh
-            raise DisconnectionError("an idle pooled connection did not answer") from exc
 
 
 class WriteLock:
@@ -163,6 +128,7 @@ class Database:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
@@ -170,7 +136,6 @@ class Database:
             looker = self.engine.execution_options(**{_SQLITE_MODE: None})
         else:
             reader = self.engine
-            _install_postgres_hooks(self.engine)
             looker = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
