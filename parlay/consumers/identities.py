@@ -80,26 +80,27 @@ async def link_identities(session: AsyncSession, links: Sequence[IdentityLink]) 
 
 # Built once, values bound at execution (every eligibility check runs one to three of them).
 _IN_ACCOUNT = CONSUMERS.c.account_id == bindparam("link_account")
-_TAKES_NUMBER = (
-    update(CONSUMERS)
-    .where(
-        _IN_ACCOUNT,
-        CONSUMERS.c.consumer_id == bindparam("link_consumer"),
-        CONSUMERS.c.phone.is_(None),
-        ~exists().where(_IN_ACCOUNT, CONSUMERS.c.phone == bindparam("link_phone")),
+_ID: tuple[Any, Any] = (CONSUMERS.c.consumer_id, bindparam("link_consumer"))
+_NUMBER: tuple[Any, Any] = (CONSUMERS.c.phone, bindparam("link_phone"))
+
+
+def _known_alone_takes(known: tuple[Any, Any], taken: tuple[Any, Any]) -> Any:
+    """The account's consumer known by ``known`` alone takes ``taken``, if nobody holds it."""
+    (known_column, known_value), (taken_column, taken_value) = known, taken
+    return (
+        update(CONSUMERS)
+        .where(
+            _IN_ACCOUNT,
+            known_column == known_value,
+            taken_column.is_(None),
+            ~exists().where(_IN_ACCOUNT, taken_column == taken_value),
+        )
+        .values({taken_column: taken_value})
     )
-    .values(phone=bindparam("link_phone"))
-)
-_TAKES_CONSUMER = (
-    update(CONSUMERS)
-    .where(
-        _IN_ACCOUNT,
-        CONSUMERS.c.phone == bindparam("link_phone"),
-        CONSUMERS.c.consumer_id.is_(None),
-        ~exists().where(_IN_ACCOUNT, CONSUMERS.c.consumer_id == bindparam("link_consumer")),
-    )
-    .values(consumer_id=bindparam("link_consumer"))
-)
+
+
+_TAKES_NUMBER = _known_alone_takes(_ID, _NUMBER)
+_TAKES_CONSUMER = _known_alone_takes(_NUMBER, _ID)
 
 
 @cache

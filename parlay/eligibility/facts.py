@@ -14,7 +14,8 @@ from sqlalchemy import Select, Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
-from parlay.consumers.models import Consumer, SmsOptOut
+from parlay.consumers.identities import CONSUMERS
+from parlay.consumers.models import SmsOptOut
 from parlay.conversations.models import Conversation
 from parlay.conversations.topics import device_presence
 from parlay.eligibility.rules import Facts, Recipient, cid, identities, pid
@@ -86,9 +87,14 @@ def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool) -> Any:
     return or_(*conditions)
 
 
+# Statements on the tables' columns are Core, executed without the ORM's compile and loading
+# steps (the columns are all these reads want).
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+
+
 @cache
 def _links_statement(ids: bool, phones: bool) -> Select[str | None, str | None, datetime | None]:
-    consumers = _table(Consumer)
+    consumers = CONSUMERS
     return select(consumers.c.consumer_id, consumers.c.phone, consumers.c.first_login_at).where(
         consumers.c.account_id == bindparam("account_id"),
         _either(consumers.c.consumer_id, consumers.c.phone, ids, phones),
@@ -97,19 +103,12 @@ def _links_statement(ids: bool, phones: bool) -> Select[str | None, str | None, 
 
 @cache
 def _open_conversations_statement(ids: bool, phones: bool) -> Select[str | None, str | None]:
-    conversations = _table(Conversation)
+    conversations = CONVERSATIONS
     return select(conversations.c.consumer_id, conversations.c.phone).where(
         conversations.c.account_id == bindparam("account_id"),
         conversations.c.state == "OPEN",
         _either(conversations.c.consumer_id, conversations.c.phone, ids, phones),
     )
-
-
-def _table(model: Any) -> Table:
-    """The model's table: a statement on its columns is Core, executed without the ORM's
-    compile and loading steps (the columns are all these reads want)."""
-    table: Table = model.__table__
-    return table
 
 
 _DEVICES = select(Device).where(
