@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import TEST_PASSWORD
 from tests.servers import Server, start_api, stop, wait_ready
@@ -155,9 +155,15 @@ def _the_whole_loop(demo: Demo, phone: Page, agent: Page, manager: Page) -> None
     agent.get_by_label("Reply").fill("It ships tomorrow.")
     agent.get_by_role("button", name="Send").click()
     expect(phone.locator("#chat-messages")).to_contain_text("It ships tomorrow.", timeout=LIVE)
+    # The thread's refresh never waits for the panels': with theirs held, the message still shows.
+    held: list[Route] = []
+    agent.route("**/workspace/panels", lambda route: held.append(route))
     phone.get_by_label("Message").fill("Thanks! Can I pay by card?")
     phone.get_by_role("button", name="Send").click()
     expect(agent.locator("#thread")).to_contain_text("pay by card", timeout=LIVE)
+    for route in held:
+        route.continue_()
+    agent.unroute("**/workspace/panels")
     _shot(agent, "workspace.png")
     _shot(phone, "demo-phone-chat.png")
 

@@ -18,18 +18,23 @@
 
   function openConversation() { return document.getElementById("conversation"); }
 
+  // Each part is refreshed from its own element: htmx lets one request per element be in flight
+  // and keeps only the latest one waiting, so parts sharing an element (htmx.ajax's default is
+  // the body) would wait on each other, and a second panels refresh would replace a waiting
+  // conversation refresh and lose it.
   function flush() {
     timer = null;
     if (dirtyPanels && !busy("panels")) {
       dirtyPanels = false;
-      htmx.ajax("GET", root.dataset.panels, { target: "#panels", swap: "innerHTML" });
+      var panels = document.getElementById("panels");
+      htmx.ajax("GET", root.dataset.panels, { source: panels, target: panels, swap: "innerHTML" });
     }
     var open = openConversation();
     if (!open) {
       dirtyConversation = false;
     } else if (dirtyConversation && !busy("conversation")) {
       dirtyConversation = false;
-      htmx.ajax("GET", open.dataset.url, { target: "#conversation", swap: "innerHTML" });
+      htmx.ajax("GET", open.dataset.url, { source: open, target: open, swap: "innerHTML" });
     }
   }
 
