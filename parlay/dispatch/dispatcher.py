@@ -82,6 +82,7 @@ class _Lane:
     drained: asyncio.Event = field(default_factory=asyncio.Event)  # ``ready`` ran low
     ready: deque[_Ready] = field(default_factory=deque)
     sending: int = 0  # sends started and not yet answered
+    claiming: bool = False  # woken for new work: its claim and checks are under way
 
     @property
     def is_priority(self) -> bool:
@@ -259,6 +260,9 @@ class Dispatcher:
                 continue
             if not lane.is_priority:
                 await self.urgency.yield_to_urgent()
+            # An invite's claim and checks are part of the caller's wait: campaign work holds
+            # back from the wake-up to the provider's answer, not only once it is claimed.
+            lane.claiming = lane.wake.is_set()
             lane.wake.clear()
             claimed_at = loop.time()
             try:
@@ -266,6 +270,8 @@ class Dispatcher:
             except Exception:
                 log.exception("claim failed", lane=lane.name)
                 owner, ids = "", []
+            if ids and lane.is_priority:
+                self.urgency.set_busy(_PRIORITY_LANE, True)  # also when found by polling
             if ids:
                 try:
                     ready = await self._prepare(ids)
@@ -273,11 +279,15 @@ class Dispatcher:
                     log.exception("send-time checks failed", lane=lane.name)
                     for delivery_id in ids:
                         self._add(Outcome.release(delivery_id, owner))
+                    lane.claiming = False
+                    if lane.is_priority:
+                        self._priority_settled(lane)
                     await asyncio.sleep(self.config.poll_interval_seconds)
                     continue
                 send_by = claimed_at + self.config.send_window_seconds
                 lane.ready.extend(_Ready(d, message, send_by) for d, message in ready)
                 lane.filled.set()
+            lane.claiming = False
             if lane.is_priority:
                 self._priority_settled(lane)
             if len(ids) < batch and not self._stopping:
@@ -339,7 +349,7 @@ class Dispatcher:
         """Campaign work may go on once no invite is claimed, prepared, waiting to be sent or
         waiting for its provider's answer (the answer is part of the caller's wait: campaign
         sends resumed meanwhile would queue ahead of it on the event loop)."""
-        if not lane.ready and not lane.sending and not lane.wake.is_set():
+        if not lane.ready and not lane.sending and not lane.claiming and not lane.wake.is_set():
             self.urgency.set_busy(_PRIORITY_LANE, False)
 
     async def _claim(self, lane: _Lane, limit: int) -> tuple[str, list[int]]:
