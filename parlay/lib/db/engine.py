@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_
 
 from parlay.lib.db import sqlite_cursor
 
@@ -66,6 +68,22 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         mode = conn.get_execution_options().get(_SQLITE_MODE, "IMMEDIATE")
         if mode is not None:  # None: a lookup, each statement on its own
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _install_postgres_ping(engine: AsyncEngine) -> None:
+    """Every connection is checked as it leaves the pool, in one round trip: a ``SELECT 1`` sent
+    straight to asyncpg. A connection that fails it (the server restarted or dropped it, or
+    asyncpg's "another operation is in progress" after an interrupted use) is thrown away and
+    the pool hands out a fresh one. SQLAlchemy's own ``pool_pre_ping`` wraps its ping in
+    ``BEGIN``/``ROLLBACK`` (three round trips, ~0.37 ms a checkout here; this one ~0.1 ms) and
+    does not count that asyncpg error as a lost connection."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            await_(dbapi_connection.driver_connection.execute("SELECT 1"))
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc!r}") from exc
 
 
 class WriteLock:
@@ -128,13 +146,13 @@ class Database:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
-            kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
             reader = self.engine.execution_options(**{_SQLITE_MODE: "DEFERRED"})
             looker = self.engine.execution_options(**{_SQLITE_MODE: None})
         else:
+            _install_postgres_ping(self.engine)
             reader = self.engine
             looker = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
