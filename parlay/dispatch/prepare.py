@@ -12,7 +12,7 @@ backoff until the attempts or the lookback run out.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -106,6 +106,10 @@ def message_of(delivery: ClaimedDelivery, origin: Origin, passed: Pass) -> Outbo
     )
 
 
+# Deliveries checked between two pauses: ~2 ms of the event loop.
+SLICE = 100
+
+
 async def prepare(
     session: AsyncSession,
     batch: Sequence[ClaimedDelivery],
@@ -113,14 +117,18 @@ async def prepare(
     channels: Collection[str],
     now: datetime,
     presence: Presence | None = None,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> Prepared:
     """Run the send-time checks on a claimed batch (``channels``: those this worker can send;
-    ``presence``: where live streams are, for conversation pushes)."""
+    ``presence``: where live streams are, for conversation pushes). ``pause`` is awaited every
+    ``SLICE`` deliveries, so that a batch's checks can step aside for urgent work."""
     found = await origins.for_deliveries(session, batch)
     recipients = {d.id: recipient_of(d, found.get(d.id)) for d in batch}
     facts = await load_facts(session, recipients.values(), presence)
     prepared = Prepared()
-    for d in batch:
+    for i, d in enumerate(batch):
+        if pause is not None and i and i % SLICE == 0:
+            await pause()
         origin = found.get(d.id)
         pushed = d.source == Source.CONVERSATION  # an agent's or bot's message: no origin
         if origin is None and not pushed:

@@ -9,14 +9,14 @@ written (a stale one, or a flush that failed and is retried).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from structlog.stdlib import BoundLogger
 
 from parlay.channels.base import OutboundMessage, SendResult
-from parlay.delivery.lifecycle import Changed, Outcome
+from parlay.delivery.lifecycle import Outcome
 from parlay.delivery.queue import ClaimedDelivery
 from parlay.delivery.status import DeliveryStatus, ErrorSource, Source
 from parlay.lib.observability.logging import get_logger
@@ -52,7 +52,7 @@ def provider_of(message: OutboundMessage, result: SendResult | None) -> str:
 
 def report_outcomes(
     outcomes: Sequence[Outcome],
-    changed: Iterable[Changed],
+    written: Collection[int],
     claimed: MutableMapping[int, ClaimedDelivery],
     timings: MutableMapping[int, SendTiming],
     metrics: Metrics | None,
@@ -60,8 +60,7 @@ def report_outcomes(
     log_lines: bool = True,
 ) -> None:
     """Log (unless ``log_lines`` is off) and count the outcomes a flush recorded; forget what
-    the dispatcher held of them."""
-    written = {c.delivery_id for c in changed}
+    the dispatcher held of them (``written``: the deliveries the flush changed)."""
     # Bound once per flush: the lazy module logger would bind itself again for every line.
     logger = log.bind()
     counted: Counter[tuple[str, str, str]] = Counter()

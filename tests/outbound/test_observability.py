@@ -101,6 +101,35 @@ async def test_a_campaign_and_an_invite_are_counted_timed_and_logged_once_per_ou
 SENT_SMS = {"channel": "sms", "status": "SENT", "error_code": ""}
 
 
+@pytest.mark.dispatch(metrics_token=SecretStr(TOKEN))
+async def test_a_flush_larger_than_a_report_slice_counts_and_logs_each_outcome_once(
+    outbound: Outbound,
+) -> None:
+    """Outcomes are reported a slice at a time (stepping aside for invites in between)."""
+    handoff_id = await outbound.handoff(sms_channel())
+    many = 250
+    outbound.start()
+    with structlog.testing.capture_logs() as logs:
+        await outbound.campaign(handoff_id, [sms(f"+1415{n:07d}") for n in range(many)])
+        await outbound.run_until_done()
+        lines = await eventually(
+            lambda: _outcome_lines(logs),
+            lambda found: len(found) >= many,
+            what="the outcome log lines",
+        )
+
+    assert len(lines) == len({line["delivery_id"] for line in lines}) == many
+    await eventually(
+        lambda: scrape(outbound),
+        lambda s: _all_outcomes(s) == many,
+        what="the outcome counters",
+    )
+
+
+def _all_outcomes(samples: Samples) -> float:
+    return sum(v for (name, _), v in samples.items() if name == "parlay_delivery_outcomes_total")
+
+
 async def _outcome_lines(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [line for line in logs if line["event"] == "delivery outcome"]
 
