@@ -115,19 +115,33 @@ class Container:
             calls=self.calls,
         )
 
+    def _new_dispatcher(self, *, invites_only: bool) -> Dispatcher:
+        return Dispatcher(
+            self.db,
+            self.clock,
+            self.channels,
+            dispatch_config(self.settings),
+            on_sent=self._announce_sent,
+            origins=self.origins,
+            urgency=self.tx.urgency,
+            presence=self.presence,
+            metrics=self.metrics,
+            invites_only=invites_only,
+        )
+
+    def start_invite_sender(self) -> Dispatcher:
+        """``parlay api``: a dispatcher of the priority lane alone, so that an invite (or an
+        agent's push) this process queued goes out from here at once: the caller never waits for
+        a ``NOTIFY`` to reach a worker, nor for the worker's event loop, busy with a campaign.
+        Workers still poll the priority lane, and take over what this process could not send."""
+        if self.dispatcher is None:
+            self.dispatcher = self._new_dispatcher(invites_only=True)
+            self.dispatcher.start()
+        return self.dispatcher
+
     def start_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:
-            self.dispatcher = Dispatcher(
-                self.db,
-                self.clock,
-                self.channels,
-                dispatch_config(self.settings),
-                on_sent=self._announce_sent,
-                origins=self.origins,
-                urgency=self.tx.urgency,
-                presence=self.presence,
-                metrics=self.metrics,
-            )
+            self.dispatcher = self._new_dispatcher(invites_only=False)
             self.dispatcher.start()
         if self.relay is None:
             self.relay = WebhookRelay(
@@ -210,10 +224,10 @@ class Container:
         await publish(self.hub, event)
 
     def _work_queued(self, queued: WorkQueued) -> None:
-        """A dispatcher in this process looks at once; on PostgreSQL, workers in other
-        processes are told too (they would otherwise find it at their next poll, up to 50 ms
-        later for an invite and 250 ms for a campaign)."""
-        if self.dispatcher is not None:
+        """A dispatcher in this process with a lane for the work looks at once; otherwise, on
+        PostgreSQL, the workers of other processes are told (they would find it at their next
+        poll, up to 50 ms later for an invite and 250 ms for a campaign)."""
+        if self.dispatcher is not None and self.dispatcher.handles(priority=queued.priority):
             self.dispatcher.wake(priority=queued.priority)
         elif not self.db.is_sqlite:
             self._in_background(notify_workers(self.db, priority=queued.priority), "notify")

@@ -383,7 +383,8 @@ def worker() -> None:
 @_host
 @_port
 def api(host: str, port: int) -> None:
-    """Run the HTTP API only (scale-out: several of these plus workers)."""
+    """Run the HTTP API (scale-out: several of these plus workers); it sends the IVR invites it
+    queues itself, campaigns are left to the workers."""
     _serve(host, port, demo=False, run_api=True, run_worker=False)
 
 

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     worker_concurrency_sms: int = Field(default=64, ge=1)
     worker_concurrency_wa: int = Field(default=64, ge=1)
     worker_priority_concurrency: int = Field(default=32, ge=1)
+    # ``parlay api`` sends the IVR invites (and agents' pushes) it queues itself, with a
+    # dispatcher of the priority lane alone, rather than leaving them to a worker whose event
+    # loop may be busy with a campaign (docs/operations.md). Off: only workers send.
+    api_sends_invites: bool = True
     # One ``delivery outcome`` log line per outcome the dispatcher records (docs/operations.md).
     log_delivery_outcomes: bool = True
     # How often each worker counts the deliveries due per lane for ``parlay_queue_depth`` (one

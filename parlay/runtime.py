@@ -55,6 +55,8 @@ def build_app(settings: Settings, *, run_api: bool = True, run_worker: bool = Tr
                 log.info("metrics listener", url=url)
             if run_worker:
                 container.start_dispatcher()
+            elif settings.api_sends_invites:
+                container.start_invite_sender()
             freeze_startup_heap()
             try:
                 yield

@@ -105,8 +105,12 @@ class Dispatcher:
         urgency: Urgency | None = None,
         presence: Presence | None = None,
         metrics: Metrics | None = None,
+        invites_only: bool = False,
     ) -> None:
         self.db = db
+        # ``parlay api``: the priority lane alone, woken by this process's own invites (and
+        # polling at the campaign lanes' pace as a safety net); no housekeeping, no LISTEN.
+        self.invites_only = invites_only
         self.clock = clock
         self.channels = channels
         self.config = config or DispatchConfig()
@@ -158,7 +162,9 @@ class Dispatcher:
                 None,
                 INVITE_PRIORITY,
                 config.priority_concurrency,
-                config.priority_poll_interval_seconds,
+                config.poll_interval_seconds
+                if self.invites_only
+                else config.priority_poll_interval_seconds,
             ),
             *(
                 _Lane(
@@ -170,15 +176,16 @@ class Dispatcher:
                     config.poll_interval_seconds,
                 )
                 for kind in CHANNELS
-                if kind in self.channels
+                if kind in self.channels and not self.invites_only
             ),
         ]
         for lane in self._lanes:
             self._lane_tasks.append(asyncio.create_task(self._feed(lane)))
             self._lane_tasks.append(asyncio.create_task(self._send_loop(lane)))
-        for coro in (self._flusher(), self._housekeeping()):
-            self._tasks.append(asyncio.create_task(coro))
-        if not self.db.is_sqlite:
+        self._tasks.append(asyncio.create_task(self._flusher()))
+        if not self.invites_only:
+            self._tasks.append(asyncio.create_task(self._housekeeping()))
+        if not self.db.is_sqlite and not self.invites_only:
             self._listener = asyncio.create_task(
                 wakeups.listen(self.db, lambda priority: self.wake(priority=priority))
             )
@@ -232,6 +239,10 @@ class Dispatcher:
         for lane in self._lanes:
             if lane.is_priority == priority:
                 lane.wake.set()
+
+    def handles(self, *, priority: bool) -> bool:
+        """Whether this dispatcher has a lane for such work (priority: invites and pushes)."""
+        return any(lane.is_priority == priority for lane in self._lanes)
 
     def busy(self) -> bool:
         """A claim found work in the last two seconds: work that can wait (the webhook relay)
