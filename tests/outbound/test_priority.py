@@ -97,3 +97,24 @@ async def test_quiet_hours_hold_a_campaign_sms_but_not_an_invite(outbound: Outbo
     assert (await outbound.delivery(id=int(invite["deliveryId"]))).status == "SENT"
     assert (await outbound.delivery(phone=SF_MOBILE_2)).status == "SCHEDULED"
     assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE]
+
+
+async def test_a_dispatcher_of_the_priority_lane_alone_sends_invites_and_leaves_campaigns(
+    outbound: Outbound,
+) -> None:
+    """What ``parlay api`` runs: the invites it queues go out from it; campaigns wait for a
+    worker."""
+    handoff_id = await outbound.handoff(sms_channel())
+    outbound.container.start_invite_sender()
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE_2)])
+
+    call = await outbound.eligible(handoffId=handoff_id, consumerPhoneNumber=SF_MOBILE)
+    invite = (await outbound.invite(call["callId"])).json()
+    await eventually(
+        lambda: outbound.delivery(id=int(invite["deliveryId"])),
+        lambda delivery: delivery.status == "SENT",
+        what="the invite sent",
+    )
+
+    assert (await outbound.delivery(phone=SF_MOBILE_2)).status == "QUEUED"
+    assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE]
