@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from parlay.apps.models import Device
 from parlay.delivery import lifecycle, queue
 from parlay.delivery.lifecycle import Outcome
 from parlay.delivery.status import STAGE_TIME, DeliveryStatus, can_move
+from parlay.dispatch.prepare import prepare
 from tests.handoffs.bodies import inapp_channel, sms_channel
 from tests.outbound.support import (
     NY_MOBILE,
@@ -340,6 +342,57 @@ async def test_a_delivery_whose_worker_died_is_sent_after_its_lease_expires(
     recovered = await outbound.delivery(id=claimed.id)
     assert (recovered.status, recovered.attempts) == ("SENT", 2)
     assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE_2, SF_MOBILE]
+
+
+async def test_an_outcome_write_that_fails_is_written_by_the_next_flush(
+    outbound: Outbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses one outcome batch (a lost connection, say): nothing is lost and
+    nothing is sent twice, the outcomes are written by the next flush."""
+    write = lifecycle.write_outcomes
+    failures: list[bool] = []
+
+    async def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(True)
+            raise ConnectionResetError("the database went away")
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "write_outcomes", fails_once)
+    handoff_id = await outbound.handoff(sms_channel())
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE), sms(SF_MOBILE_2)])
+    outbound.start()
+    await outbound.run_until_done()
+
+    assert failures
+    assert {d.status for d in await outbound.deliveries()} == {"SENT"}
+    assert sorted(s.address for s in outbound.sandbox.sent) == sorted([SF_MOBILE, SF_MOBILE_2])
+
+
+async def test_a_batch_whose_checks_fail_goes_back_to_the_queue_and_is_sent_once(
+    outbound: Outbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send-time checks of a claimed batch fail (their reads, say): the batch is handed
+    back at once, not left to its lease, and sent by a later claim."""
+    failures: list[bool] = []
+
+    async def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(True)
+            raise ConnectionResetError("the database went away")
+        return await prepare(*args, **kwargs)
+
+    monkeypatch.setattr("parlay.dispatch.dispatcher.prepare", fails_once)
+    handoff_id = await outbound.handoff(sms_channel())
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
+    outbound.start()
+    await outbound.run_until_done()
+
+    assert failures
+    assert outbound.now() == START  # handed back, not left until its lease ran out
+    sent = await outbound.delivery(phone=SF_MOBILE)
+    assert (sent.status, sent.attempts) == ("SENT", 2)
+    assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE]
 
 
 # --- open conversations --------------------------------------------------------------------------
