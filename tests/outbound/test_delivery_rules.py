@@ -6,6 +6,7 @@ to the next due attempt, so backoff, quiet hours and lookbacks pass in milliseco
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import Any
@@ -349,16 +350,10 @@ async def test_an_outcome_write_that_fails_is_written_by_the_next_flush(
 ) -> None:
     """The database refuses one outcome batch (a lost connection, say): nothing is lost and
     nothing is sent twice, the outcomes are written by the next flush."""
-    write = lifecycle.write_outcomes
-    failures: list[bool] = []
-
-    async def fails_once(*args: Any, **kwargs: Any) -> Any:
-        if not failures:
-            failures.append(True)
-            raise ConnectionResetError("the database went away")
-        return await write(*args, **kwargs)
-
-    monkeypatch.setattr(lifecycle, "write_outcomes", fails_once)
+    failures: list[str] = []
+    monkeypatch.setattr(
+        lifecycle, "write_outcomes", _fails_once(lifecycle.write_outcomes, failures)
+    )
     handoff_id = await outbound.handoff(sms_channel())
     await outbound.campaign(handoff_id, [sms(SF_MOBILE), sms(SF_MOBILE_2)])
     outbound.start()
@@ -374,15 +369,8 @@ async def test_a_batch_whose_checks_fail_goes_back_to_the_queue_and_is_sent_once
 ) -> None:
     """The send-time checks of a claimed batch fail (their reads, say): the batch is handed
     back at once, not left to its lease, and sent by a later claim."""
-    failures: list[bool] = []
-
-    async def fails_once(*args: Any, **kwargs: Any) -> Any:
-        if not failures:
-            failures.append(True)
-            raise ConnectionResetError("the database went away")
-        return await prepare(*args, **kwargs)
-
-    monkeypatch.setattr("parlay.dispatch.dispatcher.prepare", fails_once)
+    failures: list[str] = []
+    monkeypatch.setattr("parlay.dispatch.dispatcher.prepare", _fails_once(prepare, failures))
     handoff_id = await outbound.handoff(sms_channel())
     await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
     outbound.start()
@@ -393,6 +381,20 @@ async def test_a_batch_whose_checks_fail_goes_back_to_the_queue_and_is_sent_once
     sent = await outbound.delivery(phone=SF_MOBILE)
     assert (sent.status, sent.attempts) == ("SENT", 1)  # a batch handed back counts no attempt
     assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE]
+
+
+def _fails_once(
+    work: Callable[..., Awaitable[Any]], failures: list[str]
+) -> Callable[..., Awaitable[Any]]:
+    """``work``, except that its first call fails as a lost database connection would."""
+
+    async def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(work.__name__)
+            raise ConnectionResetError("the database went away")
+        return await work(*args, **kwargs)
+
+    return fails_once
 
 
 # --- open conversations --------------------------------------------------------------------------
