@@ -61,7 +61,8 @@ def report_outcomes(
 ) -> None:
     """Log (unless ``log_lines`` is off) and count the outcomes a flush recorded; forget what
     the dispatcher held of them (``written``: the deliveries the flush changed)."""
-    # Bound once per flush: the lazy module logger would bind itself again for every line.
+    # Bound once per call (a slice of a flush): the lazy module logger would bind itself again
+    # for every line.
     logger = log.bind()
     counted: Counter[tuple[str, str, str]] = Counter()
     for outcome in outcomes:
