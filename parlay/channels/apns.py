@@ -2,17 +2,18 @@
 
 One long-lived HTTP/2 connection per APNs host and signing key (Apple: one team per connection;
 keep connections open, rapid reconnects look like abuse), opened on the first send and shared by
-every concurrent send of every app of that key. The connection is Parlay's own thin HTTP/2 client
-on ``h2`` (``parlay.lib.http.h2conn``): it waits for a free stream when the server's stream limit
-is reached (APNs allows one until the first valid provider token), honours flow control, and
-writes the frames of all the sends started in one event-loop iteration at once. The provider
+every concurrent send of every app of that key. The connection is libcurl's, through
+``parlay.lib.http.h2curl``: sends wait for a free stream when the server's stream limit is
+reached (APNs allows one until the first valid provider token, so a new connection's first send
+goes alone until the server's SETTINGS are in), and flow control is honoured. The provider
 token is minted once and reused until it is ``token_max_age`` old (Apple: no more often than
 every 20 minutes, at least every 60), and at once when APNs answers ``ExpiredProviderToken``.
 
 Each send has its own deadline, so one slow answer fails only its own push, not the streams
 sharing the connection; a connection that answered nothing at all while a send waited is
 retired and the next send opens a fresh one. After a GOAWAY, or when the connection is lost,
-the sends that were on it are retried later and new sends open a new connection.
+the sends that were on it are retried later (libcurl may first send one again at once on a
+fresh connection) and new sends open a new connection.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ from urllib.parse import quote, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.push import ApnsCredentials, PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
 from parlay.lib.clock import Clock, SystemClock
 from parlay.lib.http.client import code_word, retry_after_seconds
-from parlay.lib.http.h2conn import ConnectionPool, Header, Http2Error, Response
+from parlay.lib.http.h2curl import ConnectionPool, Http2Error, Response
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "apns_id", "apns_payload"]
@@ -55,7 +55,6 @@ MAX_TOKEN_AGE = timedelta(minutes=60)
 DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
-_AUTHORIZATION = (b"authorization", b"")
 
 
 def _is_field_value(value: bytes) -> bool:
@@ -116,25 +115,25 @@ class ApnsClient:
         payload = apns_payload(note)
         if len(payload) > MAX_PAYLOAD_BYTES:
             return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "PayloadTooLarge")
-        headers: list[Header] = [
-            _AUTHORIZATION,  # replaced by the provider token below
-            (b"apns-topic", app.app_id.encode()),
-            (b"apns-push-type", b"alert"),
-            (b"apns-priority", b"10"),
-            (b"apns-expiration", b"%d" % int(note.expires_at.timestamp())),
-            NeverIndexedHeaderTuple(b"apns-id", apns_id(note.push_message_id).encode()),
+        headers = [
+            "",  # the provider token, below
+            f"apns-topic: {app.app_id}",
+            "apns-push-type: alert",
+            "apns-priority: 10",
+            f"apns-expiration: {int(note.expires_at.timestamp())}",
+            f"apns-id: {apns_id(note.push_message_id)}",
         ]
         if note.collapse_id is not None:
             collapse_id = note.collapse_id.encode()
             if len(collapse_id) > MAX_COLLAPSE_ID_BYTES or not _is_field_value(collapse_id):
                 return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, "BadCollapseId")
-            headers.append((b"apns-collapse-id", collapse_id))
-        path = f"/3/device/{quote(note.token, safe='')}".encode()
+            headers.append(f"apns-collapse-id: {note.collapse_id}")
+        path = f"/3/device/{quote(note.token, safe='')}"
         rejected_token: str | None = None
         while True:
             token = self._provider_token(credentials, rejected=rejected_token)
-            # Never indexed: a credential stays out of the HPACK tables (h2's rule, too).
-            headers[0] = NeverIndexedHeaderTuple(b"authorization", b"bearer " + token.encode())
+            # libcurl's HPACK (nghttp2) never indexes an authorization field.
+            headers[0] = f"authorization: bearer {token}"
             answer = await self._post(credentials, path, payload, headers)
             if isinstance(answer, RetryLater | Rejected):
                 return answer
@@ -153,9 +152,9 @@ class ApnsClient:
     async def _post(
         self,
         credentials: ApnsCredentials,
-        path: bytes,
+        path: str,
         payload: bytes,
-        headers: list[Header],
+        headers: list[str],
     ) -> Response | RetryLater | Rejected:
         # One connection per APNs host and signing key (Apple: one team per connection).
         key = (credentials.base_url, credentials.team_id, credentials.key_id)

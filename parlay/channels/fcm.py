@@ -1,14 +1,15 @@
 """FCM HTTP v1: one data message per Android device, authorised by the app's service account.
 
 ``messages:send`` goes over one long-lived HTTP/2 connection per FCM host (the host and port of
-``base_url``), Parlay's own client on ``h2`` (``parlay.lib.http.h2conn``), opened by the first
+``base_url``), libcurl's through ``parlay.lib.http.h2curl``, opened by the first
 send and shared by every concurrent send of every app and project on that host: each send is a
 stream, at most as many at once as the server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` (the others
 wait for a free stream). Each send has its own deadline, so one slow answer fails only its own
 push; a connection that answered nothing while a send waited is retired and the next send opens
 a fresh one. After a GOAWAY, a reset stream or a lost connection the sends that were on it are
-retried later (``RetryLater``) and new sends open a new connection; a send that got no stream
-before the connection went away takes the new connection at once (nothing was sent).
+retried later (``RetryLater``; libcurl may first send one again at once on a fresh connection)
+and new sends open a new connection; a send that got no stream before the connection went away
+takes the new connection at once (nothing was sent).
 
 Access tokens come from the OAuth 2.0 JWT-bearer grant: google-auth signs the RS256 assertion
 with the service account's key, and the exchange with the account's ``token_uri`` goes through
@@ -35,7 +36,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 from google.auth import crypt, jwt
 from google.auth.exceptions import GoogleAuthError
-from hpack import NeverIndexedHeaderTuple
 
 from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
@@ -47,13 +47,7 @@ from parlay.lib.http.client import (
     make_client,
     retry_after_seconds,
 )
-from parlay.lib.http.h2conn import (
-    ConnectError,
-    ConnectionPool,
-    Header,
-    Http2Error,
-    Response,
-)
+from parlay.lib.http.h2curl import ConnectError, ConnectionPool, Http2Error, Response
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy
 
 SOURCE = ErrorSource.FCM
@@ -68,7 +62,7 @@ FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
-_CONTENT_TYPE = (b"content-type", b"application/json")
+_CONTENT_TYPE = "content-type: application/json"
 # Descriptions Google's token endpoint gives for a refused service account, repeated in a
 # delivery's errorMessage because they are known (other descriptions are the endpoint's words).
 KNOWN_TOKEN_ERRORS = frozenset(
@@ -306,13 +300,10 @@ class FcmClient:
             remaining = min(remaining, note.lookback_seconds)
         return min(remaining, MAX_TTL_SECONDS)
 
-    async def _send(self, host: _Host, path: bytes, content: bytes, token: str) -> Response:
+    async def _send(self, host: _Host, path: str, content: bytes, token: str) -> Response:
         """POST ``messages:send`` on the host's connection within this send's deadline."""
-        headers: list[Header] = [
-            # Never indexed: a credential stays out of the HPACK tables.
-            NeverIndexedHeaderTuple(b"authorization", b"Bearer " + token.encode()),
-            _CONTENT_TYPE,
-        ]
+        # libcurl's HPACK (nghttp2) never indexes an authorization field.
+        headers = [f"authorization: Bearer {token}", _CONTENT_TYPE]
         try:
             return await self._pool.request(
                 host, host, path, headers, content, timeout=self._deadline
@@ -483,7 +474,7 @@ def _token_refused(response: Response) -> bool:
     return response.status == 401 and _GoogleError.of(response).fcm_code is None
 
 
-def _endpoint(credentials: FcmCredentials) -> tuple[_Host, bytes]:
+def _endpoint(credentials: FcmCredentials) -> tuple[_Host, str]:
     """The host and the ``messages:send`` path of an app's FCM endpoint (HTTPS only)."""
     url = urlsplit(credentials.base_url)
     try:
@@ -502,7 +493,7 @@ def _endpoint(credentials: FcmCredentials) -> tuple[_Host, bytes]:
         )
     project = quote(credentials.project_id, safe="")
     path = f"{url.path.rstrip('/')}/v1/projects/{project}/messages:send"
-    return (url.hostname, port), path.encode()
+    return (url.hostname, port), path
 
 
 def _describe(exc: Exception) -> str:

@@ -17,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from parlay.channels.base import Accepted, Rejected, RetryLater
+from parlay.channels.base import Accepted, Rejected, RetryLater, SendResult
 from parlay.channels.fcm import FcmClient, data_payload, payload_size
 from parlay.channels.push import FcmCredentials, PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
@@ -711,6 +711,21 @@ def send_connections(fake: FcmFake) -> set[int]:
     return {r.connection for r in fake.send_requests}
 
 
+def assert_retried_or_resent(fake: FcmFake, results: list[SendResult]) -> None:
+    """Pushes cut off with their connection: each is retried later, or was sent once more on a
+    fresh connection by libcurl (it does so for a request without an answer) and reported sent
+    only with the name FCM gave it there."""
+    names = {m.name for m in fake.accepted}
+    for outcome in results:
+        if isinstance(outcome, Accepted):
+            assert outcome.provider_message_id in names
+        else:
+            assert isinstance(outcome, RetryLater)
+            assert outcome.source == ErrorSource.FCM
+            # libcurl does not say whether a GOAWAY or a plain close ended the connection.
+            assert "ConnectionLost" in outcome.reason
+
+
 async def until_in_flight(fake: FcmFake, count: int) -> None:
     """Wait until the fake has had ``count`` requests in flight on one connection at once."""
     async with asyncio.timeout(5):
@@ -759,12 +774,9 @@ async def test_goaway_retries_the_pushes_on_the_connection_and_the_next_one_reco
         result = await f.client.push(f.app, going_away)
         others = await asyncio.gather(*waiting)
 
-        for outcome in (result, *others):
-            assert isinstance(outcome, RetryLater)
-            assert outcome.source == ErrorSource.FCM
-            assert "GoAway" in outcome.reason
+        assert_retried_or_resent(f.fake, [result, *others])
         assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
-        assert len(send_connections(f.fake)) == 2  # the next push opened a new connection
+        assert len(send_connections(f.fake)) >= 2  # the next push opened a new connection
 
 
 async def test_a_dropped_connection_retries_every_push_on_it() -> None:
@@ -779,9 +791,11 @@ async def test_a_dropped_connection_retries_every_push_on_it() -> None:
 
         results = [await f.client.push(f.app, dropped), *await asyncio.gather(*waiting)]
 
-        assert all(isinstance(r, RetryLater) for r in results)
+        # Each is retried later, or was sent once more on a fresh connection by libcurl (it
+        # does so for a request that had no answer yet) and reported sent once that answered.
+        assert_retried_or_resent(f.fake, results)
         assert isinstance(await f.client.push(f.app, notification(f.clock)), Accepted)
-        assert len(send_connections(f.fake)) == 2
+        assert len(send_connections(f.fake)) >= 2
 
 
 async def test_a_slow_answer_fails_only_its_own_push() -> None:

@@ -9,7 +9,8 @@ the client offers no ALPN) that behaves like ``api.push.apple.com`` where Parlay
   20 minutes of the previous one;
 * each connection starts with ``SETTINGS_MAX_CONCURRENT_STREAMS = 1`` and raises it (1000) after
   the first request with a valid token; flow control as any HTTP/2 server (the stream window
-  is ``initial_window``, 65,535 by default; data is acknowledged as it is read);
+  is ``initial_window`` once the client acknowledges it, 65,535 by default; data is
+  acknowledged as it is read);
 * the headers and payload are validated (``BadTopic``, ``MissingTopic``, ``InvalidPushType``,
   ``BadExpirationDate``, ``BadMessageId``, ``BadPriority``, ``BadCollapseId``, ``BadDeviceToken``,
   ``PayloadEmpty``, ``413 PayloadTooLarge``...) and answered with the real JSON error bodies;
@@ -454,10 +455,14 @@ class _Connection(asyncio.Protocol):
         self.number = self.fake.connections
         self.fake._live.add(self)
         settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.fake.initial_streams}
-        if self.fake.initial_window is not None:
-            settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] = self.fake.initial_window
         self.h2.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         self.h2.initiate_connection()
+        if self.fake.initial_window is not None:
+            # As a real server's window: in force once the client acknowledges it. Data sent
+            # before that counts against the protocol's default 65,535 (RFC 9113 §6.9.2).
+            self.h2.update_settings(
+                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self.fake.initial_window}
+            )
         self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:

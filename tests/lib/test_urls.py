@@ -18,7 +18,7 @@ import trustme
 
 from parlay.lib.errors import InvalidRequest
 from parlay.lib.http.client import make_client
-from parlay.lib.http.h2conn import ConnectError, ConnectionPool, Http2Connection
+from parlay.lib.http.h2curl import ConnectError, ConnectionPool
 from parlay.lib.http.urls import BlockedAddress, UrlPolicy, address_problem, host_address
 from tests.fakes.h2server import H2Server
 from tests.fakes.loopback import Request, Response
@@ -313,7 +313,7 @@ async def test_a_name_rebound_to_loopback_after_saving_is_refused_at_connect_htt
     )
     try:
         with pytest.raises(BlockedAddress):
-            await pool.request("k", (HOST, server.port), b"/", [], b"{}", timeout=5)
+            await pool.request("k", (HOST, server.port), "/", [], b"{}", timeout=5)
     finally:
         await pool.close()
     assert server.stats.connections == 0
@@ -341,16 +341,13 @@ async def test_http2_connects_to_the_checked_address_and_verifies_the_host_name(
     server, bundle = named_server
     dns = Dns().add(HOST, ["127.0.0.2", "127.0.0.1"])  # nothing listens on the first one
     lifted = UrlPolicy(allow_private=True, resolver=dns)
-    context = ssl.create_default_context(cafile=bundle)
-    context.set_alpn_protocols(["h2"])
-
-    connection = await Http2Connection.open(
-        HOST, server.port, urls=lifted, ssl_context=context, connect_timeout=5
+    pool: ConnectionPool[str] = ConnectionPool(
+        urls=lifted, ca_bundle=bundle, connect_timeout=5, idle_timeout=60
     )
     try:
-        answer = await connection.request(b"POST", b"/", [], b"{}")
+        answer = await pool.request("k", (HOST, server.port), "/", [], b"{}", timeout=5)
     finally:
-        connection.close()
+        await pool.close()
     assert answer.status == 200
     assert dns.asked == [(HOST, server.port)]
 
@@ -361,13 +358,14 @@ async def test_a_certificate_for_another_name_still_fails_at_the_checked_address
     server, bundle = named_server
     dns = Dns().add("other.brand.test", ["127.0.0.1"])
     lifted = UrlPolicy(allow_private=True, resolver=dns)
-    context = ssl.create_default_context(cafile=bundle)
-    context.set_alpn_protocols(["h2"])
-
-    with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        await Http2Connection.open(
-            "other.brand.test", server.port, urls=lifted, ssl_context=context, connect_timeout=5
-        )
+    pool: ConnectionPool[str] = ConnectionPool(
+        urls=lifted, ca_bundle=bundle, connect_timeout=5, idle_timeout=60
+    )
+    try:
+        with pytest.raises(ConnectError, match=r"other\.brand\.test"):
+            await pool.request("k", ("other.brand.test", server.port), "/", [], b"{}", timeout=5)
+    finally:
+        await pool.close()
     async with make_client(urls=lifted, ca_bundle=bundle) as client:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"https://other.brand.test:{server.port}/")
@@ -381,8 +379,11 @@ async def test_a_name_that_does_not_resolve_at_connect_is_a_connection_error(
     async with make_client(urls=strict(), ca_bundle=bundle) as client:
         with pytest.raises(httpx.ConnectError, match="Name or service not known"):
             await client.get(f"https://{HOST}:{server.port}/")
-    with pytest.raises(ConnectError, match="Name or service not known"):
-        await Http2Connection.open(
-            HOST, server.port, urls=strict(), ssl_context=ssl.create_default_context(),
-            connect_timeout=5,
-        )  # fmt: skip
+    pool: ConnectionPool[str] = ConnectionPool(
+        urls=strict(), ca_bundle=bundle, connect_timeout=5, idle_timeout=60
+    )
+    try:
+        with pytest.raises(ConnectError, match="Name or service not known"):
+            await pool.request("k", (HOST, server.port), "/", [], b"{}", timeout=5)
+    finally:
+        await pool.close()

@@ -18,7 +18,7 @@ to them from inside the operator's network. So a URL must name a public internet
   still names, the host). A name that answered a public address when saved and an internal one
   now (DNS rebinding) is refused with ``BlockedAddress``. The httpx clients get this from
   ``guarded_transport`` (a network backend of httpcore), the HTTP/2 push connections from
-  ``parlay.lib.http.h2conn``.
+  ``parlay.lib.http.h2curl``.
 
 ``UrlPolicy(allow_private=True)`` (``PARLAY_ALLOW_PRIVATE_URLS=true``) lifts all of it: plain
 http and any address are accepted. The demo and the test suite use it (the provider fakes
