@@ -10,7 +10,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, or_, select
+from sqlalchemy import Select, Table, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
@@ -34,14 +35,15 @@ async def load_facts(
     for account_id, group in by_account.items():
         consumer_ids = sorted({r.consumer_id for r in group if r.consumer_id})
         phones = sorted({r.phone for r in group if r.phone})
-        await _load_links(session, facts, account_id, consumer_ids, phones)
+        postgres = (await session.connection()).dialect.name == "postgresql"
+        await _load_links(session, facts, account_id, consumer_ids, phones, postgres)
         everyone = set().union(
             *(facts.linked.get((account_id, i), {i}) for r in group for i in identities(r))
         )
-        await _load_open_conversations(session, facts, account_id, everyone)
+        await _load_open_conversations(session, facts, account_id, everyone, postgres)
         inapp_ids = sorted({r.consumer_id for r in group if r.consumer_id and r.channel == "inapp"})
         if inapp_ids:
-            await _load_devices(session, facts, account_id, inapp_ids)
+            await _load_devices(session, facts, account_id, inapp_ids, postgres)
         sms_phones = sorted({r.phone for r in group if r.phone and r.channel == "sms"})
         if sms_phones:
             rows = await session.execute(
@@ -78,12 +80,21 @@ async def _load_streaming(facts: Facts, recipients: list[Recipient], presence: P
 # "Statements built once").
 
 
-def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool) -> Any:
+def _among(column: Any, name: str, postgres: bool) -> Any:
+    """``column`` is one of the list bound as ``name``. On PostgreSQL one array parameter
+    (``= ANY``), so nothing of the statement depends on the list: an ``IN`` list is rendered
+    anew at every execution, 5 % of a dispatching worker's time with batches of 500."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool, postgres: bool) -> Any:
     conditions = []
     if ids:
-        conditions.append(id_column.in_(bindparam("consumer_ids", expanding=True)))
+        conditions.append(_among(id_column, "consumer_ids", postgres))
     if phones:
-        conditions.append(phone_column.in_(bindparam("phones", expanding=True)))
+        conditions.append(_among(phone_column, "phones", postgres))
     return or_(*conditions)
 
 
@@ -93,28 +104,34 @@ CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 
 @cache
-def _links_statement(ids: bool, phones: bool) -> Select[str | None, str | None, datetime | None]:
+def _links_statement(
+    ids: bool, phones: bool, postgres: bool
+) -> Select[str | None, str | None, datetime | None]:
     consumers = CONSUMERS
     return select(consumers.c.consumer_id, consumers.c.phone, consumers.c.first_login_at).where(
         consumers.c.account_id == bindparam("account_id"),
-        _either(consumers.c.consumer_id, consumers.c.phone, ids, phones),
+        _either(consumers.c.consumer_id, consumers.c.phone, ids, phones, postgres),
     )
 
 
 @cache
-def _open_conversations_statement(ids: bool, phones: bool) -> Select[str | None, str | None]:
+def _open_conversations_statement(
+    ids: bool, phones: bool, postgres: bool
+) -> Select[str | None, str | None]:
     conversations = CONVERSATIONS
     return select(conversations.c.consumer_id, conversations.c.phone).where(
         conversations.c.account_id == bindparam("account_id"),
         conversations.c.state == "OPEN",
-        _either(conversations.c.consumer_id, conversations.c.phone, ids, phones),
+        _either(conversations.c.consumer_id, conversations.c.phone, ids, phones, postgres),
     )
 
 
-_DEVICES = select(Device).where(
-    Device.account_id == bindparam("account_id"),
-    Device.consumer_id.in_(bindparam("consumer_ids", expanding=True)),
-)
+@cache
+def _devices_statement(postgres: bool) -> Select[Device]:
+    return select(Device).where(
+        Device.account_id == bindparam("account_id"),
+        _among(Device.consumer_id, "consumer_ids", postgres),
+    )
 
 
 def _identity_params(account_id: str, consumer_ids: list[str], phones: list[str]) -> dict[str, Any]:
@@ -127,12 +144,17 @@ def _identity_params(account_id: str, consumer_ids: list[str], phones: list[str]
 
 
 async def _load_links(
-    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], phones: list[str]
+    session: AsyncSession,
+    facts: Facts,
+    account_id: str,
+    consumer_ids: list[str],
+    phones: list[str],
+    postgres: bool,
 ) -> None:
     if not consumer_ids and not phones:
         return
     rows = await session.execute(
-        _links_statement(bool(consumer_ids), bool(phones)),
+        _links_statement(bool(consumer_ids), bool(phones), postgres),
         _identity_params(account_id, consumer_ids, phones),
     )
     for consumer_id, phone, first_login_at in rows:
@@ -148,14 +170,14 @@ async def _load_links(
 
 
 async def _load_open_conversations(
-    session: AsyncSession, facts: Facts, account_id: str, identities: set[str]
+    session: AsyncSession, facts: Facts, account_id: str, identities: set[str], postgres: bool
 ) -> None:
     consumer_ids = [i[2:] for i in identities if i.startswith("c:")]
     phones = [i[2:] for i in identities if i.startswith("p:")]
     if not consumer_ids and not phones:
         return
     rows = await session.execute(
-        _open_conversations_statement(bool(consumer_ids), bool(phones)),
+        _open_conversations_statement(bool(consumer_ids), bool(phones), postgres),
         _identity_params(account_id, consumer_ids, phones),
     )
     for consumer_id, phone in rows:
@@ -166,8 +188,10 @@ async def _load_open_conversations(
 
 
 async def _load_devices(
-    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str]
+    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], postgres: bool
 ) -> None:
-    rows = await session.execute(_DEVICES, {"account_id": account_id, "consumer_ids": consumer_ids})
+    rows = await session.execute(
+        _devices_statement(postgres), {"account_id": account_id, "consumer_ids": consumer_ids}
+    )
     for device in rows.scalars():
         facts.devices[(account_id, device.consumer_id)].append(device)
