@@ -130,10 +130,13 @@ def parlay_rate(
     n: int,
     workers: int = 1,
     concurrency: int = CONCURRENCY,
+    admin_url: str | None = None,
 ) -> tuple[float, float, dict[Any, Any]]:
-    """Deliveries/s of ``workers`` real worker processes pushing an n-consumer campaign."""
+    """Deliveries/s of ``workers`` real worker processes pushing an n-consumer campaign, on
+    SQLite, or on PostgreSQL when ``admin_url`` is given."""
     ids = consumer_ids(n)
-    with temp_database("sqlite") as url, tempfile.TemporaryDirectory() as tmp:
+    kind = "postgres" if admin_url else "sqlite"
+    with temp_database(kind, admin_url) as url, tempfile.TemporaryDirectory() as tmp:
         account: BenchAccount = asyncio.run(create_account(url, "inapp"))
         asyncio.run(add_app(url, account.account_id, service, credentials))
         asyncio.run(add_app_users(url, account.account_id, service, ids))

@@ -9,20 +9,23 @@ ran at a thirtieth of the rate; a path without a file gets 404.) The certificate
 throw-away CA (``trustme``), which the worker trusts through ``PARLAY_PROVIDER_CA_BUNDLE``; the
 app's APNs ``endpoint`` is the sink's address.
 
-Parlay's figure is ``inapp_dispatch.py``'s: a real ``parlay worker`` dispatching an N-consumer
-in-app campaign through its APNs client, from the campaign's commit until the database holds
-SENT for every recipient. Baseline, same run: ``h2load`` (``nghttp2-client``) sending the same
-number of ``POST``s with an APNs-sized body to the same sink, one connection, the same number of
-streams in flight.
+Parlay's figure is ``inapp_dispatch.py``'s: real ``parlay worker`` processes dispatching an
+N-consumer in-app campaign through their APNs client, from the campaign's commit until the
+database holds SENT for every recipient. Two rows: the embedded deployment (SQLite, one worker)
+and, with ``--postgres``, the scaled-out one (PostgreSQL, one worker per core: each has its own
+HTTP/2 connection to the sink). Baseline, same run: ``h2load`` (``nghttp2-client``) sending the
+same number of ``POST``s with an APNs-sized body to the same sink, one connection, the same
+number of streams in flight.
 
 Nothing is installed here: without ``nghttpd`` or ``h2load`` the row says how to install them
-and is reported as not measured. Runnable: ``python bench/native_sink.py --n 20000``.
+and is reported as not measured. Runnable: ``python bench/native_sink.py --n 20000 --postgres URL``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,14 +40,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, free_port, not_measured, print_figures
+from _common import Figure, free_port, not_measured, postgres_admin_url, print_figures
 from inapp_dispatch import CONCURRENCY, TARGET_RATE, apns_token, parlay_rate
 
 N = 100_000
 INSTALL = "apt-get install -y nghttp2-server nghttp2-client"
 # What Parlay's APNs client sends for a bench push, near enough: h2load sends this body.
 BODY = {"aps": {"alert": {"body": "Your order has shipped"}}, "pushMessageId": "x" * 36}
-WHAT = "dispatch {n:,} in-app to a native HTTP/2 sink (nghttpd), sqlite"
+WHAT = "dispatch {n:,} in-app to a native HTTP/2 sink (nghttpd), {where}"
 TARGET = f"≥ {TARGET_RATE:,}/s"
 
 
@@ -151,35 +154,59 @@ def credentials(endpoint: str) -> dict[str, str]:
     }
 
 
-def run(n: int = N, concurrency: int = CONCURRENCY) -> list[Figure]:
-    what = WHAT.format(n=n)
+def run(n: int = N, concurrency: int = CONCURRENCY, postgres: str | None = None) -> list[Figure]:
+    admin_url = postgres_admin_url(postgres)
+    workers = os.cpu_count() or 1
+    setups: list[tuple[str, int, str | None]] = [("sqlite", 1, None)]
+    if admin_url:
+        setups.append((f"postgresql, {workers} workers", workers, admin_url))
     if tools() is None:
-        return [not_measured(what, TARGET, f"nghttpd or h2load missing: {INSTALL}")]
+        return [
+            not_measured(
+                WHAT.format(n=n, where=where), TARGET, f"nghttpd or h2load missing: {INSTALL}"
+            )
+            for where, _, _ in setups
+        ]
+    figures = []
     with tempfile.TemporaryDirectory(prefix="h2-sink-") as tmp, Sink(Path(tmp), n) as sink:
-        rate, seconds, _ = parlay_rate(
-            "apns", credentials(sink.url), str(sink.ca_bundle), n, concurrency=concurrency
-        )
+        rates = [
+            parlay_rate(
+                "apns",
+                credentials(sink.url),
+                str(sink.ca_bundle),
+                n,
+                workers=count,
+                concurrency=concurrency,
+                admin_url=url,
+            )[:2]
+            for _, count, url in setups
+        ]
         bare = sink.h2load(n, concurrency)
-    return [
-        Figure(
-            what=what,
-            value=f"{rate:,.0f}/s ({seconds:.1f} s) = {rate / bare:.1%} of h2load",
-            baseline=f"h2load: {bare:,.0f} req/s (1 connection, {concurrency} streams)",
-            target=TARGET,
-            ok=rate >= TARGET_RATE,
-            number=round(rate),
-            unit="pushes/s",
-            base=round(bare),
+    for (where, _, _), (rate, seconds) in zip(setups, rates, strict=True):
+        figures.append(
+            Figure(
+                what=WHAT.format(n=n, where=where),
+                value=f"{rate:,.0f}/s ({seconds:.1f} s) = {rate / bare:.1%} of h2load",
+                baseline=f"h2load: {bare:,.0f} req/s (1 connection, {concurrency} streams)",
+                target=TARGET,
+                ok=rate >= TARGET_RATE,
+                number=round(rate),
+                unit="pushes/s",
+                base=round(bare),
+            )
         )
-    ]
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=N, help="pushes (default 100,000)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="streams in flight")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
-    print_figures("in-app dispatch to a native HTTP/2 sink", run(args.n, args.concurrency))
+    print_figures(
+        "in-app dispatch to a native HTTP/2 sink", run(args.n, args.concurrency, args.postgres)
+    )
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def main() -> None:
         "dispatch": lambda: dispatch.run(admin_url, args.delay_ms),
         "invite": lambda: invite_latency.run(admin_url, args.delay_ms),
         "eligibility": lambda: eligibility.run(admin_url, 5.0 if args.quick else 15.0),
-        "sink": lambda: native_sink.run(sizes["sink"]),
+        "sink": lambda: native_sink.run(sizes["sink"], postgres=admin_url),
         "inapp": lambda: inapp_dispatch.run(sizes["inapp"]),
         "reporting": lambda: reporting.run(admin_url),
         "webhooks": lambda: webhooks.run(admin_url, sizes["webhooks"], sizes["webhooks"]),

@@ -31,7 +31,7 @@ from parlay.channels.whatsapp import WhatsAppChannel
 from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.conversations import usecases as conversations
-from parlay.conversations.topics import outbound_shown
+from parlay.conversations.topics import outbound_shown, shown_topics
 from parlay.delivery.lifecycle import ProviderStatus
 from parlay.delivery.queue import WorkQueued
 from parlay.dispatch.config import DispatchConfig
@@ -247,7 +247,14 @@ class Container:
     async def _announce_sent(self, messages: Sequence[OutboundMessage]) -> None:
         """In-app messages the provider accepted, on the consumer's live stream. In the
         background: the dispatcher's outcome writes never wait for live events."""
-        self._in_background(self._publish_all(outbound_shown(messages)), "announce")
+        self._in_background(self._announce(messages), "announce")
+
+    async def _announce(self, messages: Sequence[OutboundMessage]) -> None:
+        # Only for consumers with a stream open now: asked once for the whole batch, so a
+        # campaign's sends cost no event each (building them was 4 % of a worker's time).
+        heard = await self.hub.listened(list(dict.fromkeys(shown_topics(messages))))
+        if heard:
+            await self._publish_all(outbound_shown(messages, heard))
 
     async def _publish_all(self, events: Sequence[LiveEvent]) -> None:
         for event in events:

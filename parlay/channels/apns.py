@@ -18,6 +18,7 @@ fresh connection) and new sends open a new connection.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -62,9 +63,20 @@ def _is_field_value(value: bytes) -> bool:
     return not (b"\0" in value or b"\r" in value or b"\n" in value) and value == value.strip(b" \t")
 
 
+_NAMESPACE_BYTES = APNS_ID_NAMESPACE.bytes
+
+
 def apns_id(push_message_id: str) -> str:
-    """The apns-id of a delivery: stable across retries, lowercase canonical UUID."""
-    return str(uuid.uuid5(APNS_ID_NAMESPACE, push_message_id))
+    """The apns-id of a delivery: stable across retries, lowercase canonical UUID.
+
+    ``uuid.uuid5(APNS_ID_NAMESPACE, push_message_id)`` computed without the ``UUID`` object
+    (RFC 9562 §5.5: SHA-1 of namespace and name, version 5, variant 10): a third of the time,
+    and this runs for every push."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + push_message_id.encode()).digest()[:16])  # noqa: S324 - UUIDv5 is SHA-1 by definition
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def apns_payload(note: PushNotification) -> bytes:

@@ -9,7 +9,7 @@ source of truth, and a client that missed events reloads ``GET conversations`` /
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from parlay.channels.base import OutboundMessage
@@ -79,15 +79,28 @@ def conversation_message(conversation: Conversation, message: Message) -> LiveEv
     )
 
 
-def outbound_shown(messages: Sequence[OutboundMessage]) -> list[LiveEvent]:
+def _shown(message: OutboundMessage) -> str | None:
+    """The topic an accepted outbound message is shown on, if it is shown at all."""
+    if message.consumer_id and message.payload.campaign_info is not None:
+        return consumer_topic(message.account_id, message.consumer_id, None)
+    return None
+
+
+def shown_topics(messages: Sequence[OutboundMessage]) -> list[str]:
+    """The topics ``outbound_shown`` would announce these messages on."""
+    return [topic for m in messages if (topic := _shown(m)) is not None]
+
+
+def outbound_shown(
+    messages: Sequence[OutboundMessage], listened: Container[str] | None = None
+) -> list[LiveEvent]:
     """Outbound in-app messages the provider accepted: the consumer's app, if open and
     streaming, shows them at once (``pending-outbound`` has them all anyway). A conversation's
-    push is not announced: its message reached the stream as a ``message`` event already."""
-    return [
-        LiveEvent.of(
-            [consumer_topic(m.account_id, m.consumer_id, None)],
-            {"type": "outbound", **m.payload.to_json()},
-        )
-        for m in messages
-        if m.consumer_id and m.payload.campaign_info is not None
-    ]
+    push is not announced: its message reached the stream as a ``message`` event already.
+    ``listened``: only the messages whose topic is among these."""
+    events = []
+    for m in messages:
+        topic = _shown(m)
+        if topic is not None and (listened is None or topic in listened):
+            events.append(LiveEvent.of([topic], {"type": "outbound", **m.payload.to_json()}))
+    return events

@@ -18,8 +18,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
-from parlay.channels.apns import APNS_ID_NAMESPACE, MAX_PAYLOAD_BYTES, ApnsClient, apns_payload
+from parlay.channels.apns import (
+    APNS_ID_NAMESPACE,
+    MAX_PAYLOAD_BYTES,
+    ApnsClient,
+    apns_id,
+    apns_payload,
+)
 from parlay.channels.base import Accepted, Rejected, RetryLater
 from parlay.channels.push import PushApp, PushNotification
 from parlay.delivery.status import ErrorCode, ErrorSource
@@ -166,6 +174,11 @@ async def test_another_delivery_gets_another_apns_id(
 
     first, second = apns_fake.records
     assert first.apns_id != second.apns_id
+
+
+@given(st.text())
+def test_the_apns_id_is_the_uuid5_of_the_delivery_in_the_apns_namespace(delivery: str) -> None:
+    assert apns_id(delivery) == str(uuid.uuid5(APNS_ID_NAMESPACE, delivery))
 
 
 # --- the connection and the provider token ----------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from parlay.lib.events.hub import OVERFLOW, MemoryHub, RedisHub
-from tests.events.conftest import BUFFER, next_event
+from tests.events.conftest import BUFFER, WAIT, next_event, redis_hub
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +128,22 @@ async def test_closing_the_hub_ends_open_subscriptions(hub: Hub) -> None:
     with pytest.raises(RuntimeError):
         async with hub.subscribe(["t"]):
             pass
+
+
+async def test_listened_names_the_topics_with_a_subscriber_in_any_process(
+    hub: Hub, prefix: str
+) -> None:
+    # On Redis the subscriber is another hub (as in another process) on the same prefix.
+    other = hub if isinstance(hub, MemoryHub) else redis_hub(prefix)
+    await other.start()
+    try:
+        assert await hub.listened(["heard", "unheard"]) == set()
+        async with other.subscribe(["heard"]):
+            assert await hub.listened(["heard", "unheard"]) == {"heard"}
+        async with asyncio.timeout(WAIT):  # Redis is told of the unsubscription in the background
+            while await hub.listened(["heard"]):
+                await asyncio.sleep(0.01)
+        assert await hub.listened([]) == set()
+    finally:
+        if other is not hub:
+            await other.close()

@@ -63,6 +63,13 @@ class EventHub(Protocol):
         reach the subscription."""
         ...
 
+    async def listened(self, topics: Sequence[str]) -> set[str]:
+        """Which of the topics have a subscriber now, anywhere: a publisher of many events
+        that are only worth something to a listener (a campaign's sent messages) builds and
+        publishes only those. A subscriber that arrives just after may miss one; raises like
+        ``publish`` if the transport is down."""
+        ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -214,6 +221,9 @@ class MemoryHub:
         """How many subscriptions listen to the topic (for tests and metrics)."""
         return len(self._topics.get(topic, ()))
 
+    async def listened(self, topics: Sequence[str]) -> set[str]:
+        return {topic for topic in topics if topic in self._topics}
+
     async def close(self) -> None:
         """Ends every open subscription (their streams finish)."""
         self._closed = True
@@ -345,6 +355,21 @@ class RedisHub:
     def subscribers(self, topic: str) -> int:
         """How many subscriptions of this process listen to the topic (for tests and metrics)."""
         return len(self._channels.get(self._channel(topic), ()))
+
+    async def listened(self, topics: Sequence[str]) -> set[str]:
+        """Asked of Redis in one command (``PUBSUB NUMSUB``): every process's subscribers."""
+        if not topics:
+            return set()
+        await self.start()
+        assert self._publisher is not None
+        by_channel = {self._channel(topic): topic for topic in topics}
+        counts = await self._publisher.pubsub_numsub(*by_channel)
+        heard = set()
+        for channel, count in counts:
+            name = channel.decode() if isinstance(channel, bytes) else channel
+            if count and name in by_channel:
+                heard.add(by_channel[name])
+        return heard
 
     async def close(self) -> None:
         """Ends every subscription, stops the listener and closes both connections."""
