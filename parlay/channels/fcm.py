@@ -63,7 +63,7 @@ FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
-_CONTENT_TYPE = "content-type: application/json"
+_JSON = "application/json"
 # Descriptions Google's token endpoint gives for a refused service account, repeated in a
 # delivery's errorMessage because they are known (other descriptions are the endpoint's words).
 KNOWN_TOKEN_ERRORS = frozenset(
@@ -304,10 +304,10 @@ class FcmClient:
     async def _send(self, host: _Host, path: str, content: bytes, token: str) -> Response:
         """POST ``messages:send`` on the host's connection within this send's deadline."""
         # libcurl's HPACK (nghttp2) never indexes an authorization field.
-        headers = [f"authorization: Bearer {token}", _CONTENT_TYPE]
+        headers = [f"authorization: Bearer {token}"]
         try:
             return await self._pool.request(
-                host, host, path, headers, content, timeout=self._deadline
+                host, host, path, headers, content, timeout=self._deadline, content_type=_JSON
             )
         except TimeoutError as exc:
             raise _Stop(

@@ -95,13 +95,30 @@ class StreamReset(Http2Error):
     """The server reset this request's stream."""
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    """A complete answer: status, headers (lower-case names), body."""
+    """A complete answer: status, headers (lower-case names; parsed when first asked for: most
+    answers are read for their status alone), body."""
 
-    status: int
-    headers: dict[str, str]
-    body: bytes
+    __slots__ = ("_headers", "_lines", "body", "status")
+
+    def __init__(self, status: int, lines: list[bytes], body: bytes) -> None:
+        self.status = status
+        self.body = body
+        self._lines = lines  # as received, after the status line
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            headers = {}
+            for line in self._lines:
+                name, sep, value = line.partition(b":")
+                if sep:
+                    headers[name.decode("latin-1").strip().lower()] = value.decode(
+                        "latin-1"
+                    ).strip()
+            self._headers = headers
+        return self._headers
 
 
 class _Transfer:
@@ -132,12 +149,8 @@ class _Transfer:
         curl = self.curl
         if curl.getinfo(pycurl.INFO_HTTP_VERSION) != pycurl.CURL_HTTP_VERSION_2_0:
             raise ConnectError("the server did not answer over HTTP/2")
-        headers: dict[str, str] = {}
-        for line in self.headers[1:]:  # the first line is the status line
-            name, sep, value = line.partition(b":")
-            if sep:
-                headers[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
-        return Response(curl.getinfo(pycurl.RESPONSE_CODE), headers, b"".join(self.body))
+        # The first line is the status line.
+        return Response(curl.getinfo(pycurl.RESPONSE_CODE), self.headers[1:], b"".join(self.body))
 
     def reset(self) -> None:
         self.headers.clear()
@@ -220,13 +233,22 @@ class _Link:
         self.settled()
 
     async def request(
-        self, url: str, headers: list[str], body: bytes, *, first: bool = False
+        self,
+        url: str,
+        headers: list[str],
+        body: bytes,
+        timeout: float,  # noqa: ASYNC109 - libcurl's own deadline for the transfer
+        *,
+        first: bool = False,
     ) -> Response:
+        """The answer within ``timeout`` seconds (libcurl's own deadline for the transfer, the
+        wait for a stream included: no timer of the event loop per request)."""
         transfer = self.free.pop() if self.free else _Transfer(self)
         curl = transfer.curl
         curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.HTTPHEADER, headers)
         curl.setopt(pycurl.POSTFIELDS, body)
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         self._busy()
         watcher = asyncio.create_task(self._watch_handshake(curl)) if first else None
         try:
@@ -244,6 +266,8 @@ class _Link:
             transfer.curl.close()
             code = exc.args[0] if exc.args else 0
             message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+            if code == pycurl.E_OPERATION_TIMEDOUT:
+                raise TimeoutError(message) from exc  # the stream was reset when it ended
             if code == _E_HTTP2_STREAM and "reset by curl" not in message:
                 raise StreamReset(message) from exc
             # The connection failed or went away: later requests take a fresh one, which is
@@ -333,25 +357,31 @@ class ConnectionPool(Generic[K]):
         body: bytes,
         *,
         timeout: float,  # noqa: ASYNC109 - each request's own deadline, enforced inside
+        content_type: str | None = None,
     ) -> Response:
         """POST ``path`` on the key's connection within ``timeout`` seconds (``TimeoutError``).
-        ``headers`` are ``"name: value"`` lines; lost or refused connections raise
-        ``Http2Error``, an address the URL policy refuses ``BlockedAddress``."""
+        ``headers`` are ``"name: value"`` lines (no content type: ``content_type`` says it, or
+        none is sent); lost or refused connections raise ``Http2Error``, an address the URL
+        policy refuses ``BlockedAddress``."""
         started = time.monotonic()
         host, port = address
-        link: _Link | None = None
+        url = _url(host, port, path)
+        lines = [*headers, *_REMOVED_DEFAULTS, _content_type(content_type)]
+        link = self._links.get(key)
         try:
-            async with asyncio.timeout(timeout):
-                url = _url(host, port, path)
-                lines = [*headers, *_REMOVED_DEFAULTS]
-                if not any(line[:13].lower() == "content-type:" for line in headers):
-                    lines.append("Content-Type:")  # libcurl's default for a POST body
+            if link is not None and link.usable and link.primed is not None and link.primed.done():
+                # The common case: nothing to wait for before the transfer.
+                return await link.request(url, lines, body, timeout)
+            async with asyncio.timeout(timeout):  # opening the connection, or its first request
                 link = await self._link(key, host, port)
                 first = await link.first()
                 if not link.usable:  # its first request found it broken: take a fresh one
                     link = await self._link(key, host, port)
                     first = await link.first()
-                return await link.request(url, lines, body, first=first)
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                raise TimeoutError
+            return await link.request(url, lines, body, left, first=first)
         except TimeoutError:
             if link is not None and link.last_answer < started:
                 self._retire(key, link)
@@ -411,6 +441,11 @@ class ConnectionPool(Generic[K]):
             link.close_soon()
         else:
             self._retired.add(link)
+
+
+def _content_type(value: str | None) -> str:
+    # A line without a value removes the header libcurl would add for a POST body.
+    return "Content-Type:" if value is None else f"content-type: {value}"
 
 
 def _url(host: str, port: int, path: str) -> str:
