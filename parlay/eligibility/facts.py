@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Table, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -126,11 +126,31 @@ def _open_conversations_statement(
     )
 
 
+class DeviceRow(NamedTuple):
+    """A device as the checks read it (``rules.DeviceFacts``), loaded without the ORM: the
+    dispatcher reads the devices of 500 recipients per batch, and building ``Device`` objects
+    was 5 % of a worker's time."""
+
+    consumer_id: str
+    device_id: str
+    app_id: str
+    platform: str
+    push_service: str
+    push_token: str | None
+    token_disabled_at: datetime | None
+    logged_in: bool
+    logout_mode: str | None
+    updated_at: datetime
+
+
+DEVICES: Table = Device.__table__  # type: ignore[assignment]
+
+
 @cache
-def _devices_statement(postgres: bool) -> Select[Device]:
-    return select(Device).where(
-        Device.account_id == bindparam("account_id"),
-        _among(Device.consumer_id, "consumer_ids", postgres),
+def _devices_statement(postgres: bool) -> Select[Any]:
+    return select(*(DEVICES.c[name] for name in DeviceRow._fields)).where(
+        DEVICES.c.account_id == bindparam("account_id"),
+        _among(DEVICES.c.consumer_id, "consumer_ids", postgres),
     )
 
 
@@ -193,5 +213,6 @@ async def _load_devices(
     rows = await session.execute(
         _devices_statement(postgres), {"account_id": account_id, "consumer_ids": consumer_ids}
     )
-    for device in rows.scalars():
+    for row in rows:
+        device = DeviceRow(*row)
         facts.devices[(account_id, device.consumer_id)].append(device)

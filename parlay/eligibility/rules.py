@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from parlay.apps.models import Device
 from parlay.channels.base import PushTarget
 from parlay.delivery.status import DeliveryStatus, ErrorCode
 from parlay.delivery.windows import SendWindow, next_open
@@ -69,6 +69,32 @@ class Hold:
 CheckResult = Pass | Fail | Hold
 
 
+class DeviceFacts(Protocol):
+    """What the checks read of a device: a ``Device`` row, or the plain row the dispatcher's
+    batch reads load (``facts.DeviceRow``: no ORM object per device)."""
+
+    @property
+    def consumer_id(self) -> str: ...
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def push_service(self) -> str: ...
+    @property
+    def push_token(self) -> str | None: ...
+    @property
+    def token_disabled_at(self) -> datetime | None: ...
+    @property
+    def logged_in(self) -> bool: ...
+    @property
+    def logout_mode(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 @dataclass
 class Facts:
     """What the database says about a batch of recipients of one or more accounts."""
@@ -77,7 +103,9 @@ class Facts:
     linked: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     open_identities: set[tuple[str, str]] = field(default_factory=set)
     logged_in_once: set[tuple[str, str]] = field(default_factory=set)
-    devices: dict[tuple[str, str], list[Device]] = field(default_factory=lambda: defaultdict(list))
+    devices: dict[tuple[str, str], list[DeviceFacts]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     opted_out: set[tuple[str, str]] = field(default_factory=set)
     # (account, consumer) -> IDs of their devices holding a live stream now (asked only for the
     # recipients of conversation pushes).
@@ -195,28 +223,30 @@ def _check_inapp(r: Recipient, facts: Facts) -> CheckResult:
     return Pass(_targets(allowed))
 
 
-def _targets(devices: list[Device]) -> tuple[PushTarget, ...]:
+def _targets(devices: list[DeviceFacts]) -> tuple[PushTarget, ...]:
     return tuple(
         PushTarget(d.device_id, d.app_id, d.platform, d.push_service, d.push_token or "")
         for d in devices
     )
 
 
-def _push_allowed(device: Device, r: Recipient) -> bool:
+def _push_allowed(device: DeviceFacts, r: Recipient) -> bool:
     if device.logged_in:
         return r.push_when_logged_in
     # Logged out: ALL refuses every push; NONE and AGENT keep outbound (proactive/IVR) pushes.
     return r.push_when_logged_out and device.logout_mode in ("NONE", "AGENT")
 
 
-def takes_agent_messages(device: Device) -> bool:
+def takes_agent_messages(device: DeviceFacts) -> bool:
     """Whether a device is pushed an agent's or bot's conversation message: logged in, or
     logged out with ``NONE`` (all pushes). ``ALL`` takes no push at all, ``AGENT`` only outbound
     (proactive and IVR) ones: a bot speaks for the brand's agents, so it counts as an agent."""
     return device.logged_in or device.logout_mode == "NONE"
 
 
-def conversation_push_targets(devices: list[Device], streaming: Collection[str]) -> CheckResult:
+def conversation_push_targets(
+    devices: Sequence[DeviceFacts], streaming: Collection[str]
+) -> CheckResult:
     """The devices an agent's or bot's message is pushed to: those with a live push token whose
     logout type takes agent messages and that hold no live stream (``streaming``: device IDs).
     A consumer whose every such device is streaming saw it there: nothing to push (SKIPPED)."""
