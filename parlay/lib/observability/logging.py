@@ -21,6 +21,10 @@ def _dumps(event: Any, **options: Any) -> bytes:
         return stdlib_json.dumps(event, **options).encode()
 
 
+def _dumps_text(event: Any, **options: Any) -> str:
+    return _dumps(event, **options).decode()
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog and route the standard library's logs through the same renderer."""
     shared: list[structlog.types.Processor] = [
@@ -28,8 +32,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # The standard library's loggers go through a formatter, which wants text: the same JSON.
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps_text)
+        if json
+        else structlog.dev.ConsoleRenderer()
     )
     stream = getattr(sys.stderr, "buffer", None)
     if json and stream is not None:
