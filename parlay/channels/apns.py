@@ -23,6 +23,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -57,6 +58,13 @@ MAX_TOKEN_AGE = timedelta(minutes=60)
 DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
 # How long an idle connection stays open (it closes itself after this; the next send reopens).
 IDLE_SECONDS = 600.0
+
+
+@lru_cache(maxsize=256)
+def _address(base_url: str) -> tuple[str, int]:
+    """The host and port of an APNs endpoint (parsed once per endpoint, not per push)."""
+    url = urlsplit(base_url)
+    return url.hostname or "", url.port or 443
 
 
 def _is_field_value(value: bytes) -> bool:
@@ -171,8 +179,7 @@ class ApnsClient:
     ) -> Response | RetryLater | Rejected:
         # One connection per APNs host and signing key (Apple: one team per connection).
         key = (credentials.base_url, credentials.team_id, credentials.key_id)
-        url = urlsplit(credentials.base_url)
-        address = (url.hostname or "", url.port or 443)
+        address = _address(credentials.base_url)
         try:
             return await self._pool.request(
                 key, address, path, headers, payload, timeout=self._timeout
@@ -190,14 +197,12 @@ class ApnsClient:
     def _result(self, response: Response, reason: str, note: PushNotification) -> SendResult:
         status = response.status
         if status == 200:
-            return Accepted(
-                SOURCE, response.headers.get("apns-id") or apns_id(note.push_message_id)
-            )
+            return Accepted(SOURCE, response.header("apns-id") or apns_id(note.push_message_id))
         if status == 410 or (status == 400 and reason in DEAD_TOKEN_REASONS):
             return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, reason, dead_tokens=(note.token,))
         if status == 429 or status >= 500:
             now = self._clock.now().timestamp()
-            wait = retry_after_seconds(response.headers.get("retry-after"), now)
+            wait = retry_after_seconds(response.header("retry-after"), now)
             return RetryLater(SOURCE, reason, wait)
         return Rejected(SOURCE, ErrorCode.PROVIDER_REJECTED, reason)
 

@@ -331,7 +331,7 @@ class FcmClient:
                 name = None
             return Accepted(SOURCE, str(name) if name else None)
         error = _GoogleError.of(response)
-        retry_after = retry_after_seconds(response.headers.get("retry-after"), self._now())
+        retry_after = retry_after_seconds(response.header("retry-after"), self._now())
         if error.fcm_code == "UNREGISTERED" or error.token_invalid:
             return Rejected(SOURCE, ErrorCode.TOKEN_UNREGISTERED, error.reason, (token,))
         if error.fcm_code == "SENDER_ID_MISMATCH":

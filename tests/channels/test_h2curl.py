@@ -13,7 +13,7 @@ import h2.settings
 import pytest
 import trustme
 
-from parlay.lib.http.h2curl import ConnectError, ConnectionPool
+from parlay.lib.http.h2curl import ConnectError, ConnectionPool, Response
 from tests.fakes.apns import ApnsFake
 from tests.fakes.loopback import LOOPBACK_URLS
 
@@ -156,3 +156,14 @@ async def test_an_answer_before_the_whole_body_ends_the_request(
         await client.close()
 
     assert [a.status for a in answers] == [413, 413]
+
+
+def test_one_header_is_read_without_the_others_and_agrees_with_all_of_them() -> None:
+    lines = [b"apns-id: 5A9E-1\r\n", b"Retry-After:  30 \r\n", b"x-empty:\r\n", b"\r\n"]
+    answer = Response(429, lines, b"{}")
+
+    found = [answer.header(n) for n in ("apns-id", "retry-after", "x-empty", "missing", "apns")]
+
+    assert found == ["5A9E-1", "30", "", None, None]
+    assert answer.headers == {"apns-id": "5A9E-1", "retry-after": "30", "x-empty": ""}
+    assert [answer.header(n) for n in ("apns-id", "missing")] == ["5A9E-1", None]  # parsed now

@@ -107,6 +107,17 @@ class Response:
         self._lines = lines  # as received, after the status line
         self._headers: dict[str, str] | None = None
 
+    def header(self, name: str) -> str | None:
+        """One header's value (``name`` in lower case), without parsing the others."""
+        if self._headers is not None:
+            return self._headers.get(name)
+        wanted = name.encode("latin-1")
+        size = len(wanted)
+        for line in self._lines:
+            if line[size : size + 1] == b":" and line[:size].lower() == wanted:
+                return line[size + 1 :].decode("latin-1").strip()
+        return None
+
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
