@@ -24,7 +24,7 @@ This module adds what Parlay needs around it:
 
 Why libcurl and not a Python HTTP/2 stack: against a native HTTP/2 sink (``nghttpd``), Parlay's
 earlier client on the ``h2`` state machine spent ~245 µs of CPU per push in ``ApnsClient``;
-the same pushes through libcurl ~105 µs (docs/architecture.md: "The push providers' HTTP/2
+the same pushes through libcurl ~60 µs (docs/architecture.md: "The push providers' HTTP/2
 client is libcurl").
 """
 
