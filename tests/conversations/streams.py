@@ -75,8 +75,10 @@ class EventStream:
 async def event_stream(
     client: httpx.AsyncClient, url: str, headers: dict[str, str]
 ) -> AsyncIterator[EventStream]:
-    """Open a stream; when this returns, the server is subscribed (events from now on arrive)."""
-    async with client.stream("GET", url, headers=headers) as response:
+    """Open a stream; when this returns, the server is subscribed (events from now on arrive).
+    Its answer may take as long as an event (the client's default of 5 s failed once in CI,
+    with the other test worker loading PostgreSQL with a 100,000-consumer campaign)."""
+    async with client.stream("GET", url, headers=headers, timeout=EVENT_TIMEOUT) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
         yield EventStream(response)
