@@ -318,6 +318,11 @@ class _Link:
     def usable(self) -> bool:
         return self._closing is None and not self.retired
 
+    @property
+    def ready(self) -> bool:
+        """Usable, and its first request settled: a request need wait for nothing here."""
+        return self.usable and self.primed is not None and self.primed.done()
+
     def close_soon(self) -> None:
         """Start closing: no new request takes this connection from now on."""
         if self._closing is None:
@@ -380,7 +385,7 @@ class ConnectionPool(Generic[K]):
         lines = [*headers, *_REMOVED_DEFAULTS, _content_type(content_type)]
         link = self._links.get(key)
         try:
-            if link is not None and link.usable and link.primed is not None and link.primed.done():
+            if link is not None and link.ready:
                 # The common case: nothing to wait for before the transfer.
                 return await link.request(url, lines, body, timeout)
             async with asyncio.timeout(timeout):  # opening the connection, or its first request
@@ -418,7 +423,8 @@ class ConnectionPool(Generic[K]):
         if link is not None:
             if link.usable:
                 return link
-            del self._links[key]  # closed when idle: reopen, resolving and checking again
+            # Closed when idle, or broken: reopen, resolving and checking again.
+            self._retire(key, link)
         opening = self._opening.get(key)
         if opening is None:
             opening = self._opening[key] = asyncio.create_task(self._open(key, host, port))
@@ -447,7 +453,7 @@ class ConnectionPool(Generic[K]):
         if self._links.get(key) is link:
             del self._links[key]
         link.retired = True
-        self._retired = {old for old in self._retired if old.usable or old.in_flight}
+        self._retired = {old for old in self._retired if old.in_flight}
         if link.in_flight == 0:
             link.close_soon()
         else:
