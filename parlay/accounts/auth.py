@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from parlay.accounts.secrets import (
     digests_match,
     new_key_token,
 )
+from parlay.lib.db.direct import DirectSelect
 from parlay.lib.errors import Unauthenticated
 from parlay.lib.secretbox import SecretBox
 
@@ -73,20 +74,47 @@ async def _principal_for_access_token(
 
 # Built once: every request with an API key reads it (docs/architecture.md, "Statements built
 # once"). An OAuth key is never a bearer credential (it signs requests instead).
-_BEARER_KEY = (
-    select(ApiKey, Account)
-    .join(Account, Account.id == ApiKey.account_id)
-    .where(ApiKey.prefix == bindparam("prefix"), ApiKey.kind == "bearer")
+_KEYS: Table = ApiKey.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
+# Read straight from the driver (lib/db/direct.py): every API request with a key reads it.
+_BEARER_KEY = DirectSelect(
+    select(
+        _KEYS.c.digest,
+        _KEYS.c.revoked_at,
+        _KEYS.c.id,
+        _KEYS.c.name,
+        _KEYS.c.scopes,
+        _KEYS.c.last_used_at,
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.rate_limit_c2m,
+        _ACCOUNTS.c.rate_limit_proactive,
+        _ACCOUNTS.c.rate_limit_reporting,
+        _ACCOUNTS.c.rate_limit_consumer,
+    )
+    .join(_ACCOUNTS, _ACCOUNTS.c.id == _KEYS.c.account_id)
+    .where(_KEYS.c.prefix == bindparam("prefix"), _KEYS.c.kind == "bearer")
 )
 
 
 async def _principal_for_api_key(
     session: AsyncSession, key: str, prefix: str, now: datetime
 ) -> Principal:
-    row = (await session.execute(_BEARER_KEY, {"prefix": prefix})).one_or_none()
-    if row is None or not digests_match(key, row[0].digest) or row[0].revoked_at is not None:
+    rows = await _BEARER_KEY.rows(session, {"prefix": prefix})
+    if not rows:
         raise Unauthenticated("invalid credentials")
-    return _key_principal(row[0], row[1], now)
+    key_digest, revoked_at, key_id, name, scopes, last_used_at, account_id, *limits = rows[0]
+    if not digests_match(key, key_digest) or revoked_at is not None:
+        raise Unauthenticated("invalid credentials")
+    return Principal(
+        account_id=account_id,
+        kind="apikey",
+        subject_id=key_id,
+        name=name,
+        roles=frozenset(),
+        scopes=frozenset(scopes),
+        rate_limits=RateLimits(*limits),
+        last_use_unrecorded=_unrecorded(last_used_at, now),
+    )
 
 
 async def touch_api_key(session: AsyncSession, api_key_id: int, now: datetime) -> None:
@@ -119,10 +147,12 @@ def _key_principal(api_key: ApiKey, account: Account, now: datetime) -> Principa
         roles=frozenset(),
         scopes=frozenset(api_key.scopes),
         rate_limits=RateLimits.of(account),
-        last_use_unrecorded=(
-            api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION
-        ),
+        last_use_unrecorded=_unrecorded(api_key.last_used_at, now),
     )
+
+
+def _unrecorded(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_PRECISION
 
 
 async def exchange_key(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.limits import RateLimits
@@ -31,6 +31,7 @@ from parlay.accounts.secrets import (
     new_oauth_secret,
     verify_password,
 )
+from parlay.lib.db.direct import DirectSelect
 from parlay.lib.errors import (
     Conflict,
     FieldError,
@@ -115,17 +116,38 @@ async def find_skill(session: AsyncSession, account_id: str, name: str) -> Skill
     return result.scalar_one_or_none()
 
 
+def _no_such_skill(name: str, field: str) -> NoSuchSkill:
+    return NoSuchSkill(
+        f"{field}: no skill named {name!r} in this account",
+        errors=[FieldError(field, f"no skill named {name!r}")],
+    )
+
+
 async def require_skill(
     session: AsyncSession, account_id: str, name: str, field: str = "skill"
 ) -> Skill:
     """The account's skill of that name, or 400 with errorCode 1300."""
     skill = await find_skill(session, account_id, name)
     if skill is None:
-        raise NoSuchSkill(
-            f"{field}: no skill named {name!r} in this account",
-            errors=[FieldError(field, f"no skill named {name!r}")],
-        )
+        raise _no_such_skill(name, field)
     return skill
+
+
+_SKILLS: Table = Skill.__table__  # type: ignore[assignment]
+_SKILL_EXISTS = DirectSelect(
+    select(_SKILLS.c.id).where(
+        _SKILLS.c.account_id == bindparam("account_id"), _SKILLS.c.name == bindparam("name")
+    )
+)
+
+
+async def check_skill(
+    session: AsyncSession, account_id: str, name: str, field: str = "skill"
+) -> None:
+    """``require_skill`` where only the skill's existence matters (every eligibility check),
+    read straight from the driver (``lib/db/direct.py``)."""
+    if not await _SKILL_EXISTS.rows(session, {"account_id": account_id, "name": name}):
+        raise _no_such_skill(name, field)
 
 
 # --- users --------------------------------------------------------------------------------

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.accounts.service import find_skill, require_skill
+from parlay.accounts.service import check_skill, find_skill
 from parlay.c2m.models import Call
 from parlay.consumers.identities import IdentityLink, link_identities
 from parlay.delivery import lifecycle
 from parlay.delivery.status import INVITE_PRIORITY, DeliveryStatus, ErrorCode, Source
 from parlay.eligibility.facts import load_facts
 from parlay.eligibility.rules import CheckResult, Fail, Recipient, check
-from parlay.handoffs.service import require_handoff
+from parlay.handoffs.service import require_handoff_snapshot
 from parlay.handoffs.snapshot import HandoffSnapshot
 from parlay.lib.errors import (
     CannotSend,
@@ -160,7 +160,7 @@ async def check_caller(
     app's registration, which names the consumer ID, sets it), so linking the number's row to
     the consumer ID makes nobody "logged in once" who was not.
     """
-    await require_skill(session, account_id, request.skill)
+    await check_skill(session, account_id, request.skill)
     # Only the shape fails the request: a well-formed number that cannot take an SMS (a
     # landline, a range not in use) makes the SMS channel ineligible (INVALID_NUMBER) instead.
     phone = e164_shape(request.consumer_phone_number)
@@ -170,14 +170,13 @@ async def check_caller(
             "not an E.164 number (country code and up to 15 digits, '+' optional)",
             ApiErrorCode.INVALID_PHONE_NUMBER,
         )
-    handoff = await require_handoff(session, account_id, request.handoff_id)
-    snapshot = HandoffSnapshot.of(handoff)
+    snapshot = await require_handoff_snapshot(session, account_id, request.handoff_id)
     if "inapp" in snapshot.channel_types and not request.consumer_id:
         raise invalid_field("consumerId", "required for an in-app handoff")
     call = Call(
         id=str(uuid.uuid4()),
         account_id=account_id,
-        handoff_id=handoff.id,
+        handoff_id=snapshot.id,
         handoff_snapshot=snapshot.to_json(),
         skill=request.skill,
         consumer_phone=phone,

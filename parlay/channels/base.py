@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from parlay.delivery.origins import CampaignInfo, OutboundPayload
 from parlay.delivery.status import ErrorCode, ErrorSource
@@ -33,8 +33,7 @@ class Template:
     header: dict[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class OutboundMessage:
+class OutboundMessage(NamedTuple):
     """Everything a channel needs to send one delivery, resolved by the dispatcher."""
 
     delivery_id: int

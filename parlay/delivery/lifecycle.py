@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Table, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,8 +69,7 @@ EVENT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Changed:
+class Changed(NamedTuple):
     """One change that happened (one row of ``delivery_events``)."""
 
     delivery_id: int
@@ -725,8 +724,7 @@ async def mark_conversation_closed(session: AsyncSession, delivery_id: int, now:
 # --- the dispatcher's outcomes -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one claimed delivery; written back in batches (``write_outcomes``)."""
 
     delivery_id: int

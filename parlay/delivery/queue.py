@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     SQLColumnExpression,
     bindparam,
     or_,
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import PENDING
+from parlay.lib.db.direct import DirectSelect
 from parlay.lib.db.lists import among
 
 
@@ -39,9 +39,14 @@ def is_pending(column: SQLColumnExpression[str]) -> ColumnElement[bool]:
     return column.in_(bindparam(None, values, expanding=True, literal_execute=True))
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """What a send needs of one claimed delivery (the columns of ``CLAIM_COLUMNS``)."""
+class ClaimedDelivery(NamedTuple):
+    """What a send needs of one claimed delivery (the columns of ``CLAIM_COLUMNS``).
+
+    The values built per delivery on the dispatcher's path (this, ``Recipient``,
+    ``OutboundMessage``, ``Outcome``, ``Changed``) are named tuples, immutable like a frozen
+    dataclass and ~9× cheaper to build: a frozen dataclass sets each field through
+    ``object.__setattr__`` (3.5 µs for these 20 fields, 0.4 µs as a named tuple), and their
+    ``__init__`` calls were 10 % of a dispatching worker's time."""
 
     id: int
     account_id: str
@@ -65,8 +70,7 @@ class ClaimedDelivery:
     header_variables: dict[str, str] | None  # WhatsApp template media of a campaign consumer
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """One claimed delivery's ID and its campaign, as the claim returns them."""
 
     delivery_id: int
@@ -169,8 +173,8 @@ async def claim_ids(
 
 
 @cache
-def _claimed_rows_statement(postgres: bool) -> Select[*tuple[Any, ...]]:
-    return (
+def _claimed_rows_statement(postgres: bool) -> DirectSelect:
+    return DirectSelect(
         select(*CLAIM_COLUMNS)
         .where(among(Delivery.id, "ids", postgres))
         .order_by(Delivery.priority, Delivery.id)
@@ -182,10 +186,10 @@ async def claimed_rows(session: AsyncSession, ids: Sequence[int]) -> list[Claime
     if not ids:
         return []
     postgres = (await session.connection()).dialect.name == "postgresql"
-    result = await session.execute(_claimed_rows_statement(postgres), {"ids": list(ids)})
-    # Positionally, in ``CLAIM_COLUMNS`` order: by name (``row._mapping``) cost 7 µs a row.
+    # Straight from the driver (lib/db/direct.py), positionally, in ``CLAIM_COLUMNS`` order.
+    rows = await _claimed_rows_statement(postgres).rows(session, {"ids": list(ids)})
     make: Callable[..., ClaimedDelivery] = ClaimedDelivery
-    return [make(*row) for row in result.all()]
+    return [make(*row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Table, bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
@@ -19,6 +19,7 @@ from parlay.consumers.models import SmsOptOut
 from parlay.conversations.models import Conversation
 from parlay.conversations.topics import device_presence
 from parlay.eligibility.rules import Facts, Recipient, cid, identities, pid
+from parlay.lib.db.direct import DirectSelect
 from parlay.lib.db.lists import among
 from parlay.lib.events.presence import Presence
 
@@ -46,12 +47,10 @@ async def load_facts(
             await _load_devices(session, facts, account_id, inapp_ids, postgres)
         sms_phones = sorted({r.phone for r in group if r.phone and r.channel == "sms"})
         if sms_phones:
-            rows = await session.execute(
-                select(SmsOptOut.phone).where(
-                    SmsOptOut.account_id == account_id, SmsOptOut.phone.in_(sms_phones)
-                )
+            rows = await _opt_outs_statement(postgres).rows(
+                session, {"account_id": account_id, "phones": sms_phones}
             )
-            facts.opted_out.update((account_id, p) for p in rows.scalars())
+            facts.opted_out.update((account_id, p) for (p,) in rows)
     if presence is not None:
         pushed = [r for group in by_account.values() for r in group if r.conversation_push]
         await _load_streaming(facts, pushed, presence)
@@ -95,25 +94,25 @@ CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 
 @cache
-def _links_statement(
-    ids: bool, phones: bool, postgres: bool
-) -> Select[str | None, str | None, datetime | None]:
+def _links_statement(ids: bool, phones: bool, postgres: bool) -> DirectSelect:
     consumers = CONSUMERS
-    return select(consumers.c.consumer_id, consumers.c.phone, consumers.c.first_login_at).where(
-        consumers.c.account_id == bindparam("account_id"),
-        _either(consumers.c.consumer_id, consumers.c.phone, ids, phones, postgres),
+    return DirectSelect(
+        select(consumers.c.consumer_id, consumers.c.phone, consumers.c.first_login_at).where(
+            consumers.c.account_id == bindparam("account_id"),
+            _either(consumers.c.consumer_id, consumers.c.phone, ids, phones, postgres),
+        )
     )
 
 
 @cache
-def _open_conversations_statement(
-    ids: bool, phones: bool, postgres: bool
-) -> Select[str | None, str | None]:
+def _open_conversations_statement(ids: bool, phones: bool, postgres: bool) -> DirectSelect:
     conversations = CONVERSATIONS
-    return select(conversations.c.consumer_id, conversations.c.phone).where(
-        conversations.c.account_id == bindparam("account_id"),
-        conversations.c.state == "OPEN",
-        _either(conversations.c.consumer_id, conversations.c.phone, ids, phones, postgres),
+    return DirectSelect(
+        select(conversations.c.consumer_id, conversations.c.phone).where(
+            conversations.c.account_id == bindparam("account_id"),
+            conversations.c.state == "OPEN",
+            _either(conversations.c.consumer_id, conversations.c.phone, ids, phones, postgres),
+        )
     )
 
 
@@ -138,10 +137,25 @@ DEVICES: Table = Device.__table__  # type: ignore[assignment]
 
 
 @cache
-def _devices_statement(postgres: bool) -> Select[Any]:
-    return select(*(DEVICES.c[name] for name in DeviceRow._fields)).where(
-        DEVICES.c.account_id == bindparam("account_id"),
-        among(DEVICES.c.consumer_id, "consumer_ids", postgres),
+def _devices_statement(postgres: bool) -> DirectSelect:
+    return DirectSelect(
+        select(*(DEVICES.c[name] for name in DeviceRow._fields)).where(
+            DEVICES.c.account_id == bindparam("account_id"),
+            among(DEVICES.c.consumer_id, "consumer_ids", postgres),
+        )
+    )
+
+
+OPT_OUTS: Table = SmsOptOut.__table__  # type: ignore[assignment]
+
+
+@cache
+def _opt_outs_statement(postgres: bool) -> DirectSelect:
+    return DirectSelect(
+        select(OPT_OUTS.c.phone).where(
+            OPT_OUTS.c.account_id == bindparam("account_id"),
+            among(OPT_OUTS.c.phone, "phones", postgres),
+        )
     )
 
 
@@ -164,9 +178,8 @@ async def _load_links(
 ) -> None:
     if not consumer_ids and not phones:
         return
-    rows = await session.execute(
-        _links_statement(bool(consumer_ids), bool(phones), postgres),
-        _identity_params(account_id, consumer_ids, phones),
+    rows = await _links_statement(bool(consumer_ids), bool(phones), postgres).rows(
+        session, _identity_params(account_id, consumer_ids, phones)
     )
     for consumer_id, phone, first_login_at in rows:
         group = set()
@@ -187,9 +200,8 @@ async def _load_open_conversations(
     phones = [i[2:] for i in identities if i.startswith("p:")]
     if not consumer_ids and not phones:
         return
-    rows = await session.execute(
-        _open_conversations_statement(bool(consumer_ids), bool(phones), postgres),
-        _identity_params(account_id, consumer_ids, phones),
+    rows = await _open_conversations_statement(bool(consumer_ids), bool(phones), postgres).rows(
+        session, _identity_params(account_id, consumer_ids, phones)
     )
     for consumer_id, phone in rows:
         if consumer_id:
@@ -201,8 +213,8 @@ async def _load_open_conversations(
 async def _load_devices(
     session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], postgres: bool
 ) -> None:
-    rows = await session.execute(
-        _devices_statement(postgres), {"account_id": account_id, "consumer_ids": consumer_ids}
+    rows = await _devices_statement(postgres).rows(
+        session, {"account_id": account_id, "consumer_ids": consumer_ids}
     )
     for row in rows:
         device = DeviceRow(*row)

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from parlay.channels.base import PushTarget
 from parlay.delivery.status import DeliveryStatus, ErrorCode
@@ -30,8 +30,7 @@ from parlay.lib.phone import is_mobile, normalize_e164
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     """Who a (possible) delivery goes to, and under which handoff rules."""
 
     account_id: str
@@ -47,8 +46,7 @@ class Recipient:
     send_windows: tuple[SendWindow, ...] = ()
 
 
-@dataclass(frozen=True)
-class Pass:
+class Pass(NamedTuple):
     targets: tuple[PushTarget, ...] = ()
 
 

@@ -37,4 +37,9 @@ class Handoff(Base):
 
     @property
     def lookback_seconds(self) -> int:
-        return (self.lookback_period_day * 24 + self.lookback_period_hour) * 3600
+        return lookback_seconds(self.lookback_period_day, self.lookback_period_hour)
+
+
+def lookback_seconds(days: int, hours: int) -> int:
+    """A handoff's lookback period in seconds."""
+    return (days * 24 + hours) * 3600

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
-from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff
-from parlay.handoffs.snapshot import ChannelConfig
+from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff, lookback_seconds
+from parlay.handoffs.snapshot import ChannelConfig, HandoffSnapshot
+from parlay.lib.db.direct import DirectSelect
 from parlay.lib.errors import (
     Conflict,
     ErrorCode,
@@ -228,6 +229,56 @@ async def get_handoff(session: AsyncSession, account_id: str, handoff_id: str) -
     return handoff
 
 
+_HANDOFFS: Table = Handoff.__table__  # type: ignore[assignment]
+_LIVE_HANDOFF = DirectSelect(
+    select(
+        _HANDOFFS.c.id,
+        _HANDOFFS.c.name,
+        _HANDOFFS.c.skill,
+        _HANDOFFS.c.lookback_period_day,
+        _HANDOFFS.c.lookback_period_hour,
+        _HANDOFFS.c.route_all_within_lookback,
+        _HANDOFFS.c.push_when_logged_in,
+        _HANDOFFS.c.push_when_logged_out,
+        _HANDOFFS.c.channels,
+    ).where(
+        _HANDOFFS.c.id == bindparam("handoff_id"),
+        _HANDOFFS.c.account_id == bindparam("account_id"),
+        _HANDOFFS.c.deleted_at.is_(None),
+    )
+)
+
+
+async def require_handoff_snapshot(
+    session: AsyncSession, account_id: str, handoff_id: str, field: str = "handoffId"
+) -> HandoffSnapshot:
+    """``require_handoff`` as the snapshot a call keeps, read straight from the driver
+    (``lib/db/direct.py``): every eligibility check reads it."""
+    rows = await _LIVE_HANDOFF.rows(session, {"handoff_id": handoff_id, "account_id": account_id})
+    if not rows:
+        raise _no_such_handoff(handoff_id, field)
+    id_, name, skill, days, hours, route_all, logged_in, logged_out, channels = rows[0]
+    return HandoffSnapshot(
+        id=id_,
+        name=name,
+        skill=skill,
+        lookback_seconds=lookback_seconds(days, hours),
+        route_all_within_lookback=route_all,
+        push_when_logged_in=logged_in,
+        push_when_logged_out=logged_out,
+        channels=tuple(ChannelConfig.from_json(c) for c in channels),
+    )
+
+
+def _no_such_handoff(handoff_id: str, field: str) -> NoSuchHandoff:
+    # Names the field in ``errors`` like require_skill does (1300), so a client can tell which of
+    # its fields was wrong.
+    return NoSuchHandoff(
+        f"{field}: no handoff {handoff_id!r} in this account",
+        errors=[FieldError(field, f"no handoff {handoff_id!r}")],
+    )
+
+
 async def require_handoff(
     session: AsyncSession, account_id: str, handoff_id: str, field: str = "handoffId"
 ) -> Handoff:
@@ -235,12 +286,7 @@ async def require_handoff(
     try:
         return await get_handoff(session, account_id, handoff_id)
     except NotFound:
-        # Names the field in ``errors`` like require_skill does (1300), so a client can tell
-        # which of its fields was wrong.
-        raise NoSuchHandoff(
-            f"{field}: no handoff {handoff_id!r} in this account",
-            errors=[FieldError(field, f"no handoff {handoff_id!r}")],
-        ) from None
+        raise _no_such_handoff(handoff_id, field) from None
 
 
 async def list_handoffs(session: AsyncSession, account_id: str) -> Sequence[Handoff]:

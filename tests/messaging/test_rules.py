@@ -281,13 +281,11 @@ def test_meta_notifications_keep_what_they_understand() -> None:
 
 
 def test_a_whatsapp_template_carries_the_consumers_header_media_and_body_variables() -> None:
-    from dataclasses import replace
-
     from parlay.channels.base import Template
     from parlay.channels.whatsapp import message_body
 
     template = Template("renewal", "en_US", {"1": "Ada"}, {"image": "https://cdn.example/a.png"})
-    message = replace(_message(), channel="wa", template=template)
+    message = _message()._replace(channel="wa", template=template)
     body = message_body(message, window_open=False)
     assert body is not None
     assert body["template"]["components"] == [

@@ -107,6 +107,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows) if rows else collections.deque()
 
 
+async def fetch_rows(adapted: Any, operation: str, parameters: Sequence[Any]) -> list[Any]:
+    """The rows of one statement run on an adapted aiosqlite connection, in one trip to its
+    thread (``direct.DirectSelect``)."""
+    connection = adapted._connection
+    async with adapted._execute_mutex:
+        outcome: _Outcome = await connection._execute(
+            _run, connection._conn, operation, parameters, False
+        )
+    return outcome[1] or []
+
+
 def install() -> None:
     """Every aiosqlite connection SQLAlchemy opens from now on uses ``OneTripCursor``."""
     AsyncAdapt_aiosqlite_connection._cursor_cls = OneTripCursor

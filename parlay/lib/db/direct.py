@@ -1,0 +1,146 @@
+"""Hot reads straight to the driver: a Core ``SELECT`` compiled once per dialect, its rows read
+by asyncpg or sqlite3 directly, inside the session's unit of work.
+
+SQLAlchemy's execution of an already compiled statement (its cache key, execution context,
+cursor wrapper and result object) costs ~0.2 ms of CPU per statement on PostgreSQL, where
+asyncpg itself takes ~0.09 ms: an eligibility check reads six times, a dispatcher's batch four.
+A ``DirectSelect`` keeps what the statement means (its SQL, built from the same tables with
+SQLAlchemy) and SQLAlchemy's own type conversions (each bound value and each column through the
+type's processors for the dialect), and drops the rest. Figures in docs/architecture.md
+("Reads straight to the driver").
+
+Only for reads. The statement runs on the connection the session holds, so it sees what the
+unit of work wrote; on PostgreSQL a transaction SQLAlchemy has not begun at the driver yet is
+begun first (``bulk.driver_in_transaction``), except in a lookup (autocommit), which has none.
+
+Lists (``lists.among``): one array parameter on PostgreSQL; on SQLite an expanding ``IN``,
+whose placeholders are written here for each list length seen (SQLite's planner uses the
+column's index for an ``IN`` list, in an ``OR`` too, which it does not do for ``json_each``
+without statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.lib.db import sqlite_cursor
+from parlay.lib.db.bulk import driver_in_transaction
+
+Processor = Callable[[Any], Any]
+_MAX_SHAPES = 256  # SQLite texts kept per statement, one per combination of list lengths
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the bound parameters in the order the SQL takes them
+    binds: tuple[Processor | None, ...]
+    expanding: tuple[bool, ...]
+    converts: tuple[tuple[int, Processor], ...]  # the columns to convert, by position
+    fixed: dict[str, Any]  # the values written in the statement (``state == "OPEN"``)
+    by_lengths: dict[tuple[int, ...], str] = field(default_factory=dict)
+
+    def arguments(self, given: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and its positional arguments for these values."""
+        params = {**self.fixed, **given} if self.fixed else given
+        if not any(self.expanding):
+            return self.sql, [
+                params[n] if b is None else b(params[n])
+                for n, b in zip(self.names, self.binds, strict=True)
+            ]
+        args: list[Any] = []
+        lengths: list[int] = []
+        for name, bind, expanding in zip(self.names, self.binds, self.expanding, strict=True):
+            value = params[name]
+            if expanding:
+                lengths.append(len(value))
+                args.extend(value if bind is None else map(bind, value))
+            else:
+                args.append(value if bind is None else bind(value))
+        key = tuple(lengths)
+        sql = self.by_lengths.get(key)
+        if sql is None:
+            sql = self.sql
+            for name, expanding in zip(self.names, self.expanding, strict=True):
+                if expanding:
+                    n = lengths.pop(0)
+                    # An empty list matches nothing, as SQLAlchemy renders it.
+                    marks = ", ".join("?" * n) if n else "SELECT 1 WHERE 1 != 1"
+                    sql = sql.replace(f"__[POSTCOMPILE_{name}]", marks)
+            if len(self.by_lengths) >= _MAX_SHAPES:
+                self.by_lengths.clear()
+            self.by_lengths[key] = sql
+        return sql, args
+
+
+def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup or ())
+    expanding = tuple(compiled.binds[name].expanding for name in names)
+    if dialect.name != "sqlite" and any(expanding):
+        raise ValueError("an expanding IN is rendered per execution here: use lists.among")
+    binds = []
+    for name in names:
+        kind = compiled.binds[name].type.dialect_impl(dialect)
+        binds.append(kind.bind_processor(dialect))
+    results = (
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    converts = tuple((i, p) for i, p in enumerate(results) if p is not None)
+    fixed = {
+        name: compiled.binds[name].effective_value
+        for name in names
+        if not compiled.binds[name].required
+    }
+    return _Compiled(
+        compiled.string,
+        names,
+        tuple(binds),
+        expanding,
+        converts,
+        fixed,
+    )
+
+
+class DirectSelect:
+    """``rows(session, params)`` of one ``SELECT``: build it once (a module constant or a
+    cached function), bind values at execution with ``bindparam(name)``."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        connection = await session.connection()
+        dialect = connection.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+        sql, args = compiled.arguments(params)
+        raw = await connection.get_raw_connection()
+        found: Sequence[Sequence[Any]]
+        if dialect.name == "postgresql":
+            driver: Any = raw.driver_connection
+            adapted: Any = raw.dbapi_connection
+            if not driver.is_in_transaction() and not adapted.autocommit:
+                driver = await driver_in_transaction(connection)
+            found = await driver.fetch(sql, *args)
+        else:
+            found = await sqlite_cursor.fetch_rows(raw.dbapi_connection, sql, args)
+        if not compiled.converts:
+            return list(found)
+        return [_converted(row, compiled.converts) for row in found]
+
+
+def _converted(row: Sequence[Any], converts: tuple[tuple[int, Processor], ...]) -> list[Any]:
+    values = list(row)
+    for i, process in converts:
+        values[i] = process(values[i])
+    return values

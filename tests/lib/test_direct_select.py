@@ -1,0 +1,116 @@
+"""A read straight to the driver answers what SQLAlchemy's execution of the same statement
+answers: the same rows, each value converted as the column's type converts it (aware UTC
+datetimes, booleans, JSON, NULL), lists as one parameter of any length, and, inside a unit of
+work, what that unit wrote before committing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.lib.db.base import JSONType, UTCDateTime
+from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.engine import Database
+from parlay.lib.db.lists import among
+
+pytestmark = pytest.mark.anyio
+
+_META = MetaData()
+_T = Table(
+    "direct_select_probe",
+    _META,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(32)),
+    Column("at", UTCDateTime, nullable=True),
+    Column("flag", Boolean),
+    Column("doc", JSONType, nullable=True),
+)
+AT = datetime(2026, 11, 30, 6, 0, 1, 250, tzinfo=UTC)
+ROWS = [
+    {"id": 1, "name": "one", "at": AT, "flag": True, "doc": {"a": [1, "é"]}},
+    {"id": 2, "name": "two", "at": None, "flag": False, "doc": None},
+    {"id": 3, "name": "three", "at": AT, "flag": False, "doc": ["x"]},
+]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=1)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_META.create_all)
+    async with database.write() as session:
+        await session.execute(insert(_T), ROWS)
+    yield database
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_META.drop_all)
+    await database.dispose()
+
+
+def _named(postgres: bool) -> DirectSelect:
+    return DirectSelect(
+        select(_T.c.id, _T.c.name, _T.c.at, _T.c.flag, _T.c.doc)
+        .where(among(_T.c.name, "names", postgres), _T.c.id > bindparam("above"))
+        .order_by(_T.c.id)
+    )
+
+
+async def test_rows_and_their_values_are_what_sqlalchemy_reads(db: Database) -> None:
+    statement = _named(not db.is_sqlite)
+    params = {"names": ["one", "two", "three"], "above": 0}
+    async with db.read() as session:
+        expected = [tuple(r) for r in await session.execute(statement.statement, params)]
+        direct = [tuple(r) for r in await statement.rows(session, params)]
+    assert direct == expected
+    assert direct[0] == (1, "one", AT, True, {"a": [1, "é"]})
+    assert direct[1] == (2, "two", None, False, None)
+
+
+async def test_a_list_of_any_length_is_one_parameter(db: Database) -> None:
+    statement = _named(not db.is_sqlite)
+    async with db.read(snapshot=False) as session:
+        for names, ids in (([], []), (["two"], [2]), (["three", "one", "nobody"], [1, 3])):
+            rows = await statement.rows(session, {"names": names, "above": 0})
+            assert [r[0] for r in rows] == ids
+        # The same length again, other values: the text kept for that length is reused.
+        rows = await statement.rows(session, {"names": ["two", "one", "x"], "above": 1})
+        assert [r[0] for r in rows] == [2]
+
+
+async def test_inside_a_unit_of_work_it_reads_what_the_unit_wrote(db: Database) -> None:
+    statement = _named(not db.is_sqlite)
+    async with db.write() as session:
+        await session.execute(
+            insert(_T), [{"id": 4, "name": "four", "at": AT, "flag": True, "doc": None}]
+        )
+        rows = await statement.rows(session, {"names": ["four"], "above": 0})
+        assert [r[0] for r in rows] == [4]
+        await session.rollback()
+    async with db.read() as session:
+        assert await statement.rows(session, {"names": ["four"], "above": 0}) == []
+
+
+async def _driver_in_transaction(db: Database, session: AsyncSession) -> bool:
+    raw = await (await session.connection()).get_raw_connection()
+    driver: Any = raw.driver_connection
+    return bool(driver.in_transaction if db.is_sqlite else driver.is_in_transaction())
+
+
+async def test_a_write_begins_its_transaction_first_and_a_lookup_opens_none(
+    db: Database,
+) -> None:
+    """On PostgreSQL SQLAlchemy sends a unit's BEGIN with its own first statement: a direct read
+    that comes first begins it, so the unit's later statements share its transaction. A lookup
+    (autocommit) has no transaction to begin."""
+    statement = _named(not db.is_sqlite)
+    params = {"names": ["one"], "above": 0}
+    async with db.write() as session:
+        assert len(await statement.rows(session, params)) == 1
+        assert await _driver_in_transaction(db, session)
+    async with db.read(snapshot=False) as session:
+        assert len(await statement.rows(session, params)) == 1
+        assert not await _driver_in_transaction(db, session)
