@@ -22,12 +22,20 @@ from parlay.accounts.secrets import (
     digests_match,
     new_key_token,
 )
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import Unauthenticated
 from parlay.lib.secretbox import SecretBox
 
 # An API key's lastUsedAt is kept to the minute: exact times would make every request a write.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def is_api_key(credential: str) -> bool:
+    """An API key itself (not a token): ``principal_for_api_key`` reads it."""
+    return (
+        not credential.startswith((ACCESS_TOKEN_PREFIX, KEY_TOKEN_PREFIX))
+        and api_key_prefix(credential) is not None
+    )
 
 
 async def principal_for_bearer(session: AsyncSession, credential: str, now: datetime) -> Principal:
@@ -36,9 +44,8 @@ async def principal_for_bearer(session: AsyncSession, credential: str, now: date
         return await _principal_for_access_token(session, credential, now)
     if credential.startswith(KEY_TOKEN_PREFIX):
         return await _principal_for_key_token(session, credential, now)
-    prefix = api_key_prefix(credential)
-    if prefix is not None:
-        return await _principal_for_api_key(session, credential, prefix, now)
+    if is_api_key(credential):
+        return await principal_for_api_key(session, credential, now)
     raise Unauthenticated("invalid credentials")
 
 
@@ -96,10 +103,9 @@ _BEARER_KEY = DirectSelect(
 )
 
 
-async def _principal_for_api_key(
-    session: AsyncSession, key: str, prefix: str, now: datetime
-) -> Principal:
-    rows = await _BEARER_KEY.rows(session, {"prefix": prefix})
+async def principal_for_api_key(session: Reader, key: str, now: datetime) -> Principal:
+    """The brand system an API key stands for (``is_api_key``), or ``Unauthenticated``."""
+    rows = await _BEARER_KEY.rows(session, {"prefix": api_key_prefix(key)})
     if not rows:
         raise Unauthenticated("invalid credentials")
     key_digest, revoked_at, key_id, name, scopes, last_used_at, account_id, *limits = rows[0]

@@ -31,7 +31,7 @@ from parlay.accounts.secrets import (
     new_oauth_secret,
     verify_password,
 )
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import (
     Conflict,
     FieldError,
@@ -141,9 +141,7 @@ _SKILL_EXISTS = DirectSelect(
 )
 
 
-async def check_skill(
-    session: AsyncSession, account_id: str, name: str, field: str = "skill"
-) -> None:
+async def check_skill(session: Reader, account_id: str, name: str, field: str = "skill") -> None:
     """``require_skill`` where only the skill's existence matters (every eligibility check),
     read straight from the driver (``lib/db/direct.py``)."""
     if not await _SKILL_EXISTS.rows(session, {"account_id": account_id, "name": name}):

@@ -9,7 +9,12 @@ from datetime import timedelta
 
 from parlay.accounts import auth, service, websessions
 from parlay.accounts import settings as account_settings
-from parlay.accounts.auth import principal_for_bearer, touch_api_key
+from parlay.accounts.auth import (
+    is_api_key,
+    principal_for_api_key,
+    principal_for_bearer,
+    touch_api_key,
+)
 from parlay.accounts.login import LoginThrottle
 from parlay.accounts.models import Account, ApiKey, Skill
 from parlay.accounts.oauth1 import SignedRequest
@@ -27,8 +32,12 @@ async def principal(tx: Transactions, credential: str, account_id: str | None) -
     """The caller a bearer credential stands for (401 otherwise), who must belong to the account
     named (404 otherwise, never its data). An API key's last use is recorded (to the minute).
     One statement: a lookup, without a transaction of its own."""
-    async with tx.read(snapshot=False) as uow:
-        who = await principal_for_bearer(uow.session, credential, uow.now)
+    if is_api_key(credential):  # a brand system's every request: no session, no transaction
+        async with tx.lookup() as look:
+            who = await principal_for_api_key(look.connection, credential, look.now)
+    else:
+        async with tx.read(snapshot=False) as uow:
+            who = await principal_for_bearer(uow.session, credential, uow.now)
     if account_id is not None and account_id != who.account_id:
         raise NotFound()
     if who.kind == "apikey" and who.last_use_unrecorded:

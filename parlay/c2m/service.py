@@ -27,6 +27,7 @@ from parlay.eligibility.facts import load_facts
 from parlay.eligibility.rules import CheckResult, Fail, Recipient, check
 from parlay.handoffs.service import require_handoff_snapshot
 from parlay.handoffs.snapshot import HandoffSnapshot
+from parlay.lib.db.direct import Reader
 from parlay.lib.errors import (
     CannotSend,
     OverrideChannelNotAvailable,
@@ -127,9 +128,7 @@ def _recipient(call: Call, handoff: HandoffSnapshot, channel: str) -> Recipient:
     )
 
 
-async def _check_channels(
-    session: AsyncSession, call: Call, now: datetime
-) -> dict[str, CheckResult]:
+async def _check_channels(session: Reader, call: Call, now: datetime) -> dict[str, CheckResult]:
     """The send-time checks for each of the handoff's channels, in priority order."""
     handoff = HandoffSnapshot.from_json(call.handoff_snapshot)
     recipients = {kind: _recipient(call, handoff, kind) for kind in handoff.channel_types}
@@ -148,7 +147,7 @@ def _availability(results: dict[str, CheckResult]) -> Availability:
 
 
 async def check_caller(
-    session: AsyncSession, account_id: str, request: EligibilityRequest, now: datetime
+    session: Reader, account_id: str, request: EligibilityRequest, now: datetime
 ) -> tuple[Call, Availability]:
     """The eligibility answer, decided on reads alone: the request checked, the handoff read, the
     caller's channels checked. The call it answers with is built, not stored (``record_calls``).

@@ -29,9 +29,9 @@ async def check_eligibility(
     background work does not slip in between the two."""
     with tx.urgency.urgent():
         # Statement by statement, as PostgreSQL's READ COMMITTED reads them anyway.
-        async with tx.read(snapshot=False) as uow:
+        async with tx.lookup() as look:
             call, availability = await service.check_caller(
-                uow.session, account_id, request, uow.now
+                look.connection, account_id, request, look.now
             )
         await calls.submit(call)
     return call, availability

@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.apps.models import Device
 from parlay.consumers.identities import CONSUMERS
@@ -19,18 +18,18 @@ from parlay.consumers.models import SmsOptOut
 from parlay.conversations.models import Conversation
 from parlay.conversations.topics import device_presence
 from parlay.eligibility.rules import Facts, Recipient, cid, identities, pid
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, Reader, is_postgres
 from parlay.lib.db.lists import among
 from parlay.lib.events.presence import Presence
 
 
 async def load_facts(
-    session: AsyncSession, recipients: Iterable[Recipient], presence: Presence | None = None
+    session: Reader, recipients: Iterable[Recipient], presence: Presence | None = None
 ) -> Facts:
     """``presence``: where live streams are, asked at the last moment (without it, no device
     counts as streaming)."""
     facts = Facts()
-    postgres = (await session.connection()).dialect.name == "postgresql"
+    postgres = await is_postgres(session)
     by_account: dict[str, list[Recipient]] = defaultdict(list)
     for r in recipients:
         by_account[r.account_id].append(r)
@@ -169,7 +168,7 @@ def _identity_params(account_id: str, consumer_ids: list[str], phones: list[str]
 
 
 async def _load_links(
-    session: AsyncSession,
+    session: Reader,
     facts: Facts,
     account_id: str,
     consumer_ids: list[str],
@@ -194,7 +193,7 @@ async def _load_links(
 
 
 async def _load_open_conversations(
-    session: AsyncSession, facts: Facts, account_id: str, identities: set[str], postgres: bool
+    session: Reader, facts: Facts, account_id: str, identities: set[str], postgres: bool
 ) -> None:
     consumer_ids = [i[2:] for i in identities if i.startswith("c:")]
     phones = [i[2:] for i in identities if i.startswith("p:")]
@@ -211,7 +210,7 @@ async def _load_open_conversations(
 
 
 async def _load_devices(
-    session: AsyncSession, facts: Facts, account_id: str, consumer_ids: list[str], postgres: bool
+    session: Reader, facts: Facts, account_id: str, consumer_ids: list[str], postgres: bool
 ) -> None:
     rows = await _devices_statement(postgres).rows(
         session, {"account_id": account_id, "consumer_ids": consumer_ids}

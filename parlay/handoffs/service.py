@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.accounts.service import require_skill
 from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff, lookback_seconds
 from parlay.handoffs.snapshot import ChannelConfig, HandoffSnapshot
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import (
     Conflict,
     ErrorCode,
@@ -250,7 +250,7 @@ _LIVE_HANDOFF = DirectSelect(
 
 
 async def require_handoff_snapshot(
-    session: AsyncSession, account_id: str, handoff_id: str, field: str = "handoffId"
+    session: Reader, account_id: str, handoff_id: str, field: str = "handoffId"
 ) -> HandoffSnapshot:
     """``require_handoff`` as the snapshot a call keeps, read straight from the driver
     (``lib/db/direct.py``): every eligibility check reads it."""

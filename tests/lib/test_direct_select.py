@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parlay.lib.db.base import JSONType, UTCDateTime
 from parlay.lib.db.direct import DirectSelect
@@ -94,8 +94,9 @@ async def test_inside_a_unit_of_work_it_reads_what_the_unit_wrote(db: Database) 
         assert await statement.rows(session, {"names": ["four"], "above": 0}) == []
 
 
-async def _driver_in_transaction(db: Database, session: AsyncSession) -> bool:
-    raw = await (await session.connection()).get_raw_connection()
+async def _driver_in_transaction(db: Database, reader: AsyncSession | AsyncConnection) -> bool:
+    connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
+    raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     return bool(driver.in_transaction if db.is_sqlite else driver.is_in_transaction())
 
@@ -105,7 +106,7 @@ async def test_a_write_begins_its_transaction_first_and_a_lookup_opens_none(
 ) -> None:
     """On PostgreSQL SQLAlchemy sends a unit's BEGIN with its own first statement: a direct read
     that comes first begins it, so the unit's later statements share its transaction. A lookup
-    (autocommit) has no transaction to begin."""
+    (autocommit, and a bare lookup connection) has no transaction to begin."""
     statement = _named(not db.is_sqlite)
     params = {"names": ["one"], "above": 0}
     async with db.write() as session:
@@ -114,3 +115,6 @@ async def test_a_write_begins_its_transaction_first_and_a_lookup_opens_none(
     async with db.read(snapshot=False) as session:
         assert len(await statement.rows(session, params)) == 1
         assert not await _driver_in_transaction(db, session)
+    async with db.lookup() as connection:
+        assert len(await statement.rows(connection, params)) == 1
+        assert not await _driver_in_transaction(db, connection)

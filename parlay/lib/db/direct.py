@@ -27,12 +27,15 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parlay.lib.db import sqlite_cursor
 from parlay.lib.db.bulk import driver_in_transaction
 
 Processor = Callable[[Any], Any]
+# Where a direct read runs: a unit of work's session (inside its transaction), or a lookup's
+# bare connection (``Database.lookup``).
+Reader = AsyncSession | AsyncConnection
 _MAX_SHAPES = 256  # SQLite texts kept per statement, one per combination of list lengths
 
 
@@ -109,16 +112,21 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
     )
 
 
+async def is_postgres(reader: Reader) -> bool:
+    connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
+    return connection.dialect.name == "postgresql"
+
+
 class DirectSelect:
-    """``rows(session, params)`` of one ``SELECT``: build it once (a module constant or a
+    """``rows(reader, params)`` of one ``SELECT``: build it once (a module constant or a
     cached function), bind values at execution with ``bindparam(name)``."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-        connection = await session.connection()
+    async def rows(self, reader: Reader, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parlay.lib.clock import Clock
 from parlay.lib.db.engine import Database
@@ -99,6 +99,16 @@ class UnitOfWork:
         )
 
 
+class Lookup:
+    """A lookup's connection and its time (``Transactions.lookup``)."""
+
+    __slots__ = ("connection", "now")
+
+    def __init__(self, connection: AsyncConnection, now: datetime) -> None:
+        self.connection = connection
+        self.now = now
+
+
 class Transactions:
     """Opens units of work on the database; publishes their signals after they commit."""
 
@@ -126,6 +136,13 @@ class Transactions:
                 uow = UnitOfWork(session, self.clock.now(), self._idempotency_ttl)
                 yield uow
             await self.signals.publish(uow.signals)
+
+    @contextlib.asynccontextmanager
+    async def lookup(self) -> AsyncIterator[Lookup]:
+        """Reads straight to the driver only (``lib/db/direct.py``): a connection, no session,
+        no transaction (``Database.lookup``)."""
+        async with self.db.lookup() as connection:
+            yield Lookup(connection, self.clock.now())
 
     @contextlib.asynccontextmanager
     async def read(self, *, snapshot: bool = True) -> AsyncIterator[UnitOfWork]:
