@@ -79,11 +79,10 @@ async def _principal_for_access_token(
     )
 
 
-# Built once: every request with an API key reads it (docs/architecture.md, "Statements built
-# once"). An OAuth key is never a bearer credential (it signs requests instead).
+# Built once and read straight from the driver (lib/db/direct.py): every request with an API key
+# reads it. An OAuth key is never a bearer credential (it signs requests instead).
 _KEYS: Table = ApiKey.__table__  # type: ignore[assignment]
 _ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
-# Read straight from the driver (lib/db/direct.py): every API request with a key reads it.
 _BEARER_KEY = DirectSelect(
     select(
         _KEYS.c.digest,
