@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from parlay.accounts.secrets import (
     digests_match,
     new_key_token,
 )
+from parlay.lib.db.base import table_of
 from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import Unauthenticated
 from parlay.lib.secretbox import SecretBox
@@ -81,8 +82,8 @@ async def _principal_for_access_token(
 
 # Built once and read straight from the driver (lib/db/direct.py): every request with an API key
 # reads it. An OAuth key is never a bearer credential (it signs requests instead).
-_KEYS: Table = ApiKey.__table__  # type: ignore[assignment]
-_ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
+_KEYS = table_of(ApiKey)
+_ACCOUNTS = table_of(Account)
 _BEARER_KEY = DirectSelect(
     select(
         _KEYS.c.digest,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.limits import RateLimits
@@ -31,6 +31,7 @@ from parlay.accounts.secrets import (
     new_oauth_secret,
     verify_password,
 )
+from parlay.lib.db.base import table_of
 from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import (
     Conflict,
@@ -133,7 +134,7 @@ async def require_skill(
     return skill
 
 
-_SKILLS: Table = Skill.__table__  # type: ignore[assignment]
+_SKILLS = table_of(Skill)
 _SKILL_EXISTS = DirectSelect(
     select(_SKILLS.c.id).where(
         _SKILLS.c.account_id == bindparam("account_id"), _SKILLS.c.name == bindparam("name")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import check_skill, find_skill
@@ -27,6 +27,7 @@ from parlay.eligibility.facts import load_facts
 from parlay.eligibility.rules import CheckResult, Fail, Recipient, check
 from parlay.handoffs.service import require_handoff_snapshot
 from parlay.handoffs.snapshot import HandoffSnapshot
+from parlay.lib.db.base import table_of
 from parlay.lib.db.direct import Reader
 from parlay.lib.errors import (
     CannotSend,
@@ -39,7 +40,7 @@ from parlay.lib.phone import e164_shape
 from parlay.lib.text import MAX_MESSAGE_LENGTH, MAX_SMS_LENGTH, message_text_problem
 
 CHANNEL_ALIASES = {"twilio": "sms"}
-CALLS: Table = Call.__table__  # type: ignore[assignment]
+CALLS = table_of(Call)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Result, Table, bindparam, exists, select, update
+from sqlalchemy import Result, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.consumers.models import Consumer
+from parlay.lib.db.base import table_of
 from parlay.lib.db.rows import insert_or_find
 from parlay.lib.observability.logging import get_logger
 
 log = get_logger("parlay.consumers")
-CONSUMERS: Table = Consumer.__table__  # type: ignore[assignment]
+CONSUMERS = table_of(Consumer)
 
 
 async def phone_of(session: AsyncSession, account_id: str, consumer_id: str) -> str | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Table, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery import counts
@@ -47,12 +47,12 @@ from parlay.delivery.status import (
     Source,
     statuses_before,
 )
-from parlay.lib.db.base import _pg_bind, _sqlite_bind
+from parlay.lib.db.base import _pg_bind, _sqlite_bind, table_of
 from parlay.lib.db.bulk import driver_in_transaction, insert_rows
 from parlay.webhooks.outbox import enqueue_delivery_changes
 
-DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
-EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+DELIVERIES = table_of(Delivery)
+EVENTS = table_of(DeliveryEvent)
 
 # Event kinds beside the status reached (a status change's kind is the status itself).
 CONVERSATION_CLOSED = "CONVERSATION_CLOSED"

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy import bindparam, or_, select
 
 from parlay.apps.models import Device
 from parlay.consumers.identities import CONSUMERS
@@ -18,6 +18,7 @@ from parlay.consumers.models import SmsOptOut
 from parlay.conversations.models import Conversation
 from parlay.conversations.topics import device_presence
 from parlay.eligibility.rules import Facts, Recipient, cid, identities, pid
+from parlay.lib.db.base import table_of
 from parlay.lib.db.direct import DirectSelect, Reader, is_postgres
 from parlay.lib.db.lists import among
 from parlay.lib.events.presence import Presence
@@ -89,7 +90,7 @@ def _either(id_column: Any, phone_column: Any, ids: bool, phones: bool, postgres
 
 # Statements on the tables' columns are Core, executed without the ORM's compile and loading
 # steps (the columns are all these reads want).
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+CONVERSATIONS = table_of(Conversation)
 
 
 @cache
@@ -132,7 +133,7 @@ class DeviceRow(NamedTuple):
     updated_at: datetime
 
 
-DEVICES: Table = Device.__table__  # type: ignore[assignment]
+DEVICES = table_of(Device)
 
 
 @cache
@@ -145,7 +146,7 @@ def _devices_statement(postgres: bool) -> DirectSelect:
     )
 
 
-OPT_OUTS: Table = SmsOptOut.__table__  # type: ignore[assignment]
+OPT_OUTS = table_of(SmsOptOut)
 
 
 @cache

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.service import require_skill
 from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff, lookback_seconds
 from parlay.handoffs.snapshot import ChannelConfig, HandoffSnapshot
+from parlay.lib.db.base import table_of
 from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.lib.errors import (
     Conflict,
@@ -229,7 +230,7 @@ async def get_handoff(session: AsyncSession, account_id: str, handoff_id: str) -
     return handoff
 
 
-_HANDOFFS: Table = Handoff.__table__  # type: ignore[assignment]
+_HANDOFFS = table_of(Handoff)
 _LIVE_HANDOFF = DirectSelect(
     select(
         _HANDOFFS.c.id,

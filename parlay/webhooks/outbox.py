@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.lib.db.base import table_of
 from parlay.lib.db.bulk import insert_rows
 from parlay.webhooks.events import delivery_type, matches
 from parlay.webhooks.models import (
@@ -27,8 +28,8 @@ from parlay.webhooks.models import (
     WebhookSubscription,
 )
 
-OUTBOX: Table = WebhookOutboxEvent.__table__  # type: ignore[assignment]
-ATTEMPTS: Table = WebhookAttempt.__table__  # type: ignore[assignment]
+OUTBOX = table_of(WebhookOutboxEvent)
+ATTEMPTS = table_of(WebhookAttempt)
 KEPT_ATTEMPTS = 100  # per subscription
 
 _OUTBOX_COLUMNS = (

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -70,3 +70,11 @@ JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postg
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, as a ``Table`` (the ORM types ``__table__`` as a ``FromClause``):
+    for Core statements on its columns."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
