@@ -111,15 +111,8 @@ async def principal_for_api_key(session: Reader, key: str, now: datetime) -> Pri
     key_digest, revoked_at, key_id, name, scopes, last_used_at, account_id, *limits = rows[0]
     if not digests_match(key, key_digest) or revoked_at is not None:
         raise Unauthenticated("invalid credentials")
-    return Principal(
-        account_id=account_id,
-        kind="apikey",
-        subject_id=key_id,
-        name=name,
-        roles=frozenset(),
-        scopes=frozenset(scopes),
-        rate_limits=RateLimits(*limits),
-        last_use_unrecorded=_unrecorded(last_used_at, now),
+    return _api_key_principal(
+        account_id, key_id, name, scopes, RateLimits(*limits), last_used_at, now
     )
 
 
@@ -145,20 +138,36 @@ async def _principal_for_key_token(session: AsyncSession, token: str, now: datet
 
 
 def _key_principal(api_key: ApiKey, account: Account, now: datetime) -> Principal:
-    return Principal(
-        account_id=account.id,
-        kind="apikey",
-        subject_id=api_key.id,
-        name=api_key.name,
-        roles=frozenset(),
-        scopes=frozenset(api_key.scopes),
-        rate_limits=RateLimits.of(account),
-        last_use_unrecorded=_unrecorded(api_key.last_used_at, now),
+    return _api_key_principal(
+        account.id,
+        api_key.id,
+        api_key.name,
+        api_key.scopes,
+        RateLimits.of(account),
+        api_key.last_used_at,
+        now,
     )
 
 
-def _unrecorded(last_used_at: datetime | None, now: datetime) -> bool:
-    return last_used_at is None or now - last_used_at >= LAST_USED_PRECISION
+def _api_key_principal(
+    account_id: str,
+    key_id: int,
+    name: str,
+    scopes: list[str],
+    limits: RateLimits,
+    last_used_at: datetime | None,
+    now: datetime,
+) -> Principal:
+    return Principal(
+        account_id=account_id,
+        kind="apikey",
+        subject_id=key_id,
+        name=name,
+        roles=frozenset(),
+        scopes=frozenset(scopes),
+        rate_limits=limits,
+        last_use_unrecorded=(last_used_at is None or now - last_used_at >= LAST_USED_PRECISION),
+    )
 
 
 async def exchange_key(

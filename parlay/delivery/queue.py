@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import PENDING
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, is_postgres
 from parlay.lib.db.lists import among
 
 
@@ -185,7 +185,7 @@ async def claimed_rows(session: AsyncSession, ids: Sequence[int]) -> list[Claime
     """What a send needs of these (claimed) deliveries, most urgent first."""
     if not ids:
         return []
-    postgres = (await session.connection()).dialect.name == "postgresql"
+    postgres = await is_postgres(session)
     # Straight from the driver (lib/db/direct.py), positionally, in ``CLAIM_COLUMNS`` order.
     rows = await _claimed_rows_statement(postgres).rows(session, {"ids": list(ids)})
     make: Callable[..., ClaimedDelivery] = ClaimedDelivery

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -230,19 +230,28 @@ async def get_handoff(session: AsyncSession, account_id: str, handoff_id: str) -
     return handoff
 
 
+class _LiveHandoff(NamedTuple):
+    """A live handoff's columns that ``HandoffSnapshot.of`` reads (``_LIVE_HANDOFF`` selects
+    these fields, in this order)."""
+
+    id: str
+    name: str
+    skill: str | None
+    lookback_period_day: int
+    lookback_period_hour: int
+    route_all_within_lookback: bool
+    push_when_logged_in: bool
+    push_when_logged_out: bool
+    channels: list[dict[str, Any]]
+
+    @property
+    def lookback_seconds(self) -> int:
+        return lookback_seconds(self.lookback_period_day, self.lookback_period_hour)
+
+
 _HANDOFFS = table_of(Handoff)
 _LIVE_HANDOFF = DirectSelect(
-    select(
-        _HANDOFFS.c.id,
-        _HANDOFFS.c.name,
-        _HANDOFFS.c.skill,
-        _HANDOFFS.c.lookback_period_day,
-        _HANDOFFS.c.lookback_period_hour,
-        _HANDOFFS.c.route_all_within_lookback,
-        _HANDOFFS.c.push_when_logged_in,
-        _HANDOFFS.c.push_when_logged_out,
-        _HANDOFFS.c.channels,
-    ).where(
+    select(*(_HANDOFFS.c[name] for name in _LiveHandoff._fields)).where(
         _HANDOFFS.c.id == bindparam("handoff_id"),
         _HANDOFFS.c.account_id == bindparam("account_id"),
         _HANDOFFS.c.deleted_at.is_(None),
@@ -258,17 +267,7 @@ async def require_handoff_snapshot(
     rows = await _LIVE_HANDOFF.rows(session, {"handoff_id": handoff_id, "account_id": account_id})
     if not rows:
         raise _no_such_handoff(handoff_id, field)
-    id_, name, skill, days, hours, route_all, logged_in, logged_out, channels = rows[0]
-    return HandoffSnapshot(
-        id=id_,
-        name=name,
-        skill=skill,
-        lookback_seconds=lookback_seconds(days, hours),
-        route_all_within_lookback=route_all,
-        push_when_logged_in=logged_in,
-        push_when_logged_out=logged_out,
-        channels=tuple(ChannelConfig.from_json(c) for c in channels),
-    )
+    return HandoffSnapshot.of(_LiveHandoff(*rows[0]))
 
 
 def _no_such_handoff(handoff_id: str, field: str) -> NoSuchHandoff:

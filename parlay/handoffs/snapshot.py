@@ -7,12 +7,12 @@ form predates these classes); ``from_json``/``to_json`` are the only places that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
-from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS, Handoff
+from parlay.handoffs.models import DEFAULT_LOOKBACK_DAYS
 
 DEFAULT_LOOKBACK_SECONDS = DEFAULT_LOOKBACK_DAYS * 24 * 3600
 
@@ -63,6 +63,28 @@ class ChannelConfig:
         return self.type == "wa" and bool(self.template_name)
 
 
+class HandoffFields(Protocol):
+    """What a snapshot is taken of: a ``Handoff`` row, or the columns read straight from the
+    driver (``service.require_handoff_snapshot``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def skill(self) -> str | None: ...
+    @property
+    def lookback_seconds(self) -> int: ...
+    @property
+    def route_all_within_lookback(self) -> bool: ...
+    @property
+    def push_when_logged_in(self) -> bool: ...
+    @property
+    def push_when_logged_out(self) -> bool: ...
+    @property
+    def channels(self) -> Sequence[Mapping[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class HandoffSnapshot:
     """The handoff frozen into a campaign or call."""
@@ -77,7 +99,7 @@ class HandoffSnapshot:
     channels: tuple[ChannelConfig, ...]
 
     @classmethod
-    def of(cls, handoff: Handoff) -> HandoffSnapshot:
+    def of(cls, handoff: HandoffFields) -> HandoffSnapshot:
         return cls(
             id=handoff.id,
             name=handoff.name,

@@ -112,9 +112,12 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
     )
 
 
+async def _connection(reader: Reader) -> AsyncConnection:
+    return reader if isinstance(reader, AsyncConnection) else await reader.connection()
+
+
 async def is_postgres(reader: Reader) -> bool:
-    connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
-    return connection.dialect.name == "postgresql"
+    return (await _connection(reader)).dialect.name == "postgresql"
 
 
 class DirectSelect:
@@ -126,7 +129,7 @@ class DirectSelect:
         self._by_dialect: dict[str, _Compiled] = {}
 
     async def rows(self, reader: Reader, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-        connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
+        connection = await _connection(reader)
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
