@@ -85,6 +85,7 @@ class _Lane:
     ready: deque[_Ready] = field(default_factory=deque)
     sending: int = 0  # sends started and not yet answered
     claiming: bool = False  # woken for new work: its claim and checks are under way
+    caught_up: bool = False  # the last claim found less than a batch: polls look before claiming
 
     @property
     def is_priority(self) -> bool:
@@ -279,7 +280,10 @@ class Dispatcher:
             lane.wake.clear()
             claimed_at = loop.time()
             try:
-                owner, ids = await self._claim(lane, batch)
+                if lane.claiming or not lane.caught_up or await self._anything_due(lane):
+                    owner, ids = await self._claim(lane, batch)
+                else:
+                    owner, ids = "", []
             except Exception:
                 log.exception("claim failed", lane=lane.name)
                 owner, ids = "", []
@@ -303,7 +307,8 @@ class Dispatcher:
             lane.claiming = False
             if lane.is_priority:
                 self._priority_settled(lane)
-            if len(ids) < batch and not self._stopping:
+            lane.caught_up = len(ids) < batch
+            if lane.caught_up and not self._stopping:
                 # Caught up: look again at the next poll, or as soon as work is queued here.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(lane.poll_interval):
@@ -364,6 +369,17 @@ class Dispatcher:
         sends resumed meanwhile would queue ahead of it on the event loop)."""
         if not lane.ready and not lane.sending and not lane.claiming and not lane.wake.is_set():
             self.urgency.set_busy(_PRIORITY_LANE, False)
+
+    async def _anything_due(self, lane: _Lane) -> bool:
+        """A poll's look before it claims: a read, no write transaction (``queue.any_due``)."""
+        async with self.db.lookup() as connection:
+            return await queue.any_due(
+                connection,
+                now=self.clock.now(),
+                channels=lane.channels,
+                min_priority=lane.min_priority,
+                max_priority=lane.max_priority,
+            )
 
     async def _claim(self, lane: _Lane, limit: int) -> tuple[str, list[int]]:
         """Lease a batch for this lane: its lease owner and the deliveries' IDs."""

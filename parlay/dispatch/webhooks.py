@@ -142,10 +142,12 @@ class WebhookRelay:
 
     async def _lane(self) -> None:
         share = self.config.share_when_busy
+        sent = -1  # no turn yet
         while not self._stopping:
             began = time.monotonic()
             try:
-                sent = await self.run_once()
+                # After an empty turn, a poll (not a wake-up: events were queued) looks first.
+                sent = await self.run_once(look_first=sent == 0 and not self._wake.is_set())
             except Exception:
                 log.warning("webhook relay turn failed", exc_info=True)
                 sent = 0
@@ -161,11 +163,19 @@ class WebhookRelay:
                     async with asyncio.timeout(self.config.poll_interval_seconds):
                         await self._wake.wait()
 
-    async def run_once(self) -> int:
-        """One turn: lease a batch, send it, record what came of it; how many were leased."""
+    async def run_once(self, *, look_first: bool = False) -> int:
+        """One turn: lease a batch, send it, record what came of it; how many were leased.
+        ``look_first`` (a poll after an empty turn): lease only if a read finds something due,
+        so an idle relay takes no write transaction."""
         config = self.config
         started = time.monotonic()
         now = self.clock.now()
+        if look_first:
+            async with self.db.lookup() as connection:
+                if not await outbox.any_due(connection, now):
+                    if self._metrics is not None:
+                        self._metrics.webhook_relay_oldest.set(0)
+                    return 0
         async with self.db.write() as session:
             leased = await outbox.lease(
                 session,

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.lib.db.base import table_of
 from parlay.lib.db.bulk import insert_rows
+from parlay.lib.db.direct import DirectSelect, Reader
 from parlay.webhooks.events import delivery_type, matches
 from parlay.webhooks.models import (
     ACTIVE,
@@ -166,13 +167,9 @@ _LEASED = (
 )
 
 
-async def lease(
-    session: AsyncSession, *, owner: str, now: datetime, duration: timedelta, limit: int
-) -> list[Leased]:
-    """Lease up to ``limit`` due events of active subscriptions, oldest due first. On PostgreSQL
-    the rows are picked ``FOR UPDATE SKIP LOCKED``, so two relays never take the same one; SQLite
-    has one writer."""
-    due = (
+def _due(now: Any) -> Select[int]:
+    """The due, unleased events of active subscriptions."""
+    return (
         select(WebhookOutboxEvent.id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookOutboxEvent.subscription_id)
         .where(
@@ -180,6 +177,28 @@ async def lease(
             or_(WebhookOutboxEvent.lease_until.is_(None), WebhookOutboxEvent.lease_until < now),
             WebhookSubscription.state == ACTIVE,
         )
+    )
+
+
+_ANY_DUE = DirectSelect(
+    _due(bindparam("now", type_=WebhookOutboxEvent.next_attempt_at.type)).limit(1)
+)
+
+
+async def any_due(reader: Reader, now: datetime) -> bool:
+    """Whether ``lease`` would find anything now: a read, no write transaction (an idle relay's
+    polls ask this first, as the dispatcher's lanes do)."""
+    return bool(await _ANY_DUE.rows(reader, {"now": now}))
+
+
+async def lease(
+    session: AsyncSession, *, owner: str, now: datetime, duration: timedelta, limit: int
+) -> list[Leased]:
+    """Lease up to ``limit`` due events of active subscriptions, oldest due first. On PostgreSQL
+    the rows are picked ``FOR UPDATE SKIP LOCKED``, so two relays never take the same one; SQLite
+    has one writer."""
+    due = (
+        _due(now)
         .order_by(WebhookOutboxEvent.next_attempt_at, WebhookOutboxEvent.id)
         .limit(limit)
         .with_for_update(of=WebhookOutboxEvent, skip_locked=True)

@@ -6,6 +6,7 @@ to the next due attempt, so backoff, quiet hours and lookbacks pass in milliseco
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import product
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from parlay.apps.models import Device
 from parlay.delivery import lifecycle, queue
 from parlay.delivery.lifecycle import Outcome
-from parlay.delivery.status import STAGE_TIME, DeliveryStatus, can_move
+from parlay.delivery.status import INVITE_PRIORITY, STAGE_TIME, DeliveryStatus, can_move
 from parlay.dispatch.prepare import prepare
 from tests.handoffs.bodies import inapp_channel, sms_channel
 from tests.outbound.support import (
@@ -343,6 +344,53 @@ async def test_a_delivery_whose_worker_died_is_sent_after_its_lease_expires(
     recovered = await outbound.delivery(id=claimed.id)
     assert (recovered.status, recovered.attempts) == ("SENT", 2)
     assert [s.address for s in outbound.sandbox.sent] == [SF_MOBILE_2, SF_MOBILE]
+
+
+async def test_a_poll_looks_before_it_claims_and_sees_what_a_claim_would_lease(
+    outbound: Outbound,
+) -> None:
+    """``any_due``, a caught-up lane's look before it claims, is true exactly when a claim of
+    the same lane would lease something: due, not leased, of its channels and priorities."""
+    lease = timedelta(seconds=outbound.container.settings.worker_lease_seconds)
+    handoff_id = await outbound.handoff(sms_channel())
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
+    now = outbound.now()
+
+    async def due(at: datetime, **lane: Any) -> bool:
+        async with outbound.container.db.lookup() as connection:
+            return await queue.any_due(connection, now=at, **lane)
+
+    campaign_lane = {"channels": ["sms"], "min_priority": INVITE_PRIORITY + 1}
+    assert await due(now, **campaign_lane)
+    assert await due(now)
+    assert not await due(now, channels=["inapp", "whatsapp"])
+    assert not await due(now, channels=["sms"], max_priority=INVITE_PRIORITY)  # no invite
+    async with outbound.container.db.write() as session:
+        await queue.claim(session, owner="w:1", now=now, lease=lease, limit=10)
+    assert not await due(now, **campaign_lane)  # leased
+    assert await due(now + lease + timedelta(seconds=1), **campaign_lane)  # its lease ran out
+
+
+async def test_an_idle_dispatcher_polls_without_claiming(
+    outbound: Outbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a lane has caught up, its polls only read: no write transaction (on SQLite, the
+    one writer) until something is due; queued work is then claimed and sent."""
+    claims: list[tuple[str, ...] | None] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> list[queue.Claim]:
+        claims.append(kwargs.get("channels"))
+        return await claim_ids(*args, **kwargs)
+
+    claim_ids = queue.claim_ids
+    monkeypatch.setattr(queue, "claim_ids", counted)
+    handoff_id = await outbound.handoff(sms_channel())
+    dispatcher = outbound.start()
+    await asyncio.sleep(0.3)  # ~30 polls of each lane (10 ms apart in these tests)
+    assert len(claims) == len(dispatcher._lanes)  # each lane's first look, then reads only
+    await outbound.campaign(handoff_id, [sms(SF_MOBILE)])
+    await outbound.settle()
+    assert (await outbound.delivery(phone=SF_MOBILE)).status == "SENT"
 
 
 async def test_an_outcome_write_that_fails_is_written_by_the_next_flush(
