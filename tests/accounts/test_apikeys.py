@@ -90,6 +90,7 @@ async def test_revoking_twice_or_an_unknown_key_is_404(brand: Brand) -> None:
         assert problem(response)["errorCode"] == 1004
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "scopes",
     [["admin"], ["c2m", "everything"], [], "c2m"],

@@ -182,6 +182,7 @@ async def test_a_role_change_applies_to_existing_tokens_at_once(brand: Brand) ->
     assert problem(demoted)["errorCode"] == 1101
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "authorization",
     [

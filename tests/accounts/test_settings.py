@@ -101,6 +101,7 @@ async def test_rate_limit_accepts_1_to_10000(brand: Brand, family: str, rate: in
     assert all(v == 10_000 for k, v in response.json()["rateLimits"].items() if k != family)
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("rate", [0, -1, 10_001, True, 2.5, "5"])
 async def test_rate_limit_outside_1_to_10000_or_not_an_integer_is_refused(
     brand: Brand, rate: Any
@@ -211,6 +212,7 @@ async def test_consumer_auth_with_a_pem_public_key_is_stored(
     assert (await get(brand))["consumerAuth"]["publicKeyPem"] == rsa_public_pem
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "algorithms",
     [["none"], ["HS256"], ["RS256", "HS512"], ["None"], []],
@@ -249,6 +251,7 @@ async def test_consumer_auth_pem_must_parse_as_a_public_key(
     assert "PRIVATE" not in response.text
 
 
+@pytest.mark.edge
 @pytest.mark.production_urls
 @pytest.mark.parametrize(
     "url",
@@ -282,6 +285,7 @@ async def test_jwks_url_may_be_plain_http_on_loopback_only(brand: Brand, url: st
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("missing", ["issuer", "audience", "algorithms"])
 async def test_consumer_auth_requires_issuer_audience_and_algorithms(
     brand: Brand, missing: str
@@ -301,6 +305,7 @@ async def test_consumer_auth_is_cleared_with_null(brand: Brand) -> None:
 # --- unknown fields and who may -------------------------------------------------------------
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -35,6 +35,7 @@ async def test_the_same_skill_name_may_exist_in_two_accounts(
         assert response.status_code == 201, response.text
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("name", ["", " padded", "padded ", " "], ids=repr)
 async def test_skill_name_must_be_non_blank_without_surrounding_space(
     brand: Brand, name: str

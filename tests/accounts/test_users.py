@@ -141,6 +141,7 @@ async def test_the_same_username_may_exist_in_two_accounts(
     assert (await create(brand, username="jane")).status_code == 201
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -30,6 +30,7 @@ async def test_malformed_json_names_the_body_as_the_field(brand: Brand) -> None:
     ]
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

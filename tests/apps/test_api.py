@@ -199,11 +199,13 @@ async def test_a_duplicate_app_id_is_a_conflict(apps: AppsApi) -> None:
 # --- validation --------------------------------------------------------------------------------
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("app_id", ["", "com acme", "com/acme", "com.acme?x=1", "é.app", "a" * 256])
 async def test_app_id_is_a_bundle_or_package_id(apps: AppsApi, app_id: str) -> None:
     refused(await apps.post(apns_app(app_id)), "appId")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("field", ["teamId", "keyId"])
 @pytest.mark.parametrize(
     "value", ["ABC1234567 ", "abc1234567", "ABC123456", "ABC12345678", "ABC-234567", ""]
@@ -214,6 +216,7 @@ async def test_apns_team_and_key_ids_are_ten_upper_case_letters_or_digits(
     refused(await apps.post(apns_app(**{field: value})), f"apns.{field}")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "key",
     [
@@ -244,6 +247,7 @@ async def test_an_apns_app_needs_its_key_on_create(apps: AppsApi) -> None:
     refused(await apps.post(apns_app(privateKeyPem=None)), "apns.privateKeyPem")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("missing", ["project_id", "client_email", "private_key", "token_uri"])
 async def test_a_service_account_needs_its_fields(apps: AppsApi, missing: str) -> None:
     body = fcm_app(serviceAccountJson=service_account_json(**{missing: None}))
@@ -252,6 +256,7 @@ async def test_a_service_account_needs_its_fields(apps: AppsApi, missing: str) -
     refused(await apps.post(body_empty), "fcm.serviceAccountJson")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "text",
     [
@@ -286,6 +291,7 @@ async def test_apns_serves_only_ios_apps(apps: AppsApi) -> None:
     refused(await apps.post({**apns_app(), "platform": "android"}), "pushService")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("body", "other"),
     [
@@ -306,6 +312,7 @@ async def test_a_section_for_another_push_service_is_refused(
     refused(await apps.post({**body, other: sections[other]}), other)
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("service", ["apns", "fcm", "proxy"])
 async def test_the_section_of_the_push_service_is_required(apps: AppsApi, service: str) -> None:
     body = {"apns": apns_app(), "fcm": fcm_app(), "proxy": proxy_app()}[service]
@@ -320,6 +327,7 @@ async def test_unknown_fields_are_refused(apps: AppsApi) -> None:
     refused(await apps.post(body), "apns.bundleId")
 
 
+@pytest.mark.edge
 @pytest.mark.production_urls
 @pytest.mark.parametrize(
     "url",
@@ -362,6 +370,7 @@ async def test_apns_and_fcm_endpoints_are_https_even_on_loopback(apps: AppsApi, 
     refused(await apps.post(fcm_app(endpoint=url)), "fcm.endpoint")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "name", ["X Api", "1Header", "X_Api_Key", "X-" + "a" * 23, "", "X-Ü", "X:Key"]
 )
@@ -371,6 +380,7 @@ async def test_proxy_header_names_are_1_to_24_letters_digits_or_dashes(
     refused(await apps.post(proxy_app(headers={name: "v"})), "proxy.headers")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "value",
     [
@@ -386,6 +396,7 @@ async def test_proxy_header_values_are_short_printable_ascii(apps: AppsApi, valu
     refused(await apps.post(proxy_app(headers={"X-Value": value})), "proxy.headers")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "name",
     [

@@ -77,6 +77,7 @@ FIELDS = [
 ]
 
 
+@pytest.mark.edge
 @pytest.mark.production_urls
 @pytest.mark.parametrize("field", FIELDS)
 async def test_every_url_field_refuses_internal_addresses_in_every_spelling(

@@ -151,6 +151,7 @@ def _swap_payload(token: str, **changes: Any) -> str:
     return f"{head}.{b64url(json.dumps(claims(**changes)).encode())}.{signature}"
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("make", _refused_tokens())
 async def test_a_bad_token_is_refused(
     pem_brand: Brand,
@@ -250,6 +251,7 @@ async def test_an_unknown_account_answers_401(pem_brand: Brand, rsa_key: Signing
     assert_unauthenticated(response)
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Basic Y29uc3VtZXI6cHc="}, {"Authorization": "Bearer"}],

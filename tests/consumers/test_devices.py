@@ -253,6 +253,7 @@ async def test_an_app_of_another_account_is_unknown(
     refused(await sdk.put_device("device-1", **body), "appId")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "fields",
     [
@@ -271,6 +272,7 @@ async def test_push_service_and_platform_must_match_the_app(
     assert await devices_of(container, brand.id, "consumer-1") == []
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

@@ -101,6 +101,7 @@ async def test_another_accounts_agents_see_none_of_the_closed_conversations(
         assert read.status_code == 404
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("cursor", ["nonsense", "ZDEy", "eC8", "e" * 100])
 async def test_a_cursor_this_api_did_not_return_is_refused(desk: Desk, cursor: str) -> None:
     agent = await desk.agent("general")

@@ -57,6 +57,7 @@ async def test_sms_and_wa_may_be_combined_and_their_order_is_the_fallback_order(
     assert tuple(c["type"] for c in fetched.json()["channels"]) == order
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("channel", [inapp_channel(), sms_channel(), wa_channel()])
 async def test_a_channel_type_appears_at_most_once(brand: Brand, channel: dict[str, Any]) -> None:
     assert_refused(await create(brand, handoff(channel, channel)), "channels")
@@ -78,6 +79,7 @@ async def test_inapp_app_ids_are_kept_in_order_without_repeats(brand: Brand) -> 
     assert body["channels"][0]["appIds"] == ["com.acme.b", "com.acme.a"]
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "template",
     [{"templateName": "callback"}, {"templateLanguage": "en_US"}, {"templateVariables": 2}],
@@ -126,6 +128,7 @@ async def test_inapp_has_no_outbound_number(brand: Brand) -> None:
     assert_refused(await create(brand, handoff(channel)), "channels.0.outboundNumber")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "number", ["04155552671", "+1415555267", "+999123456", "+1-800-FLOWERS", "", "phone"]
 )
@@ -199,6 +202,7 @@ async def test_lookback_maximum_is_30_days(brand: Brand) -> None:
     assert_refused(response, "lookbackPeriodDay")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -233,6 +237,7 @@ async def test_skill_may_be_left_out(brand: Brand) -> None:
 # --- message text ----------------------------------------------------------------
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     "text",
     [
@@ -299,6 +304,7 @@ async def test_notification_title_is_refused_on_sms_and_wa(
     assert_refused(await create(brand, handoff(channel)), "channels.0.notificationTitle")
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize("title", ["", "x" * 101, "bell\u0007", "Cafe\u0301"], ids=str)
 async def test_notification_title_is_1_to_100_chars_of_text(brand: Brand, title: str) -> None:
     response = await create(brand, handoff(inapp_channel(notificationTitle=title)))

@@ -224,6 +224,7 @@ async def test_filters_keep_only_the_channels_and_skills_named(outbound: Outboun
     assert [t["channel"] for t in top_level["transactions"]] == ["inapp"]
 
 
+@pytest.mark.edge
 @pytest.mark.parametrize(
     ("window", "field"),
     [
