@@ -774,7 +774,8 @@ async def test_more_sends_than_the_stream_limit_share_one_connection(
     app = at(fake, apns_app)
     notes = [notification() for _ in range(600)]
     for note in notes[:300]:
-        fake.script(note.token, "slow:0.2")
+        # Long enough that all 200 streams are open at once even on a loaded machine.
+        fake.script(note.token, "slow:1.0")
     client = ApnsClient(urls=LOOPBACK_URLS, ca_bundle=fake.ca_bundle)
     try:
         results = await asyncio.gather(*(client.push(app, note) for note in notes))
