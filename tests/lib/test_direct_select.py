@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.lib.db.bare import BareConnection
 from parlay.lib.db.base import JSONType, UTCDateTime
 from parlay.lib.db.direct import DirectSelect
 from parlay.lib.db.engine import Database
@@ -65,7 +66,10 @@ async def test_rows_and_their_values_are_what_sqlalchemy_reads(db: Database) -> 
     async with db.read() as session:
         expected = [tuple(r) for r in await session.execute(statement.statement, params)]
         direct = [tuple(r) for r in await statement.rows(session, params)]
+    async with db.lookup() as connection:
+        looked_up = [tuple(r) for r in await statement.rows(connection, params)]
     assert direct == expected
+    assert looked_up == expected
     assert direct[0] == (1, "one", AT, True, {"a": [1, "é"]})
     assert direct[1] == (2, "two", None, False, None)
 
@@ -94,10 +98,12 @@ async def test_inside_a_unit_of_work_it_reads_what_the_unit_wrote(db: Database) 
         assert await statement.rows(session, {"names": ["four"], "above": 0}) == []
 
 
-async def _driver_in_transaction(db: Database, reader: AsyncSession | AsyncConnection) -> bool:
-    connection = reader if isinstance(reader, AsyncConnection) else await reader.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+async def _driver_in_transaction(db: Database, reader: AsyncSession | BareConnection) -> bool:
+    driver: Any
+    if isinstance(reader, BareConnection):
+        driver = reader._driver
+    else:
+        driver = (await (await reader.connection()).get_raw_connection()).driver_connection
     return bool(driver.in_transaction if db.is_sqlite else driver.is_in_transaction())
 
 

@@ -11,7 +11,8 @@ type's processors for the dialect), and drops the rest. Figures in docs/architec
 
 Only for reads. The statement runs on the connection the session holds, so it sees what the
 unit of work wrote; on PostgreSQL a transaction SQLAlchemy has not begun at the driver yet is
-begun first (``bulk.driver_in_transaction``), except in a lookup (autocommit), which has none.
+begun first (``bulk.driver_in_transaction``), except in an autocommit session, which has none.
+A lookup's connection (``bare.BareConnection``) is the driver's own, with no transaction.
 
 Lists (``lists.among``): one array parameter on PostgreSQL; on SQLite an expanding ``IN``,
 whose placeholders are written here for each list length seen (SQLite's planner uses the
@@ -27,15 +28,16 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.lib.db import sqlite_cursor
+from parlay.lib.db.bare import BareConnection
 from parlay.lib.db.bulk import driver_in_transaction
 
 Processor = Callable[[Any], Any]
 # Where a direct read runs: a unit of work's session (inside its transaction), or a lookup's
-# bare connection (``Database.lookup``).
-Reader = AsyncSession | AsyncConnection
+# own driver connection (``Database.lookup``).
+Reader = AsyncSession | BareConnection
 _MAX_SHAPES = 256  # SQLite texts kept per statement, one per combination of list lengths
 
 
@@ -112,12 +114,10 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
     )
 
 
-async def _connection(reader: Reader) -> AsyncConnection:
-    return reader if isinstance(reader, AsyncConnection) else await reader.connection()
-
-
 async def is_postgres(reader: Reader) -> bool:
-    return (await _connection(reader)).dialect.name == "postgresql"
+    if isinstance(reader, BareConnection):
+        return reader.dialect.name == "postgresql"
+    return (await reader.connection()).dialect.name == "postgresql"
 
 
 class DirectSelect:
@@ -129,11 +129,13 @@ class DirectSelect:
         self._by_dialect: dict[str, _Compiled] = {}
 
     async def rows(self, reader: Reader, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-        connection = await _connection(reader)
+        if isinstance(reader, BareConnection):
+            compiled = self._compiled(reader.dialect)
+            sql, args = compiled.arguments(params)
+            return self._converted(await reader.fetch(sql, args), compiled)
+        connection = await reader.connection()
         dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name)
-        if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+        compiled = self._compiled(dialect)
         sql, args = compiled.arguments(params)
         raw = await connection.get_raw_connection()
         found: Sequence[Sequence[Any]]
@@ -145,6 +147,16 @@ class DirectSelect:
             found = await driver.fetch(sql, *args)
         else:
             found = await sqlite_cursor.fetch_rows(raw.dbapi_connection, sql, args)
+        return self._converted(found, compiled)
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+        return compiled
+
+    @staticmethod
+    def _converted(found: Sequence[Sequence[Any]], compiled: _Compiled) -> list[Sequence[Any]]:
         if not compiled.converts:
             return list(found)
         return [_converted(row, compiled.converts) for row in found]

@@ -19,7 +19,6 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util.concurrency import await_
 
 from parlay.lib.db import sqlite_cursor
+from parlay.lib.db.bare import BareConnection, BarePool
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SQLITE_MODE = "parlay_sqlite_begin"
@@ -158,7 +158,7 @@ class Database:
             looker = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
-        self._looker = looker
+        self._bare = BarePool(self.engine.url, self.engine.dialect, pool_size)
         self._lookup_sessions = async_sessionmaker(looker, expire_on_commit=False)
         self._sqlite_write_lock = WriteLock() if self.dialect == "sqlite" else None
 
@@ -193,11 +193,11 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection for reads straight to the driver (``lib/db/direct.py``), with no
-        session and no transaction (``read(snapshot=False)`` without the ORM's session around
-        it: ~0.3 ms of CPU less per unit). Must not write."""
-        async with self._looker.connect() as connection:
+    async def lookup(self) -> AsyncIterator[BareConnection]:
+        """A driver connection for reads straight to the driver (``lib/db/direct.py``), with no
+        session, no transaction, and none of SQLAlchemy's pool around it (``lib/db/bare.py``).
+        It cannot write (the connection is read-only)."""
+        async with self._bare.connection() as connection:
             yield connection
 
     async def ping(self) -> None:
@@ -206,4 +206,5 @@ class Database:
             await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self._bare.close()
         await self.engine.dispose()

@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.lib.clock import Clock
+from parlay.lib.db.bare import BareConnection
 from parlay.lib.db.engine import Database
 from parlay.lib.idempotency.service import Repeat, StoredResponse, idempotent
 from parlay.lib.observability.logging import get_logger
@@ -104,7 +105,7 @@ class Lookup:
 
     __slots__ = ("connection", "now")
 
-    def __init__(self, connection: AsyncConnection, now: datetime) -> None:
+    def __init__(self, connection: BareConnection, now: datetime) -> None:
         self.connection = connection
         self.now = now
 
