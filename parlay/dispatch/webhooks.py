@@ -142,15 +142,16 @@ class WebhookRelay:
 
     async def _lane(self) -> None:
         share = self.config.share_when_busy
-        sent = -1  # no turn yet
+        idle = False  # the last turn found nothing to send
         while not self._stopping:
             began = time.monotonic()
             try:
                 # After an empty turn, a poll (not a wake-up: events were queued) looks first.
-                sent = await self.run_once(look_first=sent == 0 and not self._wake.is_set())
+                sent = await self.run_once(look_first=idle and not self._wake.is_set())
             except Exception:
                 log.warning("webhook relay turn failed", exc_info=True)
                 sent = 0
+            idle = sent == 0
             if self._stopping:
                 return
             if sent and self._busy():
