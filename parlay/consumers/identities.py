@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Result, bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.consumers.models import Consumer
 from parlay.lib.db.base import table_of
+from parlay.lib.db.direct import DirectWrite
 from parlay.lib.db.rows import insert_or_find
 from parlay.lib.observability.logging import get_logger
 
@@ -100,20 +101,21 @@ def _known_alone_takes(known: tuple[Any, Any], taken: tuple[Any, Any]) -> Any:
     )
 
 
-_TAKES_NUMBER = _known_alone_takes(_ID, _NUMBER)
-_TAKES_CONSUMER = _known_alone_takes(_NUMBER, _ID)
+# Straight to the driver (``DirectWrite``): SQLAlchemy's execution of each was ~0.2 ms of CPU.
+_TAKES_NUMBER = DirectWrite(_known_alone_takes(_ID, _NUMBER))
+_TAKES_CONSUMER = DirectWrite(_known_alone_takes(_NUMBER, _ID))
 
 
 @cache
-def _new_consumer(dialect: str) -> Any:
+def _new_consumer(dialect: str) -> DirectWrite:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
+    return DirectWrite(
         insert(CONSUMERS)
         .values(
             account_id=bindparam("link_account"),
             consumer_id=bindparam("link_consumer"),
             phone=bindparam("link_phone"),
-            created_at=bindparam("link_at"),
+            created_at=bindparam("link_at", type_=CONSUMERS.c.created_at.type),
         )
         .on_conflict_do_nothing()
     )
@@ -126,16 +128,12 @@ async def _link(session: AsyncSession, dialect: str, link: IdentityLink) -> None
         "link_phone": link.phone,
     }
     if link.consumer_id is not None:
-        if _changed(await session.execute(_TAKES_NUMBER, params)):
+        if await _TAKES_NUMBER.run(session, params):
             return
-        if _changed(await session.execute(_TAKES_CONSUMER, params)):
+        if await _TAKES_CONSUMER.run(session, params):
             return
     # Neither known: a new consumer. Either one known (or both): no row, and nothing changes.
-    await session.execute(_new_consumer(dialect), params | {"link_at": link.at})
-
-
-def _changed(result: Result[Any]) -> bool:
-    return bool(getattr(result, "rowcount", 0))
+    await _new_consumer(dialect).run(session, params | {"link_at": link.at})
 
 
 async def record_login(

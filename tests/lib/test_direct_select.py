@@ -1,7 +1,9 @@
 """A read straight to the driver answers what SQLAlchemy's execution of the same statement
 answers: the same rows, each value converted as the column's type converts it (aware UTC
 datetimes, booleans, JSON, NULL), lists as one parameter of any length, and, inside a unit of
-work, what that unit wrote before committing."""
+work, what that unit wrote before committing. A write straight to the driver is part of its
+unit of work: it counts the rows it changed, stores values as SQLAlchemy would, is rolled back
+with the unit, and a constraint it violates is SQLAlchemy's ``IntegrityError``."""
 
 from __future__ import annotations
 
@@ -10,12 +12,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.lib.db.bare import BareConnection
 from parlay.lib.db.base import JSONType, UTCDateTime
-from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.direct import DirectSelect, DirectWrite
 from parlay.lib.db.engine import Database
 from parlay.lib.db.lists import among
 
@@ -124,3 +138,43 @@ async def test_a_write_begins_its_transaction_first_and_a_lookup_opens_none(
     async with db.lookup() as connection:
         assert len(await statement.rows(connection, params)) == 1
         assert not await _driver_in_transaction(db, connection)
+
+
+_RENAME = DirectWrite(update(_T).where(_T.c.flag == bindparam("when")).values(name=bindparam("to")))
+_ADD = DirectWrite(insert(_T))
+
+
+async def test_a_direct_write_is_part_of_its_unit_of_work(db: Database) -> None:
+    statement = _named(not db.is_sqlite)
+    added = {"id": 5, "name": "five", "at": AT, "flag": True, "doc": {"k": [1, None]}}
+    async with db.write() as session:
+        assert await _RENAME.run(session, {"when": False, "to": "renamed"}) == 2
+        await _ADD.run_many(session, [added])
+        rows = await statement.rows(session, {"names": ["renamed", "five"], "above": 0})
+        assert [tuple(r) for r in rows] == [
+            (2, "renamed", None, False, None),
+            (3, "renamed", AT, False, ["x"]),
+            (5, "five", AT, True, {"k": [1, None]}),
+        ]
+        await session.rollback()
+    async with db.read() as session:
+        assert await statement.rows(session, {"names": ["renamed", "five"], "above": 0}) == []
+    async with db.write() as session:
+        await _ADD.run_many(session, [added])
+    async with db.read() as session:  # as SQLAlchemy reads what it stored
+        stored = (await session.execute(select(_T).where(_T.c.id == 5))).one()
+    assert tuple(stored) == tuple(added.values())
+
+
+async def test_a_violated_constraint_is_an_integrity_error_and_its_savepoint_recovers(
+    db: Database,
+) -> None:
+    taken = {"id": 1, "name": "again", "at": None, "flag": True, "doc": None}
+    async with db.write() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await _ADD.run_many(session, [taken])
+        assert await _RENAME.run(session, {"when": True, "to": "still"}) == 1
+    async with db.read() as session:
+        names = (await session.execute(select(_T.c.name).order_by(_T.c.id))).scalars().all()
+    assert names == ["still", "two", "three"]

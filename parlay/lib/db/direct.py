@@ -22,13 +22,17 @@ without statistics).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from parlay.lib.db import sqlite_cursor
 from parlay.lib.db.bare import BareConnection
@@ -84,7 +88,7 @@ class _Compiled:
         return sql, args
 
 
-def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled:
+def _compile(statement: Select[*tuple[Any, ...]] | UpdateBase, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     names = tuple(compiled.positiontup or ())
     expanding = tuple(compiled.binds[name].expanding for name in names)
@@ -94,9 +98,9 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
     for name in names:
         kind = compiled.binds[name].type.dialect_impl(dialect)
         binds.append(kind.bind_processor(dialect))
+    columns = statement.selected_columns if isinstance(statement, Select) else ()
     results = (
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     )
     converts = tuple((i, p) for i, p in enumerate(results) if p is not None)
     fixed = {
@@ -120,13 +124,27 @@ async def is_postgres(reader: Reader) -> bool:
     return (await reader.connection()).dialect.name == "postgresql"
 
 
-class DirectSelect:
+class _Prepared:
+    """A statement and its compiled form for each dialect it has run on."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]] | UpdateBase) -> None:
+        self._statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = _compile(self._statement, dialect)
+        return compiled
+
+
+class DirectSelect(_Prepared):
     """``rows(reader, params)`` of one ``SELECT``: build it once (a module constant or a
     cached function), bind values at execution with ``bindparam(name)``."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        super().__init__(statement)
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
 
     async def rows(self, reader: Reader, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         if isinstance(reader, BareConnection):
@@ -149,17 +167,53 @@ class DirectSelect:
             found = await sqlite_cursor.fetch_rows(raw.dbapi_connection, sql, args)
         return self._converted(found, compiled)
 
-    def _compiled(self, dialect: Dialect) -> _Compiled:
-        compiled = self._by_dialect.get(dialect.name)
-        if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
-        return compiled
-
     @staticmethod
     def _converted(found: Sequence[Sequence[Any]], compiled: _Compiled) -> list[Sequence[Any]]:
         if not compiled.converts:
             return list(found)
         return [_converted(row, compiled.converts) for row in found]
+
+
+class DirectWrite(_Prepared):
+    """``run(session, params)`` of one ``INSERT``, ``UPDATE`` or ``DELETE`` (no ``RETURNING``)
+    straight to the driver, inside the session's write transaction: the number of rows it
+    changed; ``run_many`` for one row of values each. A constraint it violates raises
+    SQLAlchemy's ``IntegrityError``, as the session's own execution would (a savepoint around
+    it is rolled back the same way)."""
+
+    async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
+        connection = await session.connection()
+        sql, args = self._compiled(connection.dialect).arguments(params)
+        return await _write(connection, sql, args, many=False)
+
+    async def run_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        connection = await session.connection()
+        compiled = self._compiled(connection.dialect)
+        if any(compiled.expanding):
+            raise ValueError("run_many takes no lists")
+        await _write(connection, compiled.sql, [compiled.arguments(r)[1] for r in rows], many=True)
+
+
+async def _write(connection: AsyncConnection, sql: str, args: Any, *, many: bool) -> int:
+    try:
+        if connection.dialect.name == "postgresql":
+            driver = await driver_in_transaction(connection)
+            if many:
+                await driver.executemany(sql, args)
+                return len(args)
+            return _rowcount(await driver.execute(sql, *args))
+        raw = await connection.get_raw_connection()
+        return await sqlite_cursor.run_write(raw.dbapi_connection, sql, args, many=many)
+    except (asyncpg.IntegrityConstraintViolationError, sqlite3.IntegrityError) as error:
+        raise IntegrityError(sql, None, error) from error
+
+
+def _rowcount(status: str) -> int:
+    """The rows an asyncpg command status names: ``UPDATE 3``, ``INSERT 0 1``, ``DELETE 0``."""
+    count = status.rsplit(" ", 1)[-1]
+    return int(count) if count.isdigit() else 0
 
 
 def _converted(row: Sequence[Any], converts: tuple[tuple[int, Processor], ...]) -> list[Any]:

@@ -118,6 +118,18 @@ async def fetch_rows(adapted: Any, operation: str, parameters: Sequence[Any]) ->
     return outcome[1] or []
 
 
+async def run_write(adapted: Any, operation: str, parameters: Any, *, many: bool) -> int:
+    """One write statement (or one per row of ``parameters`` with ``many``) on an adapted
+    aiosqlite connection, in one trip to its thread; the rows it changed
+    (``direct.DirectWrite``)."""
+    connection = adapted._connection
+    async with adapted._execute_mutex:
+        outcome: _Outcome = await connection._execute(
+            _run, connection._conn, operation, parameters, many
+        )
+    return outcome[2]
+
+
 def install() -> None:
     """Every aiosqlite connection SQLAlchemy opens from now on uses ``OneTripCursor``."""
     AsyncAdapt_aiosqlite_connection._cursor_cls = OneTripCursor
