@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.consumers.models import Consumer
 from parlay.lib.db.base import table_of
-from parlay.lib.db.direct import DirectWrite
+from parlay.lib.db.direct import DirectWrite, driver_savepoint
 from parlay.lib.db.rows import insert_or_find
 from parlay.lib.observability.logging import get_logger
 
@@ -69,7 +69,7 @@ async def link_identities(session: AsyncSession, links: Sequence[IdentityLink]) 
             await _link(session, dialect, link)
         return
     try:
-        async with session.begin_nested():
+        async with driver_savepoint(session):
             for link in links:
                 await _link(session, dialect, link)
     except IntegrityError:

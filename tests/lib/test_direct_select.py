@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.lib.db.bare import BareConnection
 from parlay.lib.db.base import JSONType, UTCDateTime
-from parlay.lib.db.direct import DirectSelect, DirectWrite
+from parlay.lib.db.direct import DirectSelect, DirectWrite, driver_savepoint
 from parlay.lib.db.engine import Database
 from parlay.lib.db.lists import among
 
@@ -166,15 +166,26 @@ async def test_a_direct_write_is_part_of_its_unit_of_work(db: Database) -> None:
     assert tuple(stored) == tuple(added.values())
 
 
+@pytest.mark.parametrize("savepoint", ["sqlalchemy", "driver"])
 async def test_a_violated_constraint_is_an_integrity_error_and_its_savepoint_recovers(
-    db: Database,
+    db: Database, savepoint: str
 ) -> None:
     taken = {"id": 1, "name": "again", "at": None, "flag": True, "doc": None}
+
+    async def rename_then_add_a_taken_id(session: AsyncSession) -> None:
+        nested = session.begin_nested() if savepoint == "sqlalchemy" else None
+        async with nested or driver_savepoint(session):
+            assert await _RENAME.run(session, {"when": False, "to": "undone"}) == 2
+            await _ADD.run_many(session, [taken])
+
     async with db.write() as session:
         with pytest.raises(IntegrityError):
-            async with session.begin_nested():
-                await _ADD.run_many(session, [taken])
+            await rename_then_add_a_taken_id(session)
+        rows = await _named(not db.is_sqlite).rows(session, {"names": ["undone"], "above": 0})
+        assert rows == []  # the rename before the violation was rolled back with it
         assert await _RENAME.run(session, {"when": True, "to": "still"}) == 1
+        async with driver_savepoint(session):  # released: what it wrote stays
+            assert await _RENAME.run(session, {"when": False, "to": "kept"}) == 2
     async with db.read() as session:
         names = (await session.execute(select(_T.c.name).order_by(_T.c.id))).scalars().all()
-    assert names == ["still", "two", "three"]
+    assert names == ["still", "kept", "kept"]

@@ -22,8 +22,9 @@ without statistics).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,24 @@ class DirectWrite(_Prepared):
         if any(compiled.expanding):
             raise ValueError("run_many takes no lists")
         await _write(connection, compiled.sql, [compiled.arguments(r)[1] for r in rows], many=True)
+
+
+@contextlib.asynccontextmanager
+async def driver_savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint sent straight to the driver, around ``DirectWrite`` statements only (the
+    session knows nothing of it, so nothing written through the session may run inside):
+    released when the block ends, rolled back to if it raises. SQLAlchemy's ``begin_nested``
+    and its release cost ~0.04-0.15 ms of CPU more per transaction on PostgreSQL (in-process,
+    3,000 write transactions of one update, five rounds each: 1,104-1,338 against 1,062-1,175
+    µs per transaction)."""
+    connection = await session.connection()
+    await _write(connection, "SAVEPOINT parlay_direct", [], many=False)
+    try:
+        yield
+    except Exception:
+        await _write(connection, "ROLLBACK TO SAVEPOINT parlay_direct", [], many=False)
+        raise
+    await _write(connection, "RELEASE SAVEPOINT parlay_direct", [], many=False)
 
 
 async def _write(connection: AsyncConnection, sql: str, args: Any, *, many: bool) -> int:
