@@ -14,6 +14,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, sele
 
 from parlay.lib.db.direct import DirectSelect
 from parlay.lib.db.engine import Database
+from tests.lib.probe_tables import database_with
 
 pytestmark = pytest.mark.anyio
 
@@ -24,15 +25,8 @@ _IDS = DirectSelect(select(_T.c.id).where(_T.c.id >= bindparam("least")).order_b
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=1)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_META.create_all)
-    async with database.write() as session:
-        await session.execute(insert(_T), [{"id": 1}, {"id": 2}])
-    yield database
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_META.drop_all)
-    await database.dispose()
+    async with database_with(database_url, _T, [{"id": 1}, {"id": 2}]) as database:
+        yield database
 
 
 async def _ids(db: Database) -> list[Any]:

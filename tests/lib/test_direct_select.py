@@ -32,6 +32,7 @@ from parlay.lib.db.base import JSONType, UTCDateTime
 from parlay.lib.db.direct import DirectSelect, DirectWrite, driver_savepoint
 from parlay.lib.db.engine import Database
 from parlay.lib.db.lists import among
+from tests.lib.probe_tables import database_with
 
 pytestmark = pytest.mark.anyio
 
@@ -55,15 +56,8 @@ ROWS = [
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=1)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_META.create_all)
-    async with database.write() as session:
-        await session.execute(insert(_T), ROWS)
-    yield database
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_META.drop_all)
-    await database.dispose()
+    async with database_with(database_url, _T, ROWS) as database:
+        yield database
 
 
 def _named(postgres: bool) -> DirectSelect:
