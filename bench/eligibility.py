@@ -46,6 +46,7 @@ from _common import (
     Proc,
     consumer_ids,
     create_account,
+    load_generator_never_collects,
     percentile,
     postgres_admin_url,
     print_figures,
@@ -143,7 +144,8 @@ def measure(
         try:
             for proc in procs:
                 wait_ready(proc)
-            load, base_load = asyncio.run(drive([p.url for p in procs], account, n, RATE))
+            with load_generator_never_collects():
+                load, base_load = asyncio.run(drive([p.url for p in procs], account, n, RATE))
         finally:
             for proc in procs:
                 stop(proc)
