@@ -32,9 +32,9 @@ from sqlalchemy.engine import URL, Dialect
 
 from parlay.lib.db import sqlite_cursor
 
-# Errors that mean the connection, not the statement, failed (asyncpg raises the first two
-# when the server closed it, the OS errors when the socket broke).
-_GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError, OSError)
+# Errors that may mean the connection, not the statement, failed (asyncpg raises the first two
+# when the server closed it, an OS error when the socket broke); it is gone if it says closed.
+_GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 _SQLITE_PRAGMAS = (
     "PRAGMA query_only=ON",
     "PRAGMA busy_timeout=15000",

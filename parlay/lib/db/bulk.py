@@ -30,7 +30,7 @@ async def driver_in_transaction(connection: AsyncConnection) -> Any:
     has not begun its transaction yet, it is asked to, as its own execution would (its
     ``_start_transaction``, under its mutex: SQLAlchemy is pinned in requirements.lock, and the
     test of direct reads in a write checks it). This replaced a ``SELECT 1`` sent through
-    SQLAlchemy for the purpose, a round trip and ~0.1 ms of CPU per write transaction.
+    SQLAlchemy for the purpose: a round trip and ~0.2 ms of CPU per such write transaction.
     SQLite's ``BEGIN`` is sent by the engine when the transaction starts
     (``lib/db/engine.py``)."""
     raw = await connection.get_raw_connection()

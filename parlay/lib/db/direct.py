@@ -9,10 +9,14 @@ SQLAlchemy) and SQLAlchemy's own type conversions (each bound value and each col
 type's processors for the dialect), and drops the rest. Figures in docs/architecture.md
 ("Reads straight to the driver").
 
-Only for reads. The statement runs on the connection the session holds, so it sees what the
-unit of work wrote; on PostgreSQL a transaction SQLAlchemy has not begun at the driver yet is
-begun first (``bulk.driver_in_transaction``), except in an autocommit session, which has none.
-A lookup's connection (``bare.BareConnection``) is the driver's own, with no transaction.
+The statement runs on the connection the session holds, so it sees what the unit of work
+wrote; on PostgreSQL a transaction SQLAlchemy has not begun at the driver yet is begun first
+(``bulk.driver_in_transaction``), except in an autocommit session, which has none. A lookup's
+connection (``bare.BareConnection``) is the driver's own, with no transaction.
+
+Writes the same way (``DirectWrite``, with ``driver_savepoint`` around them), only where a
+write runs on every request: an eligibility check's identity links and its call. What the
+session must know of (ORM objects, its own savepoints) goes through the session.
 
 Lists (``lists.among``): one array parameter on PostgreSQL; on SQLite an expanding ``IN``,
 whose placeholders are written here for each list length seen (SQLite's planner uses the
