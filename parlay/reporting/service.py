@@ -10,14 +10,25 @@ campaign's size). Days are split in the account's time zone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, case, func, select, tuple_, type_coerce
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.accounts.models import Account
@@ -36,6 +47,8 @@ from parlay.delivery.counts import (
 from parlay.delivery.models import Delivery
 from parlay.delivery.status import DeliveryStatus, Source
 from parlay.lib.db.base import UTCDateTime
+from parlay.lib.db.direct import DirectSelect
+from parlay.lib.db.lists import among
 from parlay.lib.db.planner import prefer_indexes
 from parlay.lib.errors import invalid_field
 
@@ -493,20 +506,24 @@ TRANSACTION_COLUMNS = (
 
 
 def _as_stored(column: Any, dialect: str) -> Any:
-    """SQLite: a time column as its stored text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), which the
-    report rewrites as ISO 8601 by slicing; parsing it into a datetime only to print it again was
-    half of the CSV export's time."""
-    if dialect == "sqlite" and isinstance(column.type, UTCDateTime):
+    """A time column as text in UTC, "YYYY-MM-DD HH:MM:SS.ffffff" (SQLite's stored text; on
+    PostgreSQL ``to_char``), which the report rewrites as ISO 8601 by slicing: parsing it into a
+    datetime only to print it again was half of the CSV export's time on SQLite, and a third on
+    PostgreSQL (with SQLAlchemy's rows around it)."""
+    if not isinstance(column.type, UTCDateTime):
+        return column
+    if dialect == "sqlite":
         return type_coerce(column, String).label(column.name)
-    return column
+    utc = func.timezone("UTC", column)
+    return func.to_char(utc, "YYYY-MM-DD HH24:MI:SS.US").label(column.name)
 
 
 def _transactions(
-    account_id: str, app: App, window: Window, filters: Filters, dialect: str = ""
+    account_id: str, app: App, window: Window, filters: Filters
 ) -> Select[*tuple[Any, ...]]:
     d = Delivery
     query: Select[*tuple[Any, ...]] = (
-        select(*(_as_stored(c, dialect) for c in TRANSACTION_COLUMNS))
+        select(*TRANSACTION_COLUMNS)
         .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
         .where(
             d.account_id == account_id,
@@ -544,16 +561,61 @@ async def transactions_after(
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> list[ReportRow]:
-    """The next ``limit`` transactions after ``after`` (attempt time, id): for streaming."""
-    connection = await session.connection()
-    query = _transactions(account_id, app, window, filters, connection.dialect.name)
+    """The next ``limit`` transactions after ``after`` (attempt time, id): for streaming. Read
+    straight to the driver (``DirectSelect``): building SQLAlchemy's rows was a fifth of the
+    CSV export's time on PostgreSQL."""
+    postgres = (await session.connection()).dialect.name == "postgresql"
+    statement = _transactions_after(
+        postgres, after is not None, filters.channels is not None, filters.skills is not None, limit
+    )
+    params: dict[str, Any] = {
+        "account": account_id,
+        "source": app.source,
+        "start": window.start,
+        "end": window.end,
+        "channels": sorted(filters.channels or ()),
+        "skills": sorted(filters.skills or ()),
+    }
     if after is not None:
-        at, last_id = after
+        params["after_at"], params["after_id"] = after
+    return await statement.rows(session, params)
+
+
+_ID, _ATTEMPTED = TRANSACTION_COLUMNS.index(_D.id), TRANSACTION_COLUMNS.index(_D.attempted_time)
+
+
+def resume_after(row: ReportRow) -> tuple[datetime, int]:
+    """Where the stream goes on after ``row`` (``transactions_after``'s ``after``): its attempt
+    time (read as UTC text) and ID."""
+    return datetime.fromisoformat(row[_ATTEMPTED]).replace(tzinfo=UTC), row[_ID]
+
+
+@functools.cache
+def _transactions_after(
+    postgres: bool, after: bool, channels: bool, skills: bool, limit: int
+) -> DirectSelect:
+    """``transactions_after``'s statement, one per shape, its values bound at execution."""
+    d = Delivery
+    at = d.attempted_time
+    query = (
+        select(
+            *(_as_stored(c, "postgresql" if postgres else "sqlite") for c in TRANSACTION_COLUMNS)
+        )
+        .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
+        .where(
+            d.account_id == bindparam("account"),
+            d.source == bindparam("source"),
+            at >= bindparam("start", type_=at.type),
+            at < bindparam("end", type_=at.type),
+        )
+    )
+    if channels:
+        query = query.where(among(d.channel, "channels", postgres))
+    if skills:
+        query = query.where(among(d.skill, "skills", postgres))
+    if after:
         # A row-value comparison: both databases walk the index from there (an OR of the two
         # conditions made SQLite scan from the window's start on every chunk).
-        query = query.where(tuple_(Delivery.attempted_time, Delivery.id) > tuple_(at, last_id))
-    # On the connection: a Core result, without the ORM session's row loading.
-    rows = await connection.execute(
-        query.order_by(Delivery.attempted_time, Delivery.id).limit(limit)
-    )
-    return list(rows.all())
+        since = tuple_(bindparam("after_at", type_=at.type), bindparam("after_id", type_=d.id.type))
+        query = query.where(tuple_(at, d.id) > since)
+    return DirectSelect(_current(query).order_by(at, d.id).limit(limit))

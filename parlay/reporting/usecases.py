@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from parlay.lib.db.uow import Transactions
 from parlay.reporting import service
@@ -69,13 +69,6 @@ async def _recipient_chunks(
             )
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    """A streamed row's attempt time: SQLite's rows carry it as stored text (UTC)."""
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value
-
-
 async def transactions(
     tx: Transactions,
     account_id: str,
@@ -105,5 +98,4 @@ async def all_transactions(
             yield chunk
         if len(chunk) < STREAM_CHUNK:
             return
-        last = chunk[-1]
-        after = (_as_datetime(last.attempted_time), last.id)
+        after = service.resume_after(chunk[-1])

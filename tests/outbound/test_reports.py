@@ -288,7 +288,6 @@ async def test_the_campaign_report_pages_by_offset_to_the_last_page_and_streams_
     assert [r["consumerId"] for r in rows] == [f"c-{i}" for i in range(7)]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_transactions_stream_every_row_as_csv_across_chunks(
     outbound: Outbound, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -297,18 +296,28 @@ async def test_transactions_stream_every_row_as_csv_across_chunks(
     monkeypatch.setattr(usecases, "STREAM_CHUNK", 4)  # several reads, one response
     handoff_id = await outbound.handoff(inapp_channel())
     await outbound.campaign(handoff_id, [inapp(f"c-{i}") for i in range(10)])
+    outbound.advance(timedelta(minutes=1, microseconds=123_456))
+    await outbound.campaign(await outbound.handoff(sms_channel()), [sms(SF_MOBILE)])
     headers = outbound.brand.auth(await outbound.brand.api_key("reporting"))
-    response = await outbound.client.get(
-        f"/account/{outbound.brand.id}/app/prmsg/transactions",  # LivePerson's older path
-        params={**WINDOW, "format": "csv"},
-        headers=headers,
-    )
+    url = f"/account/{outbound.brand.id}/app/prmsg/transactions"  # LivePerson's older path
+    response = await outbound.client.get(url, params={**WINDOW, "format": "csv"}, headers=headers)
     assert response.status_code == 200, response.text
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["consumerId"] for r in rows] == [f"c-{i}" for i in range(10)]
+    assert [r["consumerId"] for r in rows] == [*(f"c-{i}" for i in range(10)), SF_MOBILE]
     assert list(rows[0]) == list(usecases_fields())
+    # Each stage's time as the JSON report writes it (the stream reads them as text).
+    page = await report(outbound, "prmsg/transactions", offset=0, limit=20, **WINDOW)
+    times = [f for f in usecases_fields() if f.endswith("Time")]
+    assert [{f: r[f] or None for f in times} for r in rows] == [
+        {f: t[f] for f in times} for t in page["transactions"]
+    ]
+    assert rows[-1]["attemptedTime"] == "2026-01-05T17:01:00.123Z"
     page = await report(outbound, "prmsg/transactions", offset=8, limit=5, **WINDOW)
-    assert page["page"] == {"count": 10, "previousOffset": 3, "currentOffset": 8, "nextOffset": -1}
+    assert page["page"] == {"count": 11, "previousOffset": 3, "currentOffset": 8, "nextOffset": -1}
+    only_sms = await outbound.client.post(
+        url, params={**WINDOW, "format": "csv"}, json={"channels": ["sms"]}, headers=headers
+    )
+    assert [r["consumerId"] for r in csv.DictReader(io.StringIO(only_sms.text))] == [SF_MOBILE]
 
 
 def usecases_fields() -> tuple[str, ...]:
