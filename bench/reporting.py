@@ -44,6 +44,7 @@ from parlay.lib.db.engine import Database
 from parlay.lib.db.uow import Signals, Transactions
 from parlay.reporting import usecases
 from parlay.reporting.service import App, Filters, Window
+from parlay.runtime import freeze_startup_heap
 
 N = 1_000_000
 CAMPAIGN = 100_000
@@ -217,6 +218,11 @@ async def measure_async(url: str, kind: str) -> list[Figure]:
     db = Database(url, pool_size=2)
     tx = Transactions(db, SystemClock(), Signals(), idempotency_ttl=timedelta(hours=24))
     a = account.account_id
+    # As a server does once started (``parlay.runtime``): what the seeding left is moved out of
+    # the collector's reach. Without it one full collection over the seeding's objects took
+    # ~130 ms of a 10,000-row CSV export here (0.26 s against 0.12-0.14 s), a cost a server's
+    # export does not pay.
+    freeze_startup_heap()
     month = Window(end - timedelta(days=DAYS), end)
     try:
         kept = await _median_ms(lambda: usecases.analytics(tx, a, App.PRMSG, month, Filters()))
