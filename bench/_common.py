@@ -7,7 +7,6 @@ removed at the end; every wait has a deadline.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import shutil
@@ -75,24 +74,6 @@ class Figure:
             "target": self.target,
             "met": self.ok,
         }
-
-
-@contextmanager
-def load_generator_never_collects() -> Iterator[None]:
-    """For the block's length, this process (the load generator, whose clock times each request)
-    makes no cyclic garbage collection: what exists is frozen out of the collector's reach and
-    the collector is off; reference counting still frees what it can. Measured on the benchmark
-    machine (``gc.callbacks``): a full collection in the client stalled its event loop for up to
-    95 ms in a 10-s eligibility load, every request in flight then read late, and the p99
-    charged that to Parlay (51 ms in that run). The servers collect as they always do."""
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
 
 
 def not_measured(what: str, target: str, why: str) -> Figure:

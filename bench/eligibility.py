@@ -46,7 +46,6 @@ from _common import (
     Proc,
     consumer_ids,
     create_account,
-    load_generator_never_collects,
     percentile,
     postgres_admin_url,
     print_figures,
@@ -144,8 +143,7 @@ def measure(
         try:
             for proc in procs:
                 wait_ready(proc)
-            with load_generator_never_collects():
-                load, base_load = asyncio.run(drive([p.url for p in procs], account, n, RATE))
+            load, base_load = asyncio.run(drive([p.url for p in procs], account, n, RATE))
         finally:
             for proc in procs:
                 stop(proc)

@@ -36,7 +36,6 @@ from _common import (
     campaign_path,
     consumer_ids,
     create_account,
-    load_generator_never_collects,
     percentile,
     postgres_admin_url,
     print_figures,
@@ -161,8 +160,7 @@ def measure(kind: str, admin_url: str | None, delay_ms: float) -> Figure:
                 procs.append(start("worker", "worker", url, Path(tmp), env))
             for proc in procs:
                 wait_ready(proc)
-            with load_generator_never_collects():
-                idle, loaded = asyncio.run(drive(procs[0].url, account, ids))
+            idle, loaded = asyncio.run(drive(procs[0].url, account, ids))
             at = wait_sent(log, idle + loaded)
             campaign = set(ids)  # consumer IDs of the campaign's sends, from the log
             last_campaign_send = max(
