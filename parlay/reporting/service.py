@@ -505,34 +505,54 @@ TRANSACTION_COLUMNS = (
 )
 
 
-def _as_stored(column: Any, dialect: str) -> Any:
+def _as_stored(column: Any, postgres: bool) -> Any:
     """A time column as text in UTC, "YYYY-MM-DD HH:MM:SS.ffffff" (SQLite's stored text; on
     PostgreSQL ``to_char``), which the report rewrites as ISO 8601 by slicing: parsing it into a
     datetime only to print it again was half of the CSV export's time on SQLite, and a third on
     PostgreSQL (with SQLAlchemy's rows around it)."""
     if not isinstance(column.type, UTCDateTime):
         return column
-    if dialect == "sqlite":
+    if not postgres:
         return type_coerce(column, String).label(column.name)
     utc = func.timezone("UTC", column)
     return func.to_char(utc, "YYYY-MM-DD HH24:MI:SS.US").label(column.name)
 
 
 def _transactions(
-    account_id: str, app: App, window: Window, filters: Filters
+    columns: Iterable[Any], postgres: bool, channels: bool, skills: bool
 ) -> Select[*tuple[Any, ...]]:
+    """The window's current transactions, only the filters' channels and skills where they name
+    some; its values bound at execution (``_transaction_params``)."""
     d = Delivery
+    at = d.attempted_time
     query: Select[*tuple[Any, ...]] = (
-        select(*TRANSACTION_COLUMNS)
+        select(*columns)
         .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
         .where(
-            d.account_id == account_id,
-            d.source == app.source,
-            d.attempted_time >= window.start,
-            d.attempted_time < window.end,
+            d.account_id == bindparam("account"),
+            d.source == bindparam("source"),
+            at >= bindparam("start", type_=at.type),
+            at < bindparam("end", type_=at.type),
         )
     )
-    return _current(filters.apply(query, d.channel, d.skill))
+    if channels:
+        query = query.where(among(d.channel, "channels", postgres))
+    if skills:
+        query = query.where(among(d.skill, "skills", postgres))
+    return _current(query)
+
+
+def _transaction_params(
+    account_id: str, app: App, window: Window, filters: Filters
+) -> dict[str, Any]:
+    return {
+        "account": account_id,
+        "source": app.source,
+        "start": window.start,
+        "end": window.end,
+        "channels": sorted(filters.channels or ()),
+        "skills": sorted(filters.skills or ()),
+    }
 
 
 async def transactions(
@@ -544,10 +564,14 @@ async def transactions(
     offset: int,
     limit: int,
 ) -> tuple[Page, list[ReportRow]]:
-    base = _transactions(account_id, app, window, filters)
-    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    postgres = (await session.connection()).dialect.name == "postgresql"
+    base = _transactions(
+        TRANSACTION_COLUMNS, postgres, filters.channels is not None, filters.skills is not None
+    )
+    params = _transaction_params(account_id, app, window, filters)
+    total = await session.scalar(select(func.count()).select_from(base.subquery()), params)
     rows = await session.execute(
-        base.order_by(Delivery.attempted_time, Delivery.id).offset(offset).limit(limit)
+        base.order_by(Delivery.attempted_time, Delivery.id).offset(offset).limit(limit), params
     )
     return Page(int(total or 0), offset, limit), list(rows.all())
 
@@ -568,14 +592,7 @@ async def transactions_after(
     statement = _transactions_after(
         postgres, after is not None, filters.channels is not None, filters.skills is not None, limit
     )
-    params: dict[str, Any] = {
-        "account": account_id,
-        "source": app.source,
-        "start": window.start,
-        "end": window.end,
-        "channels": sorted(filters.channels or ()),
-        "skills": sorted(filters.skills or ()),
-    }
+    params = _transaction_params(account_id, app, window, filters)
     if after is not None:
         params["after_at"], params["after_id"] = after
     return await statement.rows(session, params)
@@ -596,26 +613,12 @@ def _transactions_after(
 ) -> DirectSelect:
     """``transactions_after``'s statement, one per shape, its values bound at execution."""
     d = Delivery
-    at = d.attempted_time
-    query = (
-        select(
-            *(_as_stored(c, "postgresql" if postgres else "sqlite") for c in TRANSACTION_COLUMNS)
-        )
-        .outerjoin(Call, and_(Call.id == d.call_id, Call.account_id == d.account_id))
-        .where(
-            d.account_id == bindparam("account"),
-            d.source == bindparam("source"),
-            at >= bindparam("start", type_=at.type),
-            at < bindparam("end", type_=at.type),
-        )
-    )
-    if channels:
-        query = query.where(among(d.channel, "channels", postgres))
-    if skills:
-        query = query.where(among(d.skill, "skills", postgres))
+    columns = (_as_stored(c, postgres) for c in TRANSACTION_COLUMNS)
+    query = _transactions(columns, postgres, channels, skills)
     if after:
         # A row-value comparison: both databases walk the index from there (an OR of the two
         # conditions made SQLite scan from the window's start on every chunk).
+        at = d.attempted_time
         since = tuple_(bindparam("after_at", type_=at.type), bindparam("after_id", type_=d.id.type))
         query = query.where(tuple_(at, d.id) > since)
-    return DirectSelect(_current(query).order_by(at, d.id).limit(limit))
+    return DirectSelect(query.order_by(d.attempted_time, d.id).limit(limit))
