@@ -33,7 +33,7 @@ from parlay.consumers.auth import JwksCache
 from parlay.conversations import usecases as conversations
 from parlay.conversations.topics import outbound_shown, shown_topics
 from parlay.delivery.lifecycle import ProviderStatus
-from parlay.delivery.queue import WorkQueued
+from parlay.delivery.queue import Lease, WorkQueued
 from parlay.dispatch.config import DispatchConfig
 from parlay.dispatch.depth import QueueDepthGauge
 from parlay.dispatch.dispatcher import Dispatcher
@@ -60,6 +60,23 @@ from parlay.services import Services
 from parlay.webhooks.usecases import WebhooksQueued
 
 log = get_logger("parlay.bootstrap")
+
+
+@dataclass(frozen=True)
+class _OwnPriorityLane:
+    """The invites' ``PriorityLane`` of this process: its dispatcher's priority lane, when it
+    runs one (``parlay serve``, ``parlay api``, ``parlay worker``)."""
+
+    container: Container
+
+    def lease(self) -> Lease | None:
+        dispatcher = self.container.dispatcher
+        return dispatcher.lease() if dispatcher is not None else None
+
+    def take(self, lease: Lease, delivery_ids: Sequence[int]) -> None:
+        # No dispatcher any more (stopped meanwhile): the lease runs out, then any worker claims.
+        if (dispatcher := self.container.dispatcher) is not None:
+            dispatcher.take(lease, delivery_ids)
 
 
 @dataclass
@@ -101,6 +118,7 @@ class Container:
         return Services(
             settings=self.settings,
             tx=self.tx,
+            invites=_OwnPriorityLane(self),
             limiter=self.limiter,
             metrics=self.metrics,
             hub=self.hub,

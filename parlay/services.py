@@ -14,6 +14,7 @@ from parlay.config import Settings
 from parlay.consumers.auth import JwksCache
 from parlay.delivery.lifecycle import ProviderStatus
 from parlay.delivery.origins import Origins
+from parlay.delivery.queue import PriorityLane
 from parlay.lib.clock import Clock
 from parlay.lib.db.group import GroupCommit
 from parlay.lib.db.uow import Transactions
@@ -31,6 +32,7 @@ from parlay.messaging.directory import ProviderDirectory
 class Services:
     settings: Settings
     tx: Transactions  # units of work on the database
+    invites: PriorityLane  # this process's dispatcher, handed the invites queued here
     limiter: RateLimiter
     metrics: Metrics
     hub: EventHub  # live events (the streams subscribe here)

@@ -22,6 +22,7 @@ from parlay.accounts.service import check_skill, find_skill
 from parlay.c2m.models import Call
 from parlay.consumers.identities import IdentityLink, link_identities
 from parlay.delivery import lifecycle
+from parlay.delivery.queue import Lease
 from parlay.delivery.status import INVITE_PRIORITY, DeliveryStatus, ErrorCode, Source
 from parlay.eligibility.facts import load_facts
 from parlay.eligibility.rules import CheckResult, Fail, Recipient, check
@@ -103,6 +104,9 @@ class InviteResult:
     channel: str | None
     status: str  # QUEUED | NOT_SENT
     reason: str | None
+    # Queued by this request (not the first answer given again to a repeat): its delivery is
+    # the row just inserted, leased if the invite was given a lease.
+    queued_now: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """As kept on the call, to answer a repeated invite."""
@@ -212,8 +216,13 @@ async def record_calls(session: AsyncSession, calls: Sequence[Call]) -> None:
 
 
 async def invite(
-    session: AsyncSession, account_id: str, request: InviteRequest, now: datetime
+    session: AsyncSession,
+    account_id: str,
+    request: InviteRequest,
+    now: datetime,
+    lease: Lease | None = None,
 ) -> InviteResult:
+    """Queue the invite of a checked call (``lease``: inserted already claimed by it)."""
     # Locked: two invites on one call at the same moment (a double submit) must not both send.
     call = await session.get(Call, request.call_id, with_for_update=True)
     if call is None or call.account_id != account_id or call.expires_at <= now:
@@ -251,7 +260,7 @@ async def invite(
         if problem := message_text_problem(request.override_message, max_length=longest):
             raise invalid_field("overrideMessage", problem)
     return await _queue_invite(
-        session, call, channel, checked[channel], skill, request.override_message, now
+        session, call, channel, checked[channel], skill, request.override_message, now, lease
     )
 
 
@@ -263,6 +272,7 @@ async def _queue_invite(
     skill: str,
     override_message: str | None,
     now: datetime,
+    lease: Lease | None,
 ) -> InviteResult:
     """Record the invite: queued in the priority lane, or NOT_SENT with the check's reason."""
     lookback = HandoffSnapshot.from_json(call.handoff_snapshot).lookback_seconds
@@ -288,11 +298,13 @@ async def _queue_invite(
         if isinstance(result, Fail)
         else None
     )
-    delivery_id = await lifecycle.add_invite(session, fields, not_sent, now)
+    delivery_id = await lifecycle.add_invite(session, fields, not_sent, now, lease)
     if not_sent is not None:
         answer = InviteResult(call.id, delivery_id, channel, "NOT_SENT", not_sent.code.value)
     else:
-        answer = InviteResult(call.id, delivery_id, channel, DeliveryStatus.QUEUED.value, None)
+        answer = InviteResult(
+            call.id, delivery_id, channel, DeliveryStatus.QUEUED.value, None, queued_now=True
+        )
     call.delivery_id = delivery_id
     call.invite_answer = answer.to_json()
     await session.flush()

@@ -11,7 +11,7 @@ from parlay.c2m import service
 from parlay.c2m.models import Call
 from parlay.c2m.service import Availability, EligibilityRequest, InviteRequest, InviteResult
 from parlay.delivery.models import Delivery
-from parlay.delivery.queue import WorkQueued
+from parlay.delivery.queue import PriorityLane, WorkQueued
 from parlay.lib.db.group import GroupCommit
 from parlay.lib.db.uow import Transactions, UnitOfWork
 from parlay.lib.errors import NotFound
@@ -53,18 +53,32 @@ async def send_invite(
     *,
     repeat: Repeat | None,
     answer: Callable[[InviteResult], tuple[int, Any]],
+    lane: PriorityLane | None = None,
 ) -> StoredResponse:
     """Queue the invite in the priority lane (or answer NOT_SENT); ``answer`` renders the
-    response a repeat of the same ``Idempotency-Key`` gets back."""
-    async with tx.write(urgent=True) as uow:
+    response a repeat of the same ``Idempotency-Key`` gets back.
 
-        async def send() -> tuple[int, Any]:
-            return answer(await service.invite(uow.session, account_id, request, uow.now))
+    With this process's ``lane``, the invite's row is inserted already leased to it and handed
+    over once committed: no claim, no wake-up in between. Without one (or if it is stopping),
+    the row is queued for any dispatcher, which is told of it."""
+    queued: list[int] = []
+    with tx.urgency.urgent():  # until the lane has the invite: no campaign work slips in
+        lease = lane.lease() if lane is not None else None
+        async with tx.write(urgent=True) as uow:
 
-        response = await uow.idempotent(
-            account_id=account_id, operation="c2m.invite", repeat=repeat, work=send
-        )
-        uow.emit(WorkQueued(priority=True))
+            async def send() -> tuple[int, Any]:
+                result = await service.invite(uow.session, account_id, request, uow.now, lease)
+                if result.queued_now and result.delivery_id is not None:
+                    queued.append(result.delivery_id)
+                return answer(result)
+
+            response = await uow.idempotent(
+                account_id=account_id, operation="c2m.invite", repeat=repeat, work=send
+            )
+            if lease is None:
+                uow.emit(WorkQueued(priority=True))
+        if lane is not None and lease is not None and queued:
+            lane.take(lease, queued)
     return response
 
 

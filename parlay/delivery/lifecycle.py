@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlay.delivery import counts
 from parlay.delivery.counts import SLOT_SECONDS, Tally
 from parlay.delivery.models import Delivery, DeliveryEvent
-from parlay.delivery.queue import is_pending
+from parlay.delivery.queue import Lease, is_pending
 from parlay.delivery.status import (
     CONVERSATION_PRIORITY,
     PENDING,
@@ -226,10 +226,15 @@ class NotSent:
 
 
 async def add_invite(
-    session: AsyncSession, fields: dict[str, Any], not_sent: NotSent | None, now: datetime
+    session: AsyncSession,
+    fields: dict[str, Any],
+    not_sent: NotSent | None,
+    now: datetime,
+    lease: Lease | None = None,
 ) -> int:
     """Record one invite's delivery: queued in the priority lane, or final at once (its
-    attempt is still recorded for reporting). ``fields`` are the delivery's columns."""
+    attempt is still recorded for reporting). ``fields`` are the delivery's columns. With a
+    ``lease``, a queued invite is inserted claimed by it, as a claim would leave it."""
     row = {
         **fields,
         "status": DeliveryStatus.QUEUED.value,
@@ -237,6 +242,8 @@ async def add_invite(
         "next_attempt_at": now,
         "attempted_time": now,
     }
+    if lease is not None and not_sent is None:
+        row |= {"lease_owner": lease.owner, "lease_until": lease.until, "attempts": 1}
     if not_sent is not None:
         row |= {
             "status": not_sent.status.value,

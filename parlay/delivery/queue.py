@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -243,6 +243,32 @@ async def claimed_rows(session: AsyncSession, ids: Sequence[int]) -> list[Claime
     rows = await _claimed_rows_statement(postgres).rows(session, {"ids": list(ids)})
     make: Callable[..., ClaimedDelivery] = ClaimedDelivery
     return [make(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim taken before its delivery exists: the row is inserted already leased
+    (``lease_owner``, ``lease_until``) to a dispatcher of this process, which is then handed it
+    without a claim of its own (``PriorityLane``). ``since``: when the lease was taken, on the
+    event loop's clock (the send window counts from there, as from a claim)."""
+
+    owner: str
+    until: datetime
+    since: float
+
+
+class PriorityLane(Protocol):
+    """This process's priority lane, for the invites it queues: a lease for the row about to be
+    inserted (``None``: no lane here, or it is stopping; the row is then queued unleased for
+    any dispatcher to claim), and, once the row is committed, the hand-over.
+
+    A hand-over skips the claim, a second write (on SQLite, a second wait for the one writer) and
+    a wake-up between the invite's commit and its send. If the process dies in between, the
+    lease runs out and any worker claims the row, as after a claim."""
+
+    def lease(self) -> Lease | None: ...
+
+    def take(self, lease: Lease, delivery_ids: Sequence[int]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from parlay.channels.base import Accepted, Channel, OutboundMessage, RetryLater,
 from parlay.delivery import lifecycle, queue
 from parlay.delivery.lifecycle import Outcome
 from parlay.delivery.origins import Origins
-from parlay.delivery.queue import ClaimedDelivery
+from parlay.delivery.queue import ClaimedDelivery, Lease
 from parlay.delivery.status import INVITE_PRIORITY, DeliveryStatus, ErrorSource
 from parlay.dispatch import housekeeping, wakeups
 from parlay.dispatch.config import CHANNELS, DispatchConfig
@@ -85,6 +85,9 @@ class _Lane:
     ready: deque[_Ready] = field(default_factory=deque)
     sending: int = 0  # sends started and not yet answered
     claiming: bool = False  # woken for new work: its claim and checks are under way
+    asked: bool = False  # told of new work (``wake``): the next claim is not skipped
+    # Invites of this process inserted already leased to this lane (``take``): ready to check.
+    handed: list[tuple[int, Lease]] = field(default_factory=list)
     caught_up: bool = False  # the last claim found less than a batch: polls look before claiming
 
     @property
@@ -212,6 +215,9 @@ class Dispatcher:
             while lane.ready:
                 item = lane.ready.popleft()
                 self._add(Outcome.release(item.delivery.id, item.delivery.lease_owner))
+            for delivery_id, lease in lane.handed:
+                self._add(Outcome.release(delivery_id, lease.owner))
+            lane.handed.clear()
         self.urgency.set_busy(_PRIORITY_LANE, False)
         # The flusher and housekeeping are asked to end, never cancelled while they write: a
         # transaction cut off mid-statement can leave SQLite's write lock held by a connection
@@ -239,7 +245,29 @@ class Dispatcher:
             self.urgency.set_busy(_PRIORITY_LANE, True)
         for lane in self._lanes:
             if lane.is_priority == priority:
+                lane.asked = True
                 lane.wake.set()
+
+    def lease(self) -> Lease | None:
+        """A lease of the priority lane for an invite about to be inserted (``PriorityLane``):
+        ``None`` if this dispatcher has no priority lane or is stopping."""
+        if self._stopping or not any(lane.is_priority for lane in self._lanes):
+            return None
+        self._claims += 1
+        until = self.clock.now() + timedelta(seconds=self.config.lease_seconds)
+        return Lease(f"{self.worker_id}:{self._claims}", until, asyncio.get_running_loop().time())
+
+    def take(self, lease: Lease, delivery_ids: Sequence[int]) -> None:
+        """Committed deliveries inserted under ``lease``: checked and sent as if just claimed.
+        Stopping, they are handed back at once (any worker may claim them)."""
+        lane = next((lane for lane in self._lanes if lane.is_priority), None)
+        if lane is None or self._stopping:
+            for delivery_id in delivery_ids:
+                self._add(Outcome.release(delivery_id, lease.owner))
+            return
+        lane.handed.extend((delivery_id, lease) for delivery_id in delivery_ids)
+        self.urgency.set_busy(_PRIORITY_LANE, True)
+        lane.wake.set()
 
     def handles(self, *, priority: bool) -> bool:
         """Whether this dispatcher has a lane for such work (priority: invites and pushes)."""
@@ -276,8 +304,17 @@ class Dispatcher:
                 await self.urgency.yield_to_urgent()
             # An invite's claim and checks are part of the caller's wait: campaign work holds
             # back from the wake-up to the provider's answer, not only once it is claimed.
-            lane.claiming = lane.wake.is_set()
             lane.wake.clear()
+            if lane.handed:  # invites of this process, leased to this lane: no claim needed
+                lane.claiming = True
+                await self._ready_handed(lane)
+                lane.claiming = False
+                if not lane.asked and lane.caught_up:  # nothing else to look for until a poll
+                    self._priority_settled(lane)
+                    await self._idle(lane)
+                    continue
+            lane.claiming = lane.asked
+            lane.asked = False
             claimed_at = loop.time()
             try:
                 if lane.claiming or not lane.caught_up or await self._anything_due(lane):
@@ -308,11 +345,31 @@ class Dispatcher:
             if lane.is_priority:
                 self._priority_settled(lane)
             lane.caught_up = len(ids) < batch
-            if lane.caught_up and not self._stopping:
-                # Caught up: look again at the next poll, or as soon as work is queued here.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(lane.poll_interval):
-                        await lane.wake.wait()
+            if lane.caught_up:
+                await self._idle(lane)
+
+    async def _idle(self, lane: _Lane) -> None:
+        """Caught up: look again at the next poll, or as soon as work is queued here."""
+        if not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(lane.poll_interval):
+                    await lane.wake.wait()
+
+    async def _ready_handed(self, lane: _Lane) -> None:
+        """Check the deliveries handed to ``lane`` under their leases and make them ready; if
+        the checks fail, hand them back (any dispatcher may claim them)."""
+        handed, lane.handed = lane.handed, []
+        try:
+            ready = await self._prepare([delivery_id for delivery_id, _ in handed], urgent=True)
+        except Exception:
+            log.exception("send-time checks failed", lane=lane.name)
+            for delivery_id, lease in handed:
+                self._add(Outcome.release(delivery_id, lease.owner))
+            return
+        window = self.config.send_window_seconds
+        since = {delivery_id: lease.since for delivery_id, lease in handed}
+        lane.ready.extend(_Ready(d, message, since[d.id] + window) for d, message in ready)
+        lane.filled.set()
 
     async def _send_loop(self, lane: _Lane) -> None:
         """Start sends from ``lane.ready``, at most ``lane.capacity`` at once."""
@@ -367,7 +424,13 @@ class Dispatcher:
         """Campaign work may go on once no invite is claimed, prepared, waiting to be sent or
         waiting for its provider's answer (the answer is part of the caller's wait: campaign
         sends resumed meanwhile would queue ahead of it on the event loop)."""
-        if not lane.ready and not lane.sending and not lane.claiming and not lane.wake.is_set():
+        if (
+            not lane.ready
+            and not lane.sending
+            and not lane.claiming
+            and not lane.handed
+            and not lane.wake.is_set()
+        ):
             self.urgency.set_busy(_PRIORITY_LANE, False)
 
     async def _anything_due(self, lane: _Lane) -> bool:

@@ -109,7 +109,7 @@ async def send_invite(
             idempotency_key, body.model_dump(mode="json", by_alias=True, exclude_unset=True)
         )
     result = await usecases.send_invite(
-        s.tx, me.account_id, request, repeat=repeat, answer=_invite_answer
+        s.tx, me.account_id, request, repeat=repeat, answer=_invite_answer, lane=s.invites
     )
     return JSONResponse(result.body, status_code=result.status)
 
