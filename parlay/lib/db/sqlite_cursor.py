@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -31,6 +31,7 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
+_T = TypeVar("_T")
 
 
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -128,6 +129,13 @@ async def run_write(adapted: Any, operation: str, parameters: Any, *, many: bool
             _run, connection._conn, operation, parameters, many
         )
     return outcome[2]
+
+
+async def on_thread(driver: Any, work: Callable[..., _T], *args: Any) -> _T:
+    """``work(sqlite3_connection, *args)`` on the thread of ``driver`` (an aiosqlite
+    connection): several statements of one transaction in one trip."""
+    result: _T = await driver._execute(work, driver._conn, *args)
+    return result
 
 
 def install() -> None:
