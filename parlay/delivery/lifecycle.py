@@ -918,11 +918,10 @@ def _sqlite_statement(shape: _Shape) -> str:
 
 
 # SQLite, around an event write's UPDATE (``_sqlite_write_outcomes``): which deliveries it will
-# change (the same rows its WHERE picks), then those rows as changed, each statement one row of
-# JSON, and their events inserted by one statement. A RETURNING clause (or an ``executemany``)
-# gave a row per step instead, and Python's sqlite3 module gives up and takes back the GIL
-# around every step: with the event loop busy, each hand-back waited for it, and a flush held
-# the one writer for ~20 ms per ~170 outcomes.
+# change (the same rows its WHERE picks), then those rows as changed, each as one row of JSON,
+# and their events inserted by one statement, all in one trip to aiosqlite's thread. The flush
+# used to make four trips per kind of change (execute, fetch, close, the events' executemany),
+# each waiting for the busy event loop while the transaction held the one writer.
 _SQLITE_BATCH = (
     "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS owner "
     "FROM json_each(:batch))"
