@@ -173,6 +173,8 @@ def _the_whole_loop(demo: Demo, phone: Page, agent: Page, manager: Page) -> None
     expect(agent.locator("#conversation")).to_contain_text("Transferred to billing")
     expect(agent.locator("#my-conversations")).to_have_count(0, timeout=LIVE)
     expect(phone.locator("#chat-messages")).to_contain_text("transferred", timeout=LIVE)
+    # The live refresh that took it off the list leaves the answer: why it left.
+    expect(agent.locator("#conversation")).to_contain_text("Transferred to billing")
 
     # The manager sees the billing queue and every agent's state and load, and closes it.
     _sign_in(manager, demo, "morgan")

@@ -30,7 +30,9 @@
       htmx.ajax("GET", root.dataset.panels, { source: panels, target: panels, swap: "innerHTML" });
     }
     var open = openConversation();
-    if (!open) {
+    // A conversation no longer the agent's (transferred away, closed out of reach) shows why it
+    // left; a refresh would only replace that with "no longer yours to see".
+    if (!open || open.querySelector("[data-gone]")) {
       dirtyConversation = false;
     } else if (dirtyConversation && !busy("conversation")) {
       dirtyConversation = false;
