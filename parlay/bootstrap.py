@@ -60,6 +60,9 @@ from parlay.services import Services
 from parlay.webhooks.usecases import WebhooksQueued
 
 log = get_logger("parlay.bootstrap")
+# The process's sandbox channel remembers its newest sends, not all of them (a long-running
+# process would grow without bound: ~400 bytes a send, 40 MB per 100,000).
+SANDBOX_KEEPS = 1_000
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,7 @@ def build_channels(
         delay_seconds=settings.sandbox_delay_ms / 1000,
         script_file=settings.sandbox_script,
         log_file=settings.sandbox_log,
+        keep=SANDBOX_KEEPS,
     )
     channels: dict[str, Channel] = dict.fromkeys(sandboxed(settings), sandbox)
     ca = settings.provider_ca_bundle
