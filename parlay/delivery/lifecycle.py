@@ -855,10 +855,6 @@ def _values(o: Outcome, stamp: Callable[[datetime | None], Any]) -> tuple[Any, .
 
 
 _CLEAR_LEASE = ("lease_owner = NULL", "lease_until = NULL")
-_SQLITE_INSERT_EVENT = (
-    "INSERT INTO delivery_events (account_id, delivery_id, sequence, kind, status, error_code, "
-    "occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
 _INSERT_EVENTS = (
     "INSERT INTO delivery_events (account_id, delivery_id, sequence, kind, status, error_code, "
     "occurred_at)"
