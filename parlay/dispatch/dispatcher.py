@@ -29,7 +29,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from parlay.apps import devices
 from parlay.campaigns import service as campaigns
@@ -251,16 +251,23 @@ class Dispatcher:
     def lease(self) -> Lease | None:
         """A lease of the priority lane for an invite about to be inserted (``PriorityLane``):
         ``None`` if this dispatcher has no priority lane or is stopping."""
-        if self._stopping or not any(lane.is_priority for lane in self._lanes):
+        if self._stopping or self._priority_lane() is None:
             return None
+        return self._new_lease(self.clock.now())
+
+    def _new_lease(self, now: datetime) -> Lease:
+        """A lease of this dispatcher's, taken now: a claim's, or an invite's before its row."""
         self._claims += 1
-        until = self.clock.now() + timedelta(seconds=self.config.lease_seconds)
+        until = now + timedelta(seconds=self.config.lease_seconds)
         return Lease(f"{self.worker_id}:{self._claims}", until, asyncio.get_running_loop().time())
+
+    def _priority_lane(self) -> _Lane | None:
+        return next((lane for lane in self._lanes if lane.is_priority), None)
 
     def take(self, lease: Lease, delivery_ids: Sequence[int]) -> None:
         """Committed deliveries inserted under ``lease``: checked and sent as if just claimed.
         Stopping, they are handed back at once (any worker may claim them)."""
-        lane = next((lane for lane in self._lanes if lane.is_priority), None)
+        lane = self._priority_lane()
         if lane is None or self._stopping:
             for delivery_id in delivery_ids:
                 self._add(Outcome.release(delivery_id, lease.owner))
@@ -294,7 +301,6 @@ class Dispatcher:
     async def _feed(self, lane: _Lane) -> None:
         """Keep ``lane.ready`` stocked: claim and check the next batch while sends go on."""
         batch = self.config.batch_size
-        loop = asyncio.get_running_loop()
         while not self._stopping:
             if len(lane.ready) >= batch:
                 lane.drained.clear()
@@ -306,8 +312,9 @@ class Dispatcher:
             # back from the wake-up to the provider's answer, not only once it is claimed.
             lane.wake.clear()
             if lane.handed:  # invites of this process, leased to this lane: no claim needed
+                handed, lane.handed = lane.handed, []
                 lane.claiming = True
-                await self._ready_handed(lane)
+                await self._make_ready(lane, handed)
                 lane.claiming = False
                 if not lane.asked and lane.caught_up:  # nothing else to look for until a poll
                     self._priority_settled(lane)
@@ -315,36 +322,24 @@ class Dispatcher:
                     continue
             lane.claiming = lane.asked
             lane.asked = False
-            claimed_at = loop.time()
+            claimed: list[tuple[int, Lease]] = []
             try:
                 if lane.claiming or not lane.caught_up or await self._anything_due(lane):
-                    owner, ids = await self._claim(lane, batch)
-                else:
-                    owner, ids = "", []
+                    claimed = await self._claim(lane, batch)
             except Exception:
                 log.exception("claim failed", lane=lane.name)
-                owner, ids = "", []
-            if ids and lane.is_priority:
+            if claimed and lane.is_priority:
                 self.urgency.set_busy(_PRIORITY_LANE, True)  # also when found by polling
-            if ids:
-                try:
-                    ready = await self._prepare(ids, urgent=lane.is_priority)
-                except Exception:
-                    log.exception("send-time checks failed", lane=lane.name)
-                    for delivery_id in ids:
-                        self._add(Outcome.release(delivery_id, owner))
-                    lane.claiming = False
-                    if lane.is_priority:
-                        self._priority_settled(lane)
-                    await asyncio.sleep(self.config.poll_interval_seconds)
-                    continue
-                send_by = claimed_at + self.config.send_window_seconds
-                lane.ready.extend(_Ready(d, message, send_by) for d, message in ready)
-                lane.filled.set()
+            if claimed and not await self._make_ready(lane, claimed):
+                lane.claiming = False
+                if lane.is_priority:
+                    self._priority_settled(lane)
+                await asyncio.sleep(self.config.poll_interval_seconds)
+                continue
             lane.claiming = False
             if lane.is_priority:
                 self._priority_settled(lane)
-            lane.caught_up = len(ids) < batch
+            lane.caught_up = len(claimed) < batch
             if lane.caught_up:
                 await self._idle(lane)
 
@@ -355,21 +350,22 @@ class Dispatcher:
                 async with asyncio.timeout(lane.poll_interval):
                     await lane.wake.wait()
 
-    async def _ready_handed(self, lane: _Lane) -> None:
-        """Check the deliveries handed to ``lane`` under their leases and make them ready; if
-        the checks fail, hand them back (any dispatcher may claim them)."""
-        handed, lane.handed = lane.handed, []
+    async def _make_ready(self, lane: _Lane, leased: Sequence[tuple[int, Lease]]) -> bool:
+        """Check deliveries leased to ``lane`` (claimed, or handed over) and make those that may
+        go ready, each to be sent within the window of its lease; if the checks fail, hand them
+        all back (any dispatcher may claim them) and say so."""
         try:
-            ready = await self._prepare([delivery_id for delivery_id, _ in handed], urgent=True)
+            ready = await self._prepare([i for i, _ in leased], urgent=lane.is_priority)
         except Exception:
             log.exception("send-time checks failed", lane=lane.name)
-            for delivery_id, lease in handed:
+            for delivery_id, lease in leased:
                 self._add(Outcome.release(delivery_id, lease.owner))
-            return
+            return False
         window = self.config.send_window_seconds
-        since = {delivery_id: lease.since for delivery_id, lease in handed}
+        since = {delivery_id: lease.since for delivery_id, lease in leased}
         lane.ready.extend(_Ready(d, message, since[d.id] + window) for d, message in ready)
         lane.filled.set()
+        return True
 
     async def _send_loop(self, lane: _Lane) -> None:
         """Start sends from ``lane.ready``, at most ``lane.capacity`` at once."""
@@ -444,16 +440,15 @@ class Dispatcher:
                 max_priority=lane.max_priority,
             )
 
-    async def _claim(self, lane: _Lane, limit: int) -> tuple[str, list[int]]:
-        """Lease a batch for this lane: its lease owner and the deliveries' IDs."""
-        self._claims += 1
-        owner = f"{self.worker_id}:{self._claims}"
+    async def _claim(self, lane: _Lane, limit: int) -> list[tuple[int, Lease]]:
+        """Lease a batch for this lane: the deliveries' IDs, each with the batch's lease."""
         now = self.clock.now()
+        lease = self._new_lease(now)
         # The priority lane's claim is an invite's next step: ahead of campaign writes waiting.
         async with self.db.write(urgent=lane.is_priority) as session:
             claims = await queue.claim_ids(
                 session,
-                owner=owner,
+                owner=lease.owner,
                 now=now,
                 lease=timedelta(seconds=self.config.lease_seconds),
                 limit=limit,
@@ -469,7 +464,7 @@ class Dispatcher:
         self._started_campaigns |= starting
         if claims:
             self._worked_at = time.monotonic()
-        return owner, [c.delivery_id for c in claims]
+        return [(c.delivery_id, lease) for c in claims]
 
     async def _prepare(
         self, ids: Sequence[int], *, urgent: bool = False
