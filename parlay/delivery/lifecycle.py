@@ -947,10 +947,13 @@ def _sqlite_write_outcomes(
     rows it changed and their events; a few steps in all, whatever the batch's size."""
     found: list[list[Any]] = []
     for write in writes:
-        if write.event:
-            (ids,) = connection.execute(_SQLITE_WILL_CHANGE, write.params).fetchone()
+        if not write.event:
+            connection.execute(write.sql, write.params)
+            found.append([])
+            continue
+        (ids,) = connection.execute(_SQLITE_WILL_CHANGE, write.params).fetchone()
         connection.execute(write.sql, write.params)
-        if not write.event or ids == "[]":
+        if ids == "[]":
             found.append([])
             continue
         (changed,) = connection.execute(_SQLITE_CHANGED, {"ids": ids}).fetchone()
